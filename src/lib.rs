@@ -4,4 +4,5 @@
 pub mod agents;
 pub mod backend;
 pub mod bridge;
+pub mod mint;
 pub mod util;

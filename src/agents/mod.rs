@@ -3,6 +3,8 @@
 
 pub mod def_status;
 pub mod definition;
+pub mod registry;
+pub mod sink;
 pub mod spec;
 pub mod vaults;
 pub mod wants;
