@@ -3,4 +3,6 @@
 
 pub mod agents;
 pub mod backend;
+pub mod bridge;
+pub mod mint;
 pub mod util;
