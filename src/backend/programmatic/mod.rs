@@ -8,11 +8,18 @@
 pub mod argv;
 pub mod env;
 pub mod events;
+pub mod host;
+pub mod hub;
+pub mod notes;
 pub mod outcome;
+pub mod registry;
 pub mod runner;
 pub mod stream;
 pub mod turn;
+pub mod worker;
 pub mod workspace;
 
+#[cfg(test)]
+mod registry_tests;
 #[cfg(test)]
 mod tests;
