@@ -3,4 +3,5 @@
 
 pub mod agents;
 pub mod backend;
+pub mod mcp;
 pub mod util;
