@@ -3,4 +3,6 @@
 
 pub mod agents;
 pub mod backend;
+pub mod credentials;
+pub mod security;
 pub mod util;
