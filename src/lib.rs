@@ -3,6 +3,8 @@
 
 pub mod agents;
 pub mod backend;
+pub mod bridge;
 pub mod credentials;
+pub mod mint;
 pub mod security;
 pub mod util;
