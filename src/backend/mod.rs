@@ -2,3 +2,4 @@
 //! sandbox (spec 03 §4.8, spec 04 §6). The programmatic and attached backends plug in here.
 
 pub mod launch;
+pub mod programmatic;
