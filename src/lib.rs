@@ -4,3 +4,4 @@
 pub mod agents;
 pub mod backend;
 pub mod util;
+pub mod vault;
