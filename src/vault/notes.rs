@@ -339,8 +339,7 @@ pub fn attachment_refs(items: &[Value]) -> Vec<AttachmentRef> {
 /// Last segment of a path split on runs of `/` or `\`, ignoring empty and `..` segments.
 pub fn basename(path: &str) -> String {
     path.split(['/', '\\'])
-        .filter(|s| !s.is_empty() && *s != "..")
-        .next_back()
+        .rfind(|s| !s.is_empty() && *s != "..")
         .unwrap_or_default()
         .to_string()
 }
