@@ -3,6 +3,7 @@
 
 pub mod def_ops;
 pub mod def_status;
+pub mod def_triggers;
 pub mod definition;
 pub mod registry;
 pub mod sink;
