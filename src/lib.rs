@@ -9,3 +9,4 @@ pub mod mcp;
 pub mod mint;
 pub mod security;
 pub mod util;
+pub mod vault;
