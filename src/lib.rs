@@ -4,5 +4,9 @@
 pub mod agents;
 pub mod backend;
 pub mod bridge;
+pub mod credentials;
+pub mod mcp;
 pub mod mint;
+pub mod security;
 pub mod util;
+pub mod vault;
