@@ -196,7 +196,7 @@ fn mounts(obj: &Map<String, Value>) -> R<Option<Vec<Mount>>> {
         let o = m.as_object().ok_or(format!(
             "body.mounts[{i}] must be {{ hostPath, mountPath, mode, shared? }}"
         ))?;
-        let mut path = |key: &str| -> R<String> {
+        let path = |key: &str| -> R<String> {
             let p = nonempty_str(o.get(key)).ok_or(format!(
                 "body.mounts[{i}].{key} (non-empty string) is required"
             ))?;
