@@ -77,6 +77,7 @@ fn worker_loop(server: &tiny_http::Server, state: &Arc<AppState>, stopping: &Ato
     while !stopping.load(Ordering::SeqCst) {
         match server.recv() {
             Ok(request) => handle(request, state),
+            Err(_) if stopping.load(Ordering::SeqCst) => break,
             Err(e) => log::warn!("http: accept failed: {e}"),
         }
     }
