@@ -1,5 +1,5 @@
 //! Fan-out of live turn events to `GET /api/channels/<ch>/turn-events` subscribers
-//! (spec 03 §7). Each subscriber has a bounded queue; a full or closed queue drops the
+//! (spec 03 §7): the [`TurnEventSink`] seam and an in-memory hub. Each subscriber has a bounded queue; a full or closed queue drops the
 //! subscriber, so a slow or dead client never blocks a worker. No replay.
 
 use std::collections::HashMap;
@@ -11,6 +11,25 @@ use super::events::TurnEvent;
 
 /// Events buffered per subscriber before it is considered dead.
 const SUBSCRIBER_BUFFER: usize = 1024;
+
+/// Where a worker publishes live turn events: the daemon's turn-events [`SseHub`]
+/// (`crate::channels::SseHub`), or an in-memory [`TurnEventHub`] in tests.
+pub trait TurnEventSink: Send + Sync {
+    fn publish(&self, channel: &str, event: &TurnEvent);
+}
+
+impl TurnEventSink for crate::channels::SseHub {
+    fn publish(&self, channel: &str, event: &TurnEvent) {
+        let data = serde_json::to_value(event).unwrap_or_default();
+        self.broadcast(channel, "turn", &data);
+    }
+}
+
+impl TurnEventSink for TurnEventHub {
+    fn publish(&self, channel: &str, event: &TurnEvent) {
+        TurnEventHub::publish(self, channel, event);
+    }
+}
 
 #[derive(Default)]
 pub struct TurnEventHub {

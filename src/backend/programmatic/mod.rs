@@ -6,6 +6,7 @@
 //! knowing how.
 
 pub mod argv;
+pub mod daemon_host;
 pub mod env;
 pub mod events;
 pub mod host;
@@ -15,6 +16,7 @@ pub mod outcome;
 pub mod persist;
 pub mod registry;
 pub mod runner;
+pub mod service;
 pub mod spawn_request;
 pub mod stream;
 pub mod turn;

@@ -19,7 +19,7 @@ use serde_json::json;
 use super::argv::SessionChoice;
 use super::events::TurnEvent;
 use super::host::{NoteStore, Outbound, TurnHost};
-use super::hub::TurnEventHub;
+use super::hub::TurnEventSink;
 use super::notes::{self, Callback, Prior, ThreadTurn, ThreadWrite, MAX_DELEGATION_DEPTH};
 use super::outcome::TurnResult;
 use super::stream::Usage;
@@ -68,7 +68,7 @@ impl QueuedMessage {
 pub struct WorkerCtx {
     pub engine: EngineConfig,
     pub host: Arc<dyn TurnHost>,
-    pub hub: Arc<TurnEventHub>,
+    pub hub: Arc<dyn TurnEventSink>,
 }
 
 const LOCAL_SESSION_FILE: &str = "session.json";
