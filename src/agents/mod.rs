@@ -1,6 +1,7 @@
 //! Agents: the in-memory agent spec every definition becomes (spec 03 §1).
 //! Definition notes, the HTTP-spawned agents API and the registry plug in here.
 
+pub mod def_client;
 pub mod def_ops;
 pub mod def_status;
 pub mod def_triggers;
