@@ -22,20 +22,40 @@ fn persisted_base(state: &AppState, reg: &DefRegistry) -> Result<Vec<DefVaultBin
 }
 
 /// `POST /api/agent-vaults` after body validation.
-pub fn add_vault(state: &AppState, vault: &str, url: Option<String>) -> Result<DefVaultBinding, ApiError> {
+pub fn add_vault(
+    state: &AppState,
+    vault: &str,
+    url: Option<String>,
+) -> Result<DefVaultBinding, ApiError> {
     let reg = &state.agent_defs;
     let failed = |m: String| ApiError::bad_request(format!("failed to add def-vault: {m}"));
     if reg.binding(vault).is_some() {
-        return Err(failed(format!("def-vault \"{vault}\" is already configured")));
+        return Err(failed(format!(
+            "def-vault \"{vault}\" is already configured"
+        )));
     }
-    let bearer = read_operator_token(&state.config.parachute_home)
-        .ok_or_else(|| failed("no operator token (the hub has not provisioned this module)".into()))?;
-    let mint = MintClient::new(&state.auth.hub_origin(), &bearer);
-    let token = mint.mint(&MintRequest::scope(format!("vault:{vault}:write"))).map_err(|e| {
-        let status = if (400..=599).contains(&e.status) { e.status } else { 502 };
-        ApiError::custom(status, serde_json::json!({ "error": format!("token mint failed: {e}") }))
+    let bearer = read_operator_token(&state.config.parachute_home).ok_or_else(|| {
+        failed("no operator token (the hub has not provisioned this module)".into())
     })?;
-    let binding = DefVaultBinding { vault: vault.to_string(), vault_url: url, token };
+    let mint = MintClient::new(&state.auth.hub_origin(), &bearer);
+    let token = mint
+        .mint(&MintRequest::scope(format!("vault:{vault}:write")))
+        .map_err(|e| {
+            let status = if (400..=599).contains(&e.status) {
+                e.status
+            } else {
+                502
+            };
+            ApiError::custom(
+                status,
+                serde_json::json!({ "error": format!("token mint failed: {e}") }),
+            )
+        })?;
+    let binding = DefVaultBinding {
+        vault: vault.to_string(),
+        vault_url: url,
+        token,
+    };
     let mut all = persisted_base(state, reg).map_err(failed)?;
     all.retain(|b| b.vault != vault);
     all.push(binding.clone());
@@ -60,11 +80,18 @@ pub fn remove_vault(state: &AppState, vault: &str) -> Result<bool, ApiError> {
             "cannot remove \"{vault}\": it is the only def-vault"
         )));
     }
-    let mut all = persisted_base(state, reg)
-        .map_err(|e| ApiError::custom(500, serde_json::json!({ "error": format!("failed to update agent-vaults.json: {e}") })))?;
+    let mut all = persisted_base(state, reg).map_err(|e| {
+        ApiError::custom(
+            500,
+            serde_json::json!({ "error": format!("failed to update agent-vaults.json: {e}") }),
+        )
+    })?;
     all.retain(|b| b.vault != vault);
     vaults::save(&vaults::file_path(&state.config.state_dir), &all).map_err(|e| {
-        ApiError::custom(500, serde_json::json!({ "error": format!("failed to update agent-vaults.json: {e}") }))
+        ApiError::custom(
+            500,
+            serde_json::json!({ "error": format!("failed to update agent-vaults.json: {e}") }),
+        )
     })?;
     Ok(reg.unbind(vault))
 }

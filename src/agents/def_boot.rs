@@ -87,7 +87,10 @@ fn resolve_bindings(state: &AppState, bearer: Option<&str>) -> Vec<DefVaultBindi
         token,
     };
     if let Err(e) = vaults::save(&path, std::slice::from_ref(&binding)) {
-        log::warn!("agent-defs: could not write {} ({e}); using the binding anyway", path.display());
+        log::warn!(
+            "agent-defs: could not write {} ({e}); using the binding anyway",
+            path.display()
+        );
     }
     vec![binding]
 }

@@ -39,7 +39,9 @@ impl DefChannels for LiveChannels {
             state_dir: self.state_dir.clone(),
         };
         let transport = factory::build(&entry, &deps).map_err(|e| e.to_string())?;
-        self.channels.insert(entry, transport).map_err(|e| e.to_string())
+        self.channels
+            .insert(entry, transport)
+            .map_err(|e| e.to_string())
     }
 
     fn is_live_vault(&self, name: &str) -> bool {

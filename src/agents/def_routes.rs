@@ -61,7 +61,11 @@ fn registry(state: &AppState) -> &DefRegistry {
 
 fn list_defs(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
     state.auth.require(req, Scope::Read)?;
-    let defs: Vec<Value> = registry(state).live_defs().iter().map(|d| d.detail()).collect();
+    let defs: Vec<Value> = registry(state)
+        .live_defs()
+        .iter()
+        .map(|d| d.detail())
+        .collect();
     Ok(Resp::ok(&json!({ "defs": defs })))
 }
 
@@ -124,7 +128,11 @@ fn create_def(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
         backend,
         system_prompt: opt_string(&body, "systemPrompt", "body.systemPrompt must be a string")?
             .unwrap_or_default(),
-        wants: opt_string(&body, "wants", "body.wants must be a string (comma-separated)")?,
+        wants: opt_string(
+            &body,
+            "wants",
+            "body.wants must be a string (comma-separated)",
+        )?,
         metadata: metadata_bag(&body)?.unwrap_or_default(),
     };
     let def = registry(state).create_def(req_def).map_err(op_error)?;
@@ -139,7 +147,11 @@ fn edit_def(state: &AppState, req: &mut Req, id: &str) -> Result<Resp, ApiError>
     };
     let edit = EditDef {
         system_prompt: opt_string(&body, "systemPrompt", "body.systemPrompt must be a string")?,
-        wants: opt_string(&body, "wants", "body.wants must be a string (comma-separated)")?,
+        wants: opt_string(
+            &body,
+            "wants",
+            "body.wants must be a string (comma-separated)",
+        )?,
         metadata: metadata_bag(&body)?,
     };
     let def = registry(state).edit_def(id, edit).map_err(op_error)?;
@@ -182,13 +194,18 @@ fn add_vault(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
     }
     let url = opt_string(&body, "url", "body.url must be a string")?.filter(|u| !u.is_empty());
     let binding = def_admin::add_vault(state, &vault, url)?;
-    Ok(Resp::json(201, &json!({ "ok": true, "vault": vault_view(&binding) })))
+    Ok(Resp::json(
+        201,
+        &json!({ "ok": true, "vault": vault_view(&binding) }),
+    ))
 }
 
 fn remove_vault(state: &AppState, req: &mut Req, name: &str) -> Result<Resp, ApiError> {
     state.auth.require(req, Scope::Admin)?;
     let removed = def_admin::remove_vault(state, name)?;
-    Ok(Resp::ok(&json!({ "ok": true, "vault": name, "removed": removed })))
+    Ok(Resp::ok(
+        &json!({ "ok": true, "vault": name, "removed": removed }),
+    ))
 }
 
 fn list_vault_names(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
@@ -204,7 +221,11 @@ pub fn vault_names(services_json: &str) -> Vec<String> {
     let Ok(doc) = serde_json::from_str::<Value>(services_json) else {
         return Vec::new();
     };
-    let rows = doc.get("services").and_then(Value::as_array).cloned().unwrap_or_default();
+    let rows = doc
+        .get("services")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let mut names: Vec<String> = rows
         .iter()
         .filter_map(|r| r.get("paths").and_then(Value::as_array))
@@ -214,7 +235,9 @@ pub fn vault_names(services_json: &str) -> Vec<String> {
         .filter_map(|rest| rest.split('/').next().filter(|n| !n.is_empty()))
         .map(str::to_string)
         .collect();
-    names.sort_by(|a, b| (a != "default", a.to_lowercase(), a).cmp(&(b != "default", b.to_lowercase(), b)));
+    names.sort_by(|a, b| {
+        (a != "default", a.to_lowercase(), a).cmp(&(b != "default", b.to_lowercase(), b))
+    });
     names.dedup();
     names
 }
@@ -240,9 +263,14 @@ fn reload_hook(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
     let vault = named.or_else(|| sole_vault(reg)).ok_or_else(|| {
         ApiError::bad_request("body.vault is required (multiple def-vaults configured)")
     })?;
-    let event = body.get("event").and_then(Value::as_str).and_then(ReloadEvent::parse);
+    let event = body
+        .get("event")
+        .and_then(Value::as_str)
+        .and_then(ReloadEvent::parse);
     let outcome = reg.reload(&vault, &key, event);
-    Ok(Resp::ok(&json!({ "ok": true, "reloaded": outcome.as_str() })))
+    Ok(Resp::ok(
+        &json!({ "ok": true, "reloaded": outcome.as_str() }),
+    ))
 }
 
 /// The sole bound def-vault, else the one vault every live definition comes from.

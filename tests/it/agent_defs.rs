@@ -44,8 +44,16 @@ fn start(poll_ms: u64, vaults: &[&str]) -> Rig {
     let b = DaemonBuilder::new().env("PARACHUTE_AGENT_DEF_POLL_MS", &poll_ms.to_string());
     write_bindings(&b, &fv, vaults);
     let d = b.start();
-    assert!(d.wait_log("vault-native agent defs —"), "boot load did not run:\n{}", d.log());
-    let (read, admin, send) = (d.mint("agent:read"), d.mint("agent:admin"), d.mint("agent:send"));
+    assert!(
+        d.wait_log("vault-native agent defs —"),
+        "boot load did not run:\n{}",
+        d.log()
+    );
+    let (read, admin, send) = (
+        d.mint("agent:read"),
+        d.mint("agent:admin"),
+        d.mint("agent:send"),
+    );
     Rig {
         fv,
         d,
@@ -120,11 +128,20 @@ impl Rig {
 fn webhook_creates_edits_and_deletes_an_agent_without_a_self_trigger_loop() {
     let r = start(600_000, &["default"]);
     r.watch_defs("default");
-    let note = r
-        .fv
-        .create_note("default", def_note("eng", "You are eng.", json!({"name": "eng", "model": "opus"})));
+    let note = r.fv.create_note(
+        "default",
+        def_note(
+            "eng",
+            "You are eng.",
+            json!({"name": "eng", "model": "opus"}),
+        ),
+    );
     let id = note["id"].as_str().unwrap().to_string();
-    assert!(wait(10, || r.def_named("eng").is_some()), "agent did not appear:\n{}", r.d.log());
+    assert!(
+        wait(10, || r.def_named("eng").is_some()),
+        "agent did not appear:\n{}",
+        r.d.log()
+    );
     let d = r.def_named("eng").unwrap();
     assert_eq!(d["noteId"], id.as_str());
     assert_eq!(d["vault"], "default");
@@ -145,7 +162,11 @@ fn webhook_creates_edits_and_deletes_an_agent_without_a_self_trigger_loop() {
     assert_eq!(r.patches_of(&id), 1, "status stamped more than once");
     assert!(hooks <= 2, "self-trigger loop: {hooks} deliveries");
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(r.fv.hook_deliveries().len(), hooks, "deliveries kept coming");
+    assert_eq!(
+        r.fv.hook_deliveries().len(),
+        hooks,
+        "deliveries kept coming"
+    );
 
     // edit → the vault's updated trigger → the agent changes
     let (st, _) = r.fv.patch_note(
@@ -154,10 +175,19 @@ fn webhook_creates_edits_and_deletes_an_agent_without_a_self_trigger_loop() {
         json!({"content": "You are eng, v2.", "metadata": {"mode": "multi-threaded"}, "force": true}),
     );
     assert!(st < 300);
-    assert!(wait(10, || r.def_named("eng").is_some_and(|d| d["mode"] == "multi-threaded")));
-    assert_eq!(r.def_named("eng").unwrap()["systemPromptPreview"], "You are eng, v2.");
+    assert!(wait(10, || r
+        .def_named("eng")
+        .is_some_and(|d| d["mode"] == "multi-threaded")));
+    assert_eq!(
+        r.def_named("eng").unwrap()["systemPromptPreview"],
+        "You are eng, v2."
+    );
     assert!(r.fv.wait_hooks_idle(Duration::from_secs(10)));
-    assert_eq!(r.patches_of(&id), 1, "an unchanged status must not be re-stamped");
+    assert_eq!(
+        r.patches_of(&id),
+        1,
+        "an unchanged status must not be re-stamped"
+    );
 
     // delete: the vault has no delete trigger; a reload of the gone note deregisters it
     assert_eq!(r.fv.delete_note("default", &id), 200);
@@ -165,7 +195,8 @@ fn webhook_creates_edits_and_deletes_an_agent_without_a_self_trigger_loop() {
     assert_eq!((st, body["reloaded"].as_str()), (200, Some("deregistered")));
     assert!(r.def_named("eng").is_none());
     // and an explicit `deleted` event deregisters without fetching
-    let n2 = r.fv.create_note("default", def_note("ops", "", json!({"name": "ops"})));
+    let n2 =
+        r.fv.create_note("default", def_note("ops", "", json!({"name": "ops"})));
     let id2 = n2["id"].as_str().unwrap().to_string();
     assert!(wait(10, || r.def_named("ops").is_some()));
     r.fv.clear_requests();
@@ -173,7 +204,10 @@ fn webhook_creates_edits_and_deletes_an_agent_without_a_self_trigger_loop() {
     assert_eq!((st, body["reloaded"].as_str()), (200, Some("deregistered")));
     assert!(r.def_named("ops").is_none());
     assert!(
-        !r.fv.requests().iter().any(|q| q.method == "GET" && q.url.contains(&id2)),
+        !r.fv
+            .requests()
+            .iter()
+            .any(|q| q.method == "GET" && q.url.contains(&id2)),
         "deleted event must not fetch"
     );
 }
@@ -181,11 +215,16 @@ fn webhook_creates_edits_and_deletes_an_agent_without_a_self_trigger_loop() {
 #[test]
 fn poll_picks_up_create_edit_and_delete_without_webhooks() {
     let r = start(150, &["default"]);
-    let note = r
-        .fv
-        .create_note("default", def_note("scout", "first", json!({"name": "scout"})));
+    let note = r.fv.create_note(
+        "default",
+        def_note("scout", "first", json!({"name": "scout"})),
+    );
     let id = note["id"].as_str().unwrap().to_string();
-    assert!(wait(10, || r.def_named("scout").is_some()), "poll did not add:\n{}", r.d.log());
+    assert!(
+        wait(10, || r.def_named("scout").is_some()),
+        "poll did not add:\n{}",
+        r.d.log()
+    );
     assert!(r.fv.hook_deliveries().is_empty());
     r.fv.patch_note(
         "default",
@@ -196,9 +235,13 @@ fn poll_picks_up_create_edit_and_delete_without_webhooks() {
         .def_named("scout")
         .is_some_and(|d| d["backend"] == "attached")));
     assert_eq!(r.fv.delete_note("default", &id), 200);
-    assert!(wait(10, || r.def_named("scout").is_none()), "poll did not remove");
+    assert!(
+        wait(10, || r.def_named("scout").is_none()),
+        "poll did not remove"
+    );
     // several poll passes over an unchanged note stamp it once
-    let n2 = r.fv.create_note("default", def_note("calm", "", json!({"name": "calm"})));
+    let n2 =
+        r.fv.create_note("default", def_note("calm", "", json!({"name": "calm"})));
     let id2 = n2["id"].as_str().unwrap().to_string();
     assert!(wait(10, || r.def_named("calm").is_some()));
     std::thread::sleep(Duration::from_millis(700));
@@ -210,24 +253,77 @@ fn every_invalid_field_stamps_error_on_the_note() {
     let r = start(600_000, &["default"]);
     let cases: Vec<(Value, &str, &str)> = vec![
         (json!({}), "", "has no metadata.name"),
-        (json!({"name": "bad name"}), "", "name \"bad name\" must be a slug"),
-        (json!({"name": "a1", "backend": "interactive"}), "", "backend is retired"),
-        (json!({"name": "a2", "backend": "remote"}), "", "backend must be \"programmatic\" or \"attached\""),
-        (json!({"name": "a3", "mode": "resident-ish"}), "", "mode must be \"single-threaded\" or \"multi-threaded\""),
-        (json!({"name": "a4", "systemPromptMode": "prepend"}), "prompt", "systemPromptMode must be \"append\" or \"replace\""),
-        (json!({"name": "a5", "model": "opus 4"}), "", "is not a valid model name"),
-        (json!({"name": "a6", "workspace": "srv/x"}), "", "workspace must be an absolute path"),
-        (json!({"name": "a7", "filesystem": "all"}), "", "filesystem must be \"workspace\" or \"full\""),
-        (json!({"name": "a8", "network": "none"}), "", "network must be \"open\" or \"restricted\""),
-        (json!({"name": "a9", "wants": "vault:research"}), "", "a vault connection needs a verb"),
-        (json!({"name": "b1", "wants": "ssh:box"}), "", "has unknown kind \"ssh\""),
-        (json!({"name": "b2", "wants": "env:claude-code-oauth"}), "", "protected env var CLAUDE_CODE_OAUTH_TOKEN"),
+        (
+            json!({"name": "bad name"}),
+            "",
+            "name \"bad name\" must be a slug",
+        ),
+        (
+            json!({"name": "a1", "backend": "interactive"}),
+            "",
+            "backend is retired",
+        ),
+        (
+            json!({"name": "a2", "backend": "remote"}),
+            "",
+            "backend must be \"programmatic\" or \"attached\"",
+        ),
+        (
+            json!({"name": "a3", "mode": "resident-ish"}),
+            "",
+            "mode must be \"single-threaded\" or \"multi-threaded\"",
+        ),
+        (
+            json!({"name": "a4", "systemPromptMode": "prepend"}),
+            "prompt",
+            "systemPromptMode must be \"append\" or \"replace\"",
+        ),
+        (
+            json!({"name": "a5", "model": "opus 4"}),
+            "",
+            "is not a valid model name",
+        ),
+        (
+            json!({"name": "a6", "workspace": "srv/x"}),
+            "",
+            "workspace must be an absolute path",
+        ),
+        (
+            json!({"name": "a7", "filesystem": "all"}),
+            "",
+            "filesystem must be \"workspace\" or \"full\"",
+        ),
+        (
+            json!({"name": "a8", "network": "none"}),
+            "",
+            "network must be \"open\" or \"restricted\"",
+        ),
+        (
+            json!({"name": "a9", "wants": "vault:research"}),
+            "",
+            "a vault connection needs a verb",
+        ),
+        (
+            json!({"name": "b1", "wants": "ssh:box"}),
+            "",
+            "has unknown kind \"ssh\"",
+        ),
+        (
+            json!({"name": "b2", "wants": "env:claude-code-oauth"}),
+            "",
+            "protected env var CLAUDE_CODE_OAUTH_TOKEN",
+        ),
     ];
     for (i, (meta, body, msg)) in cases.iter().enumerate() {
-        let note = r.fv.create_note("default", def_note(&format!("n{i}"), body, meta.clone()));
+        let note =
+            r.fv.create_note("default", def_note(&format!("n{i}"), body, meta.clone()));
         let id = note["id"].as_str().unwrap();
         let (st, out) = r.reload(json!({"event": "created", "note": {"id": id}}));
-        assert_eq!((st, out["reloaded"].as_str()), (200, Some("skipped")), "case {i}");
+        assert_eq!(
+            (st, out["reloaded"].as_str()),
+            (200, Some("skipped")),
+            "case {i}"
+        );
         let m = r.note_meta("default", id);
         assert_eq!(m["status"], "error", "case {i}: {m}");
         assert_eq!(m["pending"], "", "case {i}");
@@ -239,8 +335,12 @@ fn every_invalid_field_stamps_error_on_the_note() {
     // a blank body makes a bad systemPromptMode irrelevant; uses/wants → pending
     let note = r.fv.create_note(
         "default",
-        def_note("p", "  ", json!({"name": "p", "systemPromptMode": "prepend", "uses": "github",
-                                   "wants": "env:slack vault:research:read#pub"})),
+        def_note(
+            "p",
+            "  ",
+            json!({"name": "p", "systemPromptMode": "prepend", "uses": "github",
+                                   "wants": "env:slack vault:research:read#pub"}),
+        ),
     );
     let id = note["id"].as_str().unwrap();
     let (_, out) = r.reload(json!({"note": {"id": id}}));
@@ -249,7 +349,10 @@ fn every_invalid_field_stamps_error_on_the_note() {
     assert_eq!(m["status"], "pending");
     assert_eq!(m["pending"], "github, env:slack, vault:research:read#pub");
     let d = r.def_named("p").unwrap();
-    assert_eq!(d["pending"], json!(["github", "env:slack", "vault:research:read#pub"]));
+    assert_eq!(
+        d["pending"],
+        json!(["github", "env:slack", "vault:research:read#pub"])
+    );
     assert_eq!(d["wants"], json!(["env:slack", "vault:research:read#pub"]));
     assert_eq!(d["connections"][1]["kind"], "vault");
 }
@@ -260,7 +363,10 @@ fn agent_defs_api_crud() {
     let body = json!({"vault": "default", "name": "writer", "backend": "channel",
                       "systemPrompt": "Write well.", "metadata": {"model": "sonnet", "drop": null}});
     // read tokens cannot author; admin can
-    assert_eq!(r.d.post("/api/agent-defs", Some(&r.read), &body).status, 403);
+    assert_eq!(
+        r.d.post("/api/agent-defs", Some(&r.read), &body).status,
+        403
+    );
     assert_eq!(r.d.post("/api/agent-defs", None, &body).status, 401);
     let c = r.d.post("/api/agent-defs", Some(&r.admin), &body);
     assert_eq!(c.status, 201, "{}", c.body);
@@ -276,14 +382,25 @@ fn agent_defs_api_crud() {
 
     let dup = r.d.post("/api/agent-defs", Some(&r.admin), &body);
     assert_eq!(dup.status, 409);
-    assert!(dup.error().contains("an agent named \"writer\" already exists"));
+    assert!(dup
+        .error()
+        .contains("an agent named \"writer\" already exists"));
     let bad = json!({"vault": "default", "name": "x", "backend": "interactive"});
-    assert_eq!(r.d.post("/api/agent-defs", Some(&r.admin), &bad).status, 400);
+    assert_eq!(
+        r.d.post("/api/agent-defs", Some(&r.admin), &bad).status,
+        400
+    );
     let unknown = json!({"vault": "nope", "name": "x"});
     let u = r.d.post("/api/agent-defs", Some(&r.admin), &unknown);
-    assert_eq!((u.status, u.error().as_str()), (400, "unknown def-vault \"nope\" (configure it first)"));
+    assert_eq!(
+        (u.status, u.error().as_str()),
+        (400, "unknown def-vault \"nope\" (configure it first)")
+    );
     let failing = json!({"vault": "default", "name": "broken", "wants": "nonsense"});
-    assert_eq!(r.d.post("/api/agent-defs", Some(&r.admin), &failing).status, 502);
+    assert_eq!(
+        r.d.post("/api/agent-defs", Some(&r.admin), &failing).status,
+        502
+    );
 
     let enc = id.replace('/', "%2F");
     let g = r.d.get(&format!("/api/agent-defs/{enc}"), Some(&r.read));
@@ -293,8 +410,13 @@ fn agent_defs_api_crud() {
 
     let patch = |b: Value| {
         let bytes = serde_json::to_vec(&b).unwrap();
-        r.d.send("PATCH", &format!("/api/agent-defs/{enc}"), Some(&r.admin),
-                 &[("Content-Type", "application/json")], Some(&bytes))
+        r.d.send(
+            "PATCH",
+            &format!("/api/agent-defs/{enc}"),
+            Some(&r.admin),
+            &[("Content-Type", "application/json")],
+            Some(&bytes),
+        )
     };
     assert_eq!(patch(json!({})).status, 400);
     let e = patch(json!({"systemPrompt": "Write better.", "metadata": {"mode": "multi-threaded"}}));
@@ -303,7 +425,13 @@ fn agent_defs_api_crud() {
     assert_eq!(e.json()["def"]["systemPromptPreview"], "Write better.");
     assert_eq!(patch(json!({"wants": "bogus"})).status, 502);
 
-    let del = r.d.send("DELETE", &format!("/api/agent-defs/{enc}"), Some(&r.admin), &[], None);
+    let del = r.d.send(
+        "DELETE",
+        &format!("/api/agent-defs/{enc}"),
+        Some(&r.admin),
+        &[],
+        None,
+    );
     assert_eq!(del.status, 200, "{}", del.body);
     assert_eq!(
         del.json(),
@@ -311,7 +439,13 @@ fn agent_defs_api_crud() {
     );
     assert!(r.fv.note("default", &id).is_none());
     assert!(r.def_named("writer").is_none());
-    let again = r.d.send("DELETE", &format!("/api/agent-defs/{enc}"), Some(&r.admin), &[], None);
+    let again = r.d.send(
+        "DELETE",
+        &format!("/api/agent-defs/{enc}"),
+        Some(&r.admin),
+        &[],
+        None,
+    );
     assert_eq!(again.status, 404);
 }
 
@@ -320,23 +454,52 @@ fn reload_webhook_auth_and_vault_resolution() {
     let r = start(600_000, &["default", "research"]);
     let body = json!({"note": {"id": "x"}});
     let none = r.d.post("/api/vault/agent-def", None, &body);
-    assert_eq!((none.status, none.json()), (401, json!({"error": "unauthorized"})));
+    assert_eq!(
+        (none.status, none.json()),
+        (401, json!({"error": "unauthorized"}))
+    );
     let wrong = r.d.post("/api/vault/agent-def", Some(&r.read), &body);
-    assert_eq!((wrong.status, wrong.json()), (401, json!({"error": "unauthorized"})));
-    let bad = r.d.send("POST", "/api/vault/agent-def", Some(&r.send), &[], Some(b"{nope"));
-    assert_eq!((bad.status, bad.error().as_str()), (400, "invalid JSON body"));
+    assert_eq!(
+        (wrong.status, wrong.json()),
+        (401, json!({"error": "unauthorized"}))
+    );
+    let bad = r.d.send(
+        "POST",
+        "/api/vault/agent-def",
+        Some(&r.send),
+        &[],
+        Some(b"{nope"),
+    );
+    assert_eq!(
+        (bad.status, bad.error().as_str()),
+        (400, "invalid JSON body")
+    );
     let (st, out) = r.reload(json!({"note": {}}));
-    assert_eq!((st, out["error"].as_str()), (400, Some("body must include note.id")));
+    assert_eq!(
+        (st, out["error"].as_str()),
+        (400, Some("body must include note.id"))
+    );
     let (st, out) = r.reload(body.clone());
     assert_eq!(
         (st, out["error"].as_str()),
-        (400, Some("body.vault is required (multiple def-vaults configured)"))
+        (
+            400,
+            Some("body.vault is required (multiple def-vaults configured)")
+        )
     );
     // the second vault's note, routed by ?vault= (what our registered triggers send)
-    let n = r.fv.create_note("research", def_note("rs", "", json!({"name": "rs"})));
+    let n =
+        r.fv.create_note("research", def_note("rs", "", json!({"name": "rs"})));
     let id = n["id"].as_str().unwrap();
-    let q = r.d.post("/api/vault/agent-def?vault=research", Some(&r.send), &json!({"note": {"id": id}}));
-    assert_eq!((q.status, q.json()["reloaded"].as_str()), (200, Some("instantiated")));
+    let q = r.d.post(
+        "/api/vault/agent-def?vault=research",
+        Some(&r.send),
+        &json!({"note": {"id": id}}),
+    );
+    assert_eq!(
+        (q.status, q.json()["reloaded"].as_str()),
+        (200, Some("instantiated"))
+    );
     assert_eq!(r.def_named("rs").unwrap()["vault"], "research");
     let (_, out) = r.reload(json!({"vault": "elsewhere", "note": {"id": id}}));
     assert_eq!(out["reloaded"], "skipped");
@@ -353,26 +516,68 @@ fn agent_vaults_and_vaults_views() {
                {"vault": "research", "url": r.fv.url(), "tokenPresent": true}])
     );
     assert!(!g.body.contains(FakeVault::TOKEN));
-    assert_eq!(r.d.post("/api/agent-vaults", Some(&r.read), &json!({"vault": "x"})).status, 403);
+    assert_eq!(
+        r.d.post("/api/agent-vaults", Some(&r.read), &json!({"vault": "x"}))
+            .status,
+        403
+    );
     // no operator token: adding fails cleanly
-    let add = r.d.post("/api/agent-vaults", Some(&r.admin), &json!({"vault": "x"}));
+    let add =
+        r.d.post("/api/agent-vaults", Some(&r.admin), &json!({"vault": "x"}));
     assert_eq!(add.status, 400);
     assert!(add.error().starts_with("failed to add def-vault: "));
-    assert_eq!(r.d.post("/api/agent-vaults", Some(&r.admin), &json!({"vault": "a b"})).status, 400);
+    assert_eq!(
+        r.d.post(
+            "/api/agent-vaults",
+            Some(&r.admin),
+            &json!({"vault": "a b"})
+        )
+        .status,
+        400
+    );
 
     // removing a vault tears its agents down and rewrites the file
-    let n = r.fv.create_note("research", def_note("rs", "", json!({"name": "rs"})));
+    let n =
+        r.fv.create_note("research", def_note("rs", "", json!({"name": "rs"})));
     let id = n["id"].as_str().unwrap();
-    r.d.post("/api/vault/agent-def?vault=research", Some(&r.send), &json!({"note": {"id": id}}));
+    r.d.post(
+        "/api/vault/agent-def?vault=research",
+        Some(&r.send),
+        &json!({"note": {"id": id}}),
+    );
     assert!(r.def_named("rs").is_some());
-    let del = r.d.send("DELETE", "/api/agent-vaults/research", Some(&r.admin), &[], None);
-    assert_eq!((del.status, del.json()["removed"].as_bool()), (200, Some(true)));
+    let del = r.d.send(
+        "DELETE",
+        "/api/agent-vaults/research",
+        Some(&r.admin),
+        &[],
+        None,
+    );
+    assert_eq!(
+        (del.status, del.json()["removed"].as_bool()),
+        (200, Some(true))
+    );
     assert!(r.def_named("rs").is_none());
     let file = std::fs::read_to_string(r.d.state_dir().join("agent-vaults.json")).unwrap();
     assert!(!file.contains("research") && file.contains("default"));
-    let unknown = r.d.send("DELETE", "/api/agent-vaults/ghost", Some(&r.admin), &[], None);
-    assert_eq!(unknown.json(), json!({"ok": true, "vault": "ghost", "removed": false}));
-    let last = r.d.send("DELETE", "/api/agent-vaults/default", Some(&r.admin), &[], None);
+    let unknown = r.d.send(
+        "DELETE",
+        "/api/agent-vaults/ghost",
+        Some(&r.admin),
+        &[],
+        None,
+    );
+    assert_eq!(
+        unknown.json(),
+        json!({"ok": true, "vault": "ghost", "removed": false})
+    );
+    let last = r.d.send(
+        "DELETE",
+        "/api/agent-vaults/default",
+        Some(&r.admin),
+        &[],
+        None,
+    );
     assert_eq!(last.status, 400);
 
     // /api/vaults reads services.json
@@ -384,7 +589,10 @@ fn agent_vaults_and_vaults_views() {
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(json!({"services": []}));
-    doc["services"].as_array_mut().unwrap().extend(services["services"].as_array().unwrap().clone());
+    doc["services"]
+        .as_array_mut()
+        .unwrap()
+        .extend(services["services"].as_array().unwrap().clone());
     std::fs::write(&path, doc.to_string()).unwrap();
     let v = r.d.get("/api/vaults", Some(&r.admin));
     assert_eq!(v.json()["vaults"], json!(["default", "alpha", "zeta"]));
@@ -414,15 +622,25 @@ impl MintHub {
                     .find(|h| h.field.equiv("Authorization"))
                     .map(|h| h.value.to_string())
                     .unwrap_or_default();
-                let (status, reply) = if req.url() == "/api/auth/mint-token" && auth == "Bearer op-token" {
+                let (status, reply) = if req.url() == "/api/auth/mint-token"
+                    && auth == "Bearer op-token"
+                {
                     let b: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
                     sc.lock().push(b.clone());
                     let scope = b["scope"].as_str().unwrap_or("").to_string();
-                    (200, json!({"jti": "j", "token": format!("minted-{scope}"), "scope": scope}))
+                    (
+                        200,
+                        json!({"jti": "j", "token": format!("minted-{scope}"), "scope": scope}),
+                    )
                 } else {
-                    (403, json!({"error": "forbidden", "error_description": "bad operator token"}))
+                    (
+                        403,
+                        json!({"error": "forbidden", "error_description": "bad operator token"}),
+                    )
                 };
-                let _ = req.respond(tiny_http::Response::from_string(reply.to_string()).with_status_code(status));
+                let _ = req.respond(
+                    tiny_http::Response::from_string(reply.to_string()).with_status_code(status),
+                );
             }
         });
         MintHub {
@@ -439,7 +657,6 @@ impl Drop for MintHub {
     }
 }
 
-use std::io::Read;
 
 #[test]
 fn boot_registers_triggers_with_an_operator_token() {
@@ -456,20 +673,30 @@ fn boot_registers_triggers_with_an_operator_token() {
     let d = b.start();
     assert!(d.wait_log("auto-registered 3 trigger(s)"), "{}", d.log());
     let scopes: Vec<Value> = hub.scopes.lock().clone();
-    assert_eq!(scopes[0], json!({"scope": "vault:default:admin", "expires_in": 60}));
+    assert_eq!(
+        scopes[0],
+        json!({"scope": "vault:default:admin", "expires_in": 60})
+    );
     assert_eq!(scopes[1], json!({"scope": "agent:send"}));
     let triggers = fv.triggers("default");
     let names: Vec<&str> = triggers.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
         names,
-        vec!["conn_agentdefs-create-default", "conn_agentdefs-edit-default", "conn_agentinbound-default"]
+        vec![
+            "conn_agentdefs-create-default",
+            "conn_agentdefs-edit-default",
+            "conn_agentinbound-default"
+        ]
     );
     assert_eq!(triggers[0].bearer().as_deref(), Some("minted-agent:send"));
     assert_eq!(
         triggers[0].webhook(),
         format!("{}/agent/api/vault/agent-def?vault=default", hub.origin)
     );
-    assert_eq!(triggers[2].webhook(), format!("{}/agent/api/vault/inbound", hub.origin));
+    assert_eq!(
+        triggers[2].webhook(),
+        format!("{}/agent/api/vault/inbound", hub.origin)
+    );
     let posts: Vec<_> = fv
         .requests()
         .into_iter()
@@ -498,16 +725,32 @@ fn boot_mints_the_default_def_vault_when_no_file_exists() {
                            "token": "minted-vault:default:write"}]})
     );
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
-    assert_eq!(hub.scopes.lock()[0], json!({"scope": "vault:default:write"}));
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        hub.scopes.lock()[0],
+        json!({"scope": "vault:default:write"})
+    );
 }
 
 #[test]
 fn no_operator_token_and_no_file_means_no_def_vaults() {
     let d = DaemonBuilder::new().start();
-    assert!(d.wait_log("no operator token — skipping the default def-vault"), "{}", d.log());
+    assert!(
+        d.wait_log("no operator token — skipping the default def-vault"),
+        "{}",
+        d.log()
+    );
     let read = d.mint("agent:read");
-    assert_eq!(d.get("/api/agent-vaults", Some(&read)).json(), json!({"vaults": []}));
-    assert_eq!(d.get("/api/agent-defs", Some(&read)).json(), json!({"defs": []}));
+    assert_eq!(
+        d.get("/api/agent-vaults", Some(&read)).json(),
+        json!({"vaults": []})
+    );
+    assert_eq!(
+        d.get("/api/agent-defs", Some(&read)).json(),
+        json!({"defs": []})
+    );
     assert!(!d.state_dir().join("agent-vaults.json").exists());
 }
