@@ -39,6 +39,8 @@ pub struct AppState {
     /// Bridge `/events` subscribers (spec 05 §2.2).
     pub events: Arc<SseHub>,
     pub health: HealthHooks,
+    /// Agent definitions read from def-vaults (spec 03 §2); backends add their sinks.
+    pub agent_defs: Arc<crate::agents::registry::DefRegistry>,
 }
 
 impl AppState {
@@ -47,12 +49,15 @@ impl AppState {
         let channels = ChannelRegistry::new();
         let events = SseHub::new("events", config.sse_keepalive);
         channels.add_sink(events.clone());
+        let agent_defs =
+            crate::agents::def_live::new_registry(channels.clone(), config.state_dir.clone());
         AppState {
             config,
             auth,
             channels,
             events,
             health: HealthHooks::default(),
+            agent_defs,
         }
     }
 }
