@@ -41,6 +41,10 @@ pub struct AppState {
     pub health: HealthHooks,
     /// Agent definitions read from def-vaults (spec 03 §2); backends add their sinks.
     pub agent_defs: Arc<crate::agents::registry::DefRegistry>,
+    /// Programmatic agents: `claude -p` per message (spec 03 §3–§5).
+    pub programmatic: Arc<crate::backend::programmatic::service::ProgrammaticService>,
+    /// `GET /api/channels/<ch>/turn-events` subscribers (spec 03 §7).
+    pub turn_events: Arc<SseHub>,
 }
 
 impl AppState {
@@ -51,6 +55,16 @@ impl AppState {
         channels.add_sink(events.clone());
         let agent_defs =
             crate::agents::def_live::new_registry(channels.clone(), config.state_dir.clone());
+        let turn_events = SseHub::new("turn-events", config.sse_keepalive);
+        let programmatic = crate::backend::programmatic::boot::build(
+            &config,
+            channels.clone(),
+            &auth.hub_origin(),
+            turn_events.clone(),
+            Arc::new(crate::backend::launch::DirectLauncher),
+        );
+        channels.add_route(programmatic.clone());
+        agent_defs.add_sink(programmatic.clone());
         AppState {
             config,
             auth,
@@ -58,6 +72,8 @@ impl AppState {
             events,
             health: HealthHooks::default(),
             agent_defs,
+            programmatic,
+            turn_events,
         }
     }
 }

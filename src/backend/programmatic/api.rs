@@ -20,7 +20,12 @@ type Routed = Option<Result<Resp, ApiError>>;
 pub fn route(state: &AppState, req: &mut Req) -> Routed {
     let segs: Vec<String> = req.segs().iter().map(|s| s.to_string()).collect();
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
-    match (req.is("GET"), req.is("POST"), req.is("DELETE"), s.as_slice()) {
+    match (
+        req.is("GET"),
+        req.is("POST"),
+        req.is("DELETE"),
+        s.as_slice(),
+    ) {
         (true, _, _, ["api", "agents"]) => Some(list(state, req)),
         (_, true, _, ["api", "agents"]) => Some(spawn(state, req)),
         (_, true, _, ["api", "agents", name, "restart"]) => Some(restart(state, req, name)),
@@ -28,19 +33,6 @@ pub fn route(state: &AppState, req: &mut Req) -> Routed {
         (true, _, _, ["api", "agents", name, "env"]) => Some(env_view(state, req, name)),
         _ => None,
     }
-}
-
-/// Step 20: `GET /api/channels/<ch>/turn-events`.
-pub fn route_turn_events(state: &AppState, req: &mut Req) -> Routed {
-    let segs = req.segs();
-    if !req.is("GET") || segs.len() != 4 || segs[..2] != ["api", "channels"] || segs[3] != "turn-events" {
-        return None;
-    }
-    let channel = segs[2].to_string();
-    Some(
-        crate::security::guard::consume_ticket(state, req, Scope::Read)
-            .map(|_| state.turn_events.subscribe(&channel)),
-    )
 }
 
 fn list(state: &AppState, req: &Req) -> Result<Resp, ApiError> {
@@ -68,7 +60,12 @@ fn list(state: &AppState, req: &Req) -> Result<Resp, ApiError> {
                 };
                 row["systemPromptMode"] = json!(mode);
             }
-            if let Some(ws) = a.spec.workspace.as_deref().filter(|p| std::path::Path::new(p).exists()) {
+            if let Some(ws) = a
+                .spec
+                .workspace
+                .as_deref()
+                .filter(|p| std::path::Path::new(p).exists())
+            {
                 row["workingDir"] = json!(ws);
             }
             row
@@ -82,7 +79,7 @@ fn spawn(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
     let body = req.json()?;
     let spec = build_spec(&body).map_err(ApiError::BadRequest)?;
     if spec.filesystem() == FilesystemMode::Full {
-        crate::security::guard::require_step_up(state, req)?;
+        step_up(state, req)?;
     }
     let channel = spec.wake_channel().to_string();
     let svc = &state.programmatic;
@@ -104,9 +101,13 @@ fn spawn(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
 fn delete(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
     state.auth.require(req, Scope::Admin)?;
     if state.programmatic.delete(name) {
-        Ok(Resp::ok(&json!({"ok": true, "name": name, "backend": "programmatic", "killed": true})))
+        Ok(Resp::ok(
+            &json!({"ok": true, "name": name, "backend": "programmatic", "killed": true}),
+        ))
     } else {
-        Ok(Resp::ok(&json!({"ok": true, "name": name, "killed": false})))
+        Ok(Resp::ok(
+            &json!({"ok": true, "name": name, "killed": false}),
+        ))
     }
 }
 
@@ -137,4 +138,13 @@ fn env_view(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
         "env": entries,
         "note": format!("no vault-native #agent/definition found for \"{name}\" — showing the env-store layers only (operator default + per-agent override); approved-grant service env names are unavailable without a registered def."),
     })))
+}
+
+/// Step-up gate for `filesystem:"full"` spawns. Until the security routes are wired in,
+/// this fails closed with the spec's 403 body.
+fn step_up(_state: &AppState, _req: &Req) -> Result<(), ApiError> {
+    Err(ApiError::custom(
+        403,
+        json!({"error": "step_up_required", "reason": "token"}),
+    ))
 }

@@ -101,3 +101,17 @@ pub fn build(
     });
     ProgrammaticService::new(registry, sessions_dir)
 }
+
+/// After the channels started: re-register persisted agents whose wake channel is live
+/// (spec 03 §3 "Boot re-register") and feed `/health.programmatic_agents`.
+pub fn start(state: &crate::state::AppState) {
+    let channels = state.channels.clone();
+    let n = state
+        .programmatic
+        .reregister_at_boot(&|ch| channels.get(ch).is_some());
+    if n > 0 {
+        log::info!("re-registered {n} programmatic agent(s)");
+    }
+    let svc = state.programmatic.clone();
+    *state.health.programmatic_agents.write() = Some(Arc::new(move || svc.health_rows()));
+}

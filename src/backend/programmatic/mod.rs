@@ -5,7 +5,9 @@
 //! [`crate::backend::launch::Launcher`] seam, so the sandbox wraps it without this module
 //! knowing how.
 
+pub mod api;
 pub mod argv;
+pub mod boot;
 pub mod daemon_host;
 pub mod env;
 pub mod events;
