@@ -3,7 +3,7 @@
 //! writer with a flush per event and a keepalive comment when idle ([ext], spec 08:
 //! `PARACHUTE_AGENT_SSE_KEEPALIVE_SECS`, default 25) so dead sockets are noticed.
 
-use std::io::{self, Write};
+use std::io;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -32,16 +32,20 @@ pub fn keepalive_from_env() -> Duration {
     Duration::from_secs(secs)
 }
 
-/// Copy frames from `rx` to `w` (flushing each) until the sender side is gone (session
-/// closed) or a write fails (client gone). Writes `KEEPALIVE` after `keepalive` of silence.
-pub fn pump(rx: &Receiver<Vec<u8>>, w: &mut dyn Write, keepalive: Duration) -> io::Result<()> {
+/// Hand frames from `rx` to `send` (which writes and flushes one chunk) until the sender
+/// side is gone (session closed) or a write fails (client gone). Sends `KEEPALIVE` after
+/// `keepalive` of silence.
+pub fn pump(
+    rx: &Receiver<Vec<u8>>,
+    send: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    keepalive: Duration,
+) -> io::Result<()> {
     loop {
         match rx.recv_timeout(keepalive) {
-            Ok(frame) => w.write_all(&frame)?,
-            Err(RecvTimeoutError::Timeout) => w.write_all(KEEPALIVE)?,
+            Ok(frame) => send(&frame)?,
+            Err(RecvTimeoutError::Timeout) => send(KEEPALIVE)?,
             Err(RecvTimeoutError::Disconnected) => return Ok(()),
         }
-        w.flush()?;
     }
 }
 
@@ -70,7 +74,11 @@ mod tests {
         let (tx, rx) = crossbeam_channel::unbounded();
         let h = std::thread::spawn(move || {
             let mut out = Vec::new();
-            pump(&rx, &mut out, Duration::from_millis(20)).unwrap();
+            let mut send = |b: &[u8]| -> io::Result<()> {
+                out.extend_from_slice(b);
+                Ok(())
+            };
+            pump(&rx, &mut send, Duration::from_millis(20)).unwrap();
             out
         });
         tx.send(b"A".to_vec()).unwrap();
@@ -82,20 +90,11 @@ mod tests {
         assert!(out.contains(":\n\n"), "{out:?}");
     }
 
-    struct Broken;
-    impl Write for Broken {
-        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-            Err(io::ErrorKind::BrokenPipe.into())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn pump_stops_on_write_error() {
         let (tx, rx) = crossbeam_channel::unbounded();
         tx.send(b"A".to_vec()).unwrap();
-        assert!(pump(&rx, &mut Broken, Duration::from_secs(5)).is_err());
+        let mut broken = |_: &[u8]| -> io::Result<()> { Err(io::ErrorKind::BrokenPipe.into()) };
+        assert!(pump(&rx, &mut broken, Duration::from_secs(5)).is_err());
     }
 }

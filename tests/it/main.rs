@@ -1,3 +1,11 @@
-//! The one integration-test binary: black-box tests of parachute-agent, one module per area.
+//! Black-box integration tests: each test spawns the real `parachute-agent` binary on a
+//! free loopback port with a private state dir, and talks HTTP to it. The outside world
+//! (hub, vault, claude) is replaced by the fakes in `support/`. One module per area.
+
 mod support;
+
+mod attached_queue;
+mod foundation_auth;
+mod foundation_boot;
+mod foundation_http;
 mod vault_client;

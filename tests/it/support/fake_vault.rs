@@ -471,7 +471,7 @@ fn take_failure(rules: &mut Vec<FailRule>, method: &str, url: &str) -> Option<(u
     let i = rules.iter().position(|r| {
         r.method
             .as_deref()
-            .map_or(true, |m| m.eq_ignore_ascii_case(method))
+            .is_none_or(|m| m.eq_ignore_ascii_case(method))
             && url.contains(&r.url_contains)
     })?;
     let rule = rules[i].clone();
