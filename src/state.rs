@@ -39,6 +39,8 @@ pub struct AppState {
     /// Bridge `/events` subscribers (spec 05 §2.2).
     pub events: Arc<SseHub>,
     pub health: HealthHooks,
+    /// Vault subsystem: inbound dedup and delivery marks.
+    pub vault: crate::vault::VaultService,
 }
 
 impl AppState {
@@ -47,12 +49,16 @@ impl AppState {
         let channels = ChannelRegistry::new();
         let events = SseHub::new("events", config.sse_keepalive);
         channels.add_sink(events.clone());
+        let vault =
+            crate::vault::VaultService::new(&config.state_dir, &crate::util::time::now_iso());
+        vault.install(&channels);
         AppState {
             config,
             auth,
             channels,
             events,
             health: HealthHooks::default(),
+            vault,
         }
     }
 }

@@ -49,6 +49,14 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if req.is("GET") && req.raw_path() == "/events" {
         return Some(events::events(state, req));
     }
+    // Step 18: the vault inbound webhook.
+    if let Some(r) = crate::vault::routes::route_inbound(state, req) {
+        return Some(r);
+    }
+    // Step 20: POST /api/channels/<vault channel>/send (other channels fall through).
+    if let Some(r) = crate::vault::routes::route_send(state, req) {
+        return Some(r);
+    }
     test_hooks(req)
 }
 
