@@ -57,6 +57,7 @@ fn run(config: Config) -> Result<(), String> {
 
     register_service(&state);
     start_channels(&state, entries.unwrap_or_default())?;
+    crate::agents::def_boot::start(state.clone());
 
     let signal = signals.forever().next();
     log::info!(

@@ -41,6 +41,8 @@ pub struct AppState {
     pub health: HealthHooks,
     /// Vault subsystem: inbound dedup and delivery marks.
     pub vault: crate::vault::VaultService,
+    /// Agent definitions read from def-vaults (spec 03 §2); backends add their sinks.
+    pub agent_defs: Arc<crate::agents::registry::DefRegistry>,
 }
 
 impl AppState {
@@ -52,6 +54,8 @@ impl AppState {
         let vault =
             crate::vault::VaultService::new(&config.state_dir, &crate::util::time::now_iso());
         vault.install(&channels);
+        let agent_defs =
+            crate::agents::def_live::new_registry(channels.clone(), config.state_dir.clone());
         AppState {
             config,
             auth,
@@ -59,6 +63,7 @@ impl AppState {
             events,
             health: HealthHooks::default(),
             vault,
+            agent_defs,
         }
     }
 }
