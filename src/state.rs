@@ -43,6 +43,10 @@ pub struct AppState {
     pub vault: crate::vault::VaultService,
     /// Agent definitions read from def-vaults (spec 03 §2); backends add their sinks.
     pub agent_defs: Arc<crate::agents::registry::DefRegistry>,
+    /// Programmatic agents: `claude -p` per message (spec 03 §3–§5).
+    pub programmatic: Arc<crate::backend::programmatic::service::ProgrammaticService>,
+    /// `GET /api/channels/<ch>/turn-events` subscribers (spec 03 §7).
+    pub turn_events: Arc<SseHub>,
 }
 
 impl AppState {
@@ -56,6 +60,16 @@ impl AppState {
         vault.install(&channels);
         let agent_defs =
             crate::agents::def_live::new_registry(channels.clone(), config.state_dir.clone());
+        let turn_events = SseHub::new("turn-events", config.sse_keepalive);
+        let programmatic = crate::backend::programmatic::boot::build(
+            &config,
+            channels.clone(),
+            &auth.hub_origin(),
+            turn_events.clone(),
+            Arc::new(crate::backend::launch::DirectLauncher),
+        );
+        channels.add_route(programmatic.clone());
+        agent_defs.add_sink(programmatic.clone());
         AppState {
             config,
             auth,
@@ -64,6 +78,8 @@ impl AppState {
             health: HealthHooks::default(),
             vault,
             agent_defs,
+            programmatic,
+            turn_events,
         }
     }
 }
