@@ -39,6 +39,8 @@ pub struct AppState {
     /// Bridge `/events` subscribers (spec 05 §2.2).
     pub events: Arc<SseHub>,
     pub health: HealthHooks,
+    /// Vault subsystem: inbound dedup and delivery marks.
+    pub vault: crate::vault::VaultService,
     /// Agent definitions read from def-vaults (spec 03 §2); backends add their sinks.
     pub agent_defs: Arc<crate::agents::registry::DefRegistry>,
     /// Programmatic agents: `claude -p` per message (spec 03 §3–§5).
@@ -53,6 +55,9 @@ impl AppState {
         let channels = ChannelRegistry::new();
         let events = SseHub::new("events", config.sse_keepalive);
         channels.add_sink(events.clone());
+        let vault =
+            crate::vault::VaultService::new(&config.state_dir, &crate::util::time::now_iso());
+        vault.install(&channels);
         let agent_defs =
             crate::agents::def_live::new_registry(channels.clone(), config.state_dir.clone());
         let turn_events = SseHub::new("turn-events", config.sse_keepalive);
@@ -71,6 +76,7 @@ impl AppState {
             channels,
             events,
             health: HealthHooks::default(),
+            vault,
             agent_defs,
             programmatic,
             turn_events,

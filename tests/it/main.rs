@@ -9,4 +9,5 @@ mod engine;
 mod foundation_auth;
 mod foundation_boot;
 mod foundation_http;
+mod vault_channels;
 mod vault_client;
