@@ -4,6 +4,7 @@
 
 mod support;
 
+mod agent_defs;
 mod attached_queue;
 mod engine;
 mod foundation_auth;
