@@ -57,12 +57,22 @@ fn run(config: Config) -> Result<(), String> {
 
     register_service(&state);
     start_channels(&state, entries.unwrap_or_default())?;
+    let (stop_sweep, sweep_stop_rx) = crossbeam_channel::bounded::<()>(1);
+    let sweeper = state.attached.spawn_sweeper(
+        crate::backend::attached::sweep_interval_from_env(),
+        crate::backend::attached::claim_ttl_from_env(),
+        sweep_stop_rx,
+    );
 
     let signal = signals.forever().next();
     log::info!(
         "received signal {}, shutting down",
         signal.unwrap_or_default()
     );
+    drop(stop_sweep);
+    if let Ok(h) = sweeper {
+        let _ = h.join();
+    }
     state.channels.stop_all();
     http.shutdown();
     log::info!("stopped");

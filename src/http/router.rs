@@ -45,9 +45,17 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if req.is("GET") && req.raw_path() == "/api/channels" {
         return Some(channels_api::list(state, req));
     }
+    // Step 15: the MCP endpoint's OAuth discovery documents.
+    if let Some(r) = crate::mcp::route::discovery_route(state, req) {
+        return Some(r);
+    }
     // Step 16: the bridge's SSE stream.
     if req.is("GET") && req.raw_path() == "/events" {
         return Some(events::events(state, req));
+    }
+    // Step 22: the Streamable-HTTP MCP endpoint, any method.
+    if let Some(r) = crate::mcp::route::endpoint_route(state, req) {
+        return Some(r);
     }
     test_hooks(req)
 }
