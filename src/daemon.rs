@@ -63,6 +63,13 @@ fn run(config: Config) -> Result<(), String> {
         crate::backend::attached::claim_ttl_from_env(),
         sweep_stop_rx,
     );
+    state
+        .agent_defs
+        .add_sink(crate::backend::attached::sink::AttachedSink::new(
+            state.attached.clone(),
+            state.channels.clone(),
+        ));
+    crate::agents::def_boot::start(state.clone());
 
     let signal = signals.forever().next();
     log::info!(

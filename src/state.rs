@@ -43,6 +43,8 @@ pub struct AppState {
     pub attached: Arc<crate::backend::attached::AttachedRegistry>,
     /// The Streamable-HTTP MCP endpoint's sessions and push fan-out (spec 05 §1).
     pub mcp: Arc<crate::mcp::service::McpService>,
+    /// Agent definitions read from def-vaults (spec 03 §2); backends add their sinks.
+    pub agent_defs: Arc<crate::agents::registry::DefRegistry>,
 }
 
 impl AppState {
@@ -68,6 +70,8 @@ impl AppState {
         *health.mcp_sessions.write() = Some(Arc::new(move |ch: &str| {
             sessions.sessions.count_for_channel(ch)
         }));
+        let agent_defs =
+            crate::agents::def_live::new_registry(channels.clone(), config.state_dir.clone());
         AppState {
             config,
             auth,
@@ -76,6 +80,7 @@ impl AppState {
             health,
             attached,
             mcp,
+            agent_defs,
         }
     }
 }

@@ -45,6 +45,10 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if req.is("GET") && req.raw_path() == "/api/channels" {
         return Some(channels_api::list(state, req));
     }
+    // Steps 12 (`/api/vaults`), 13 (`/api/agent-defs`), 14 (`/api/agent-vaults`).
+    if let Some(r) = crate::agents::def_routes::route(state, req) {
+        return Some(r);
+    }
     // Step 15: the MCP endpoint's OAuth discovery documents.
     if let Some(r) = crate::mcp::route::discovery_route(state, req) {
         return Some(r);
@@ -52,6 +56,10 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     // Step 16: the bridge's SSE stream.
     if req.is("GET") && req.raw_path() == "/events" {
         return Some(events::events(state, req));
+    }
+    // Step 18: the definition reload webhook.
+    if let Some(r) = crate::agents::def_routes::route_webhook(state, req) {
+        return Some(r);
     }
     // Step 22: the Streamable-HTTP MCP endpoint, any method.
     if let Some(r) = crate::mcp::route::endpoint_route(state, req) {

@@ -8,6 +8,7 @@
 //! tests shorten it).
 
 pub mod queue;
+pub mod sink;
 pub mod vault_store;
 
 use std::collections::HashMap;

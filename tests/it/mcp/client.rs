@@ -1,3 +1,4 @@
+#![allow(dead_code)]
 //! A scripted JSON-RPC client for `/mcp/<ch>` over HTTP: POSTs with the headers a real
 //! Streamable-HTTP client sends, parses SSE-framed or JSON responses, and opens the GET
 //! push stream on a reader thread.
@@ -66,8 +67,13 @@ impl<'a> McpClient<'a> {
             headers.push(("mcp-session-id", &sid));
             headers.push(("mcp-protocol-version", "2025-06-18"));
         }
-        self.daemon
-            .send("POST", &self.path(), self.token.as_deref(), &headers, Some(&bytes))
+        self.daemon.send(
+            "POST",
+            &self.path(),
+            self.token.as_deref(),
+            &headers,
+            Some(&bytes),
+        )
     }
 
     pub fn initialize(&mut self) -> Value {
@@ -113,7 +119,10 @@ impl<'a> McpClient<'a> {
         let result = &r["result"];
         assert!(result.is_object(), "tools/call {name}: {r}");
         (
-            result["content"][0]["text"].as_str().unwrap_or("").to_string(),
+            result["content"][0]["text"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
             result["isError"] == json!(true),
         )
     }
@@ -229,4 +238,3 @@ impl PushStream {
         }
     }
 }
-
