@@ -69,6 +69,7 @@ fn run(config: Config) -> Result<(), String> {
             state.attached.clone(),
             state.channels.clone(),
         ));
+    crate::backend::programmatic::boot::start(&state);
     crate::agents::def_boot::start(state.clone());
 
     let signal = signals.forever().next();
@@ -80,6 +81,7 @@ fn run(config: Config) -> Result<(), String> {
     if let Ok(h) = sweeper {
         let _ = h.join();
     }
+    state.programmatic.shutdown();
     state.channels.stop_all();
     http.shutdown();
     log::info!("stopped");

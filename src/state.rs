@@ -45,6 +45,10 @@ pub struct AppState {
     pub mcp: Arc<crate::mcp::service::McpService>,
     /// Agent definitions read from def-vaults (spec 03 §2); backends add their sinks.
     pub agent_defs: Arc<crate::agents::registry::DefRegistry>,
+    /// Programmatic agents: `claude -p` per message (spec 03 §3–§5).
+    pub programmatic: Arc<crate::backend::programmatic::service::ProgrammaticService>,
+    /// `GET /api/channels/<ch>/turn-events` subscribers (spec 03 §7).
+    pub turn_events: Arc<SseHub>,
 }
 
 impl AppState {
@@ -72,6 +76,16 @@ impl AppState {
         }));
         let agent_defs =
             crate::agents::def_live::new_registry(channels.clone(), config.state_dir.clone());
+        let turn_events = SseHub::new("turn-events", config.sse_keepalive);
+        let programmatic = crate::backend::programmatic::boot::build(
+            &config,
+            channels.clone(),
+            &auth.hub_origin(),
+            turn_events.clone(),
+            Arc::new(crate::backend::launch::DirectLauncher),
+        );
+        channels.add_route(programmatic.clone());
+        agent_defs.add_sink(programmatic.clone());
         AppState {
             config,
             auth,
@@ -81,6 +95,8 @@ impl AppState {
             attached,
             mcp,
             agent_defs,
+            programmatic,
+            turn_events,
         }
     }
 }

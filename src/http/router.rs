@@ -45,6 +45,10 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if req.is("GET") && req.raw_path() == "/api/channels" {
         return Some(channels_api::list(state, req));
     }
+    // Step 12: the agents API (programmatic spawn, list, delete, restart, env view).
+    if let Some(r) = crate::backend::programmatic::api::route(state, req) {
+        return Some(r);
+    }
     // Steps 12 (`/api/vaults`), 13 (`/api/agent-defs`), 14 (`/api/agent-vaults`).
     if let Some(r) = crate::agents::def_routes::route(state, req) {
         return Some(r);

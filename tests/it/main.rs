@@ -5,6 +5,7 @@
 mod support;
 
 mod attached_queue;
+mod engine;
 mod foundation_auth;
 mod foundation_boot;
 mod foundation_http;

@@ -10,7 +10,7 @@ use crossbeam_channel::{unbounded, Receiver};
 use serde_json::{json, Value};
 
 use crate::support::daemon::Daemon;
-use crate::support::http::{self, Reply};
+use crate::support::http::Reply;
 
 pub const ACCEPT_BOTH: &str = "application/json, text/event-stream";
 
