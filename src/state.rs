@@ -43,6 +43,8 @@ pub struct AppState {
     pub attached: Arc<crate::backend::attached::AttachedRegistry>,
     /// The Streamable-HTTP MCP endpoint's sessions and push fan-out (spec 05 §1).
     pub mcp: Arc<crate::mcp::service::McpService>,
+    /// Vault subsystem: inbound dedup and delivery marks.
+    pub vault: crate::vault::VaultService,
     /// Agent definitions read from def-vaults (spec 03 §2); backends add their sinks.
     pub agent_defs: Arc<crate::agents::registry::DefRegistry>,
     /// Programmatic agents: `claude -p` per message (spec 03 §3–§5).
@@ -74,6 +76,9 @@ impl AppState {
         *health.mcp_sessions.write() = Some(Arc::new(move |ch: &str| {
             sessions.sessions.count_for_channel(ch)
         }));
+        let vault =
+            crate::vault::VaultService::new(&config.state_dir, &crate::util::time::now_iso());
+        vault.install(&channels);
         let agent_defs =
             crate::agents::def_live::new_registry(channels.clone(), config.state_dir.clone());
         let turn_events = SseHub::new("turn-events", config.sse_keepalive);
@@ -94,6 +99,7 @@ impl AppState {
             health,
             attached,
             mcp,
+            vault,
             agent_defs,
             programmatic,
             turn_events,

@@ -61,8 +61,15 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if req.is("GET") && req.raw_path() == "/events" {
         return Some(events::events(state, req));
     }
-    // Step 18: the definition reload webhook.
+    // Step 18: the vault inbound webhook, then the definition reload webhook.
+    if let Some(r) = crate::vault::routes::route_inbound(state, req) {
+        return Some(r);
+    }
     if let Some(r) = crate::agents::def_routes::route_webhook(state, req) {
+        return Some(r);
+    }
+    // Step 20: POST /api/channels/<vault channel>/send (other channels fall through).
+    if let Some(r) = crate::vault::routes::route_send(state, req) {
         return Some(r);
     }
     // Step 22: the Streamable-HTTP MCP endpoint, any method.

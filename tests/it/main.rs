@@ -10,4 +10,5 @@ mod foundation_auth;
 mod foundation_boot;
 mod foundation_http;
 mod mcp;
+mod vault_channels;
 mod vault_client;
