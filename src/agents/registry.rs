@@ -525,4 +525,4 @@ fn stamp_if_changed(store: &dyn DefStore, note: &DefNote, stamp: &DefStamp) {
 
 #[cfg(test)]
 #[path = "registry_tests.rs"]
-mod tests;
+pub(crate) mod tests;
