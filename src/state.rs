@@ -41,6 +41,12 @@ pub struct AppState {
     pub health: HealthHooks,
     /// Agent definitions read from def-vaults (spec 03 §2); backends add their sinks.
     pub agent_defs: Arc<crate::agents::registry::DefRegistry>,
+    /// One-time SSE tickets (spec 01 §4).
+    pub tickets: crate::security::TicketStore,
+    /// Step-up PIN, its tokens and lockout (spec 01 §5).
+    pub step_up: crate::security::StepUpStore,
+    /// `credentials.json`: Claude tokens and the env store (spec 04 §2.3).
+    pub credentials: Arc<crate::credentials::CredentialStore>,
 }
 
 impl AppState {
@@ -51,7 +57,13 @@ impl AppState {
         channels.add_sink(events.clone());
         let agent_defs =
             crate::agents::def_live::new_registry(channels.clone(), config.state_dir.clone());
+        let tickets = crate::security::TicketStore::new(config.sse_ticket_ttl);
+        let step_up = crate::security::StepUpStore::new(&config.state_dir, config.step_up_ttl);
+        let credentials = Arc::new(crate::credentials::CredentialStore::new(&config.state_dir));
         AppState {
+            tickets,
+            step_up,
+            credentials,
             config,
             auth,
             channels,

@@ -45,6 +45,14 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if req.is("GET") && req.raw_path() == "/api/channels" {
         return Some(channels_api::list(state, req));
     }
+    // Step 10: step-up PIN.
+    if let Some(r) = crate::security::routes::route_step_up(state, req) {
+        return Some(r);
+    }
+    // Step 11: credentials.
+    if let Some(r) = crate::credentials::routes::route(state, req) {
+        return Some(r);
+    }
     // Steps 12 (`/api/vaults`), 13 (`/api/agent-defs`), 14 (`/api/agent-vaults`).
     if let Some(r) = crate::agents::def_routes::route(state, req) {
         return Some(r);
@@ -55,6 +63,10 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     }
     // Step 18: the definition reload webhook.
     if let Some(r) = crate::agents::def_routes::route_webhook(state, req) {
+        return Some(r);
+    }
+    // Step 19: SSE ticket mint.
+    if let Some(r) = crate::security::routes::route_ticket(state, req) {
         return Some(r);
     }
     test_hooks(req)
