@@ -81,6 +81,8 @@ pub(crate) struct BoundVault {
 pub struct LiveDef {
     pub def: ParsedDef,
     pub stamp: DefStamp,
+    /// The note path, so a webhook naming the note by path finds it.
+    pub path: String,
 }
 
 impl LiveDef {
@@ -292,6 +294,16 @@ impl DefRegistry {
             .collect()
     }
 
+    /// The id of the live note of `vault` whose id or path is `key` (else `key` itself).
+    fn note_id_of(&self, vault: &str, key: &str) -> String {
+        self.live
+            .read()
+            .iter()
+            .find(|((v, id), d)| v == vault && (id == key || d.path == key))
+            .map(|((_, id), _)| id.clone())
+            .unwrap_or_else(|| key.to_string())
+    }
+
     // ---- lifecycle ------------------------------------------------------------------
 
     /// List every bound vault and instantiate every definition (boot, poll, vault add).
@@ -377,7 +389,7 @@ impl DefRegistry {
         };
         let _ops = self.ops.lock();
         if event == Some(ReloadEvent::Deleted) {
-            self.confirm_removal(vault, key);
+            self.confirm_removal(vault, &self.note_id_of(vault, key));
             return Reloaded::Deregistered;
         }
         match store.get_def(key) {
@@ -386,7 +398,7 @@ impl DefRegistry {
                 Reloaded::Skipped
             }
             Ok(None) => {
-                self.confirm_removal(vault, key);
+                self.confirm_removal(vault, &self.note_id_of(vault, key));
                 Reloaded::Deregistered
             }
             Ok(Some(note)) if self.instantiate(vault, &note) => Reloaded::Instantiated,
@@ -437,6 +449,7 @@ impl DefRegistry {
             LiveDef {
                 def,
                 stamp: stamp.clone(),
+                path: note.path.clone(),
             },
         );
         if let Some(p) = prev.filter(|p| p.name() != name) {

@@ -17,6 +17,7 @@ impl MemStore {
         notes.retain(|n| n.id != id);
         notes.push(DefNote {
             id: id.into(),
+            path: format!("Agents/{id}"),
             content: content.into(),
             metadata: meta.as_object().cloned().unwrap_or_default(),
         });
@@ -243,6 +244,13 @@ fn removal_by_poll_webhook_and_deleted_event() {
     );
     assert!(r.prog.names().is_empty());
     assert_eq!(r.reg.reload("nope", "n3", None), Reloaded::Skipped);
+    // a deleted event naming the note by path
+    r.store.remove("n3");
+    r.store.put("n4", "", json!({"name": "d"}));
+    r.reg.load_all();
+    assert_eq!(r.prog.names(), vec!["d"]);
+    r.reg.reload("v", "Agents/n4", Some(ReloadEvent::Deleted));
+    assert!(r.prog.names().is_empty());
 }
 
 #[test]
