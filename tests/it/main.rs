@@ -10,5 +10,6 @@ mod foundation_auth;
 mod foundation_boot;
 mod foundation_http;
 mod mcp;
+mod security;
 mod vault_channels;
 mod vault_client;
