@@ -9,5 +9,6 @@ mod engine;
 mod foundation_auth;
 mod foundation_boot;
 mod foundation_http;
+mod security;
 mod vault_channels;
 mod vault_client;
