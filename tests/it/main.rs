@@ -10,5 +10,7 @@ mod engine;
 mod foundation_auth;
 mod foundation_boot;
 mod foundation_http;
+mod mcp;
+mod security;
 mod vault_channels;
 mod vault_client;
