@@ -3,4 +3,5 @@
 
 pub mod agents;
 pub mod backend;
+pub mod sandbox;
 pub mod util;
