@@ -2,6 +2,20 @@
 //! See ARCHITECTURE.md for the map of modules and threads.
 
 pub mod agents;
+pub mod auth;
 pub mod backend;
+pub mod bridge;
+pub mod channels;
+pub mod cli;
+pub mod config;
+pub mod credentials;
+pub mod daemon;
+pub mod http;
+pub mod mcp;
+pub mod mint;
 pub mod sandbox;
+pub mod security;
+pub mod services;
+pub mod state;
 pub mod util;
+pub mod vault;

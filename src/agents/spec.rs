@@ -75,6 +75,8 @@ pub enum MountMode {
 }
 
 /// A host directory bound into the sandbox at its own path (`mountPath` has no effect).
+/// `shared` is an informational non-empty string (spec 03 §2.3/§3, spec 04 §1.2): the
+/// reference persists it as a string, so `spec.json` files it wrote must load here.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Mount {
@@ -83,7 +85,7 @@ pub struct Mount {
     pub mount_path: Option<String>,
     pub mode: MountMode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shared: Option<bool>,
+    pub shared: Option<String>,
 }
 
 /// The agent's own vault: `{name, access, tags?}`.

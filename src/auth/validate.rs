@@ -1,0 +1,181 @@
+//! Hub JWT validation in the order of spec 01 §3.4: parse → RS256 signature against the
+//! JWKS, `iss` pinned to the resolved hub origin, `exp`/`nbf` with zero leeway → `sub` →
+//! `jti` → revocation → audience (first element only) → scopes. Garbage and non-RS256
+//! tokens are refused before any network I/O.
+
+use std::path::PathBuf;
+
+use jsonwebtoken::{Algorithm, Validation};
+use serde_json::Value;
+
+use super::jwks::{self, JwksCache};
+use super::revocation::{Revocation, RevocationCache};
+use super::{AuthError, Principal};
+
+pub struct HubValidator {
+    parachute_home: PathBuf,
+    jwks: JwksCache,
+    revocation: RevocationCache,
+}
+
+fn env_ms(key: &str) -> Option<std::time::Duration> {
+    crate::config::env_nonempty(key)
+        .and_then(|v| v.parse().ok())
+        .map(std::time::Duration::from_millis)
+}
+
+fn verification_failed(detail: impl std::fmt::Display) -> AuthError {
+    AuthError(format!("hub JWT verification failed: {detail}"))
+}
+
+impl HubValidator {
+    pub fn new(parachute_home: PathBuf) -> HubValidator {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(jwks::FETCH_TIMEOUT))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let max_age =
+            env_ms("PARACHUTE_AGENT_REVOCATION_MAX_AGE_MS").unwrap_or(super::revocation::MAX_AGE);
+        let cooldown =
+            env_ms("PARACHUTE_AGENT_JWKS_COOLDOWN_MS").unwrap_or(jwks::KID_REFETCH_COOLDOWN);
+        HubValidator {
+            parachute_home,
+            jwks: JwksCache::new(agent.clone(), cooldown),
+            revocation: RevocationCache::new(agent, max_age),
+        }
+    }
+
+    pub fn origin(&self) -> String {
+        super::hub::resolve_origin(&self.parachute_home)
+    }
+
+    pub fn validate(&self, token: &str) -> Result<Principal, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(verification_failed)?;
+        if header.alg != Algorithm::RS256 {
+            return Err(verification_failed(format!(
+                "algorithm {:?} not accepted (RS256 only)",
+                header.alg
+            )));
+        }
+        let origin = self.origin();
+        let keys = self
+            .jwks
+            .keys(&origin, header.kid.as_deref())
+            .map_err(verification_failed)?;
+        let candidates = keys.candidates(header.kid.as_deref());
+        if candidates.is_empty() {
+            return Err(verification_failed("no matching key in the hub's JWKS"));
+        }
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[origin.as_str()]);
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "iss"]);
+        let mut last_err = None;
+        for key in candidates {
+            match jsonwebtoken::decode::<Value>(token, key, &validation) {
+                Ok(data) => return self.check_claims(&origin, data.claims),
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(verification_failed(
+            last_err.map(|e| e.to_string()).unwrap_or_default(),
+        ))
+    }
+
+    fn check_claims(&self, origin: &str, claims: Value) -> Result<Principal, AuthError> {
+        let (sub, jti) = required_ids(&claims)?;
+        match self.revocation.check(origin, &jti) {
+            Revocation::Valid => {}
+            Revocation::Revoked => {
+                return Err(AuthError(format!(
+                    "hub JWT revoked: jti \"{jti}\" is in the revocation list"
+                )))
+            }
+            Revocation::Unavailable => {
+                return Err(AuthError::new(
+                    "hub JWT cannot be validated: revocation list unavailable (no last-good cache)",
+                ))
+            }
+        }
+        check_audience(&claims)?;
+        Ok(Principal {
+            sub,
+            scopes: scopes_of(&claims),
+            local: false,
+        })
+    }
+}
+
+/// `sub` then `jti`, both non-empty strings (spec 01 §3.4 steps 3–4).
+pub fn required_ids(claims: &Value) -> Result<(String, String), AuthError> {
+    let non_empty = |k: &str| {
+        claims
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let sub =
+        non_empty("sub").ok_or_else(|| AuthError::new("hub JWT missing required `sub` claim"))?;
+    let jti =
+        non_empty("jti").ok_or_else(|| AuthError::new("hub JWT missing required `jti` claim"))?;
+    Ok((sub, jti))
+}
+
+/// The representative `aud` (the string, or an array's first string) must be `agent` or
+/// `channel`.
+pub fn check_audience(claims: &Value) -> Result<(), AuthError> {
+    let aud = match claims.get("aud") {
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(Value::Array(items)) => items.first().and_then(Value::as_str),
+        _ => None,
+    };
+    match aud {
+        Some("agent") | Some("channel") => Ok(()),
+        _ => Err(AuthError::new(
+            "unexpected \"aud\" claim value; this resource accepts \"agent\" or \"channel\"",
+        )),
+    }
+}
+
+/// The whitespace-separated `scope` claim (non-string → no scopes).
+pub fn scopes_of(claims: &Value) -> Vec<String> {
+    claims
+        .get("scope")
+        .and_then(Value::as_str)
+        .map(|s| s.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn audience_uses_first_element_only() {
+        assert!(check_audience(&json!({"aud":"agent"})).is_ok());
+        assert!(check_audience(&json!({"aud":"channel"})).is_ok());
+        assert!(check_audience(&json!({"aud":["agent","x"]})).is_ok());
+        assert!(check_audience(&json!({"aud":["vault.x","agent"]})).is_err());
+        assert!(check_audience(&json!({})).is_err());
+    }
+
+    #[test]
+    fn ids_and_scopes() {
+        assert!(required_ids(&json!({"sub":"u","jti":""})).is_err());
+        assert!(required_ids(&json!({"jti":"j"})).is_err());
+        assert_eq!(
+            required_ids(&json!({"sub":"u","jti":"j"})).unwrap(),
+            ("u".into(), "j".into())
+        );
+        assert_eq!(
+            scopes_of(&json!({"scope":"agent:read  agent:send"})),
+            vec!["agent:read", "agent:send"]
+        );
+        assert!(scopes_of(&json!({"scope":5})).is_empty());
+    }
+}

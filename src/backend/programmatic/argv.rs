@@ -1,0 +1,175 @@
+//! The `claude` command line of one turn (spec 03 §4.7, flag order fixed by 08): the message
+//! is one argv element (never a shell string), exactly one session flag, `--model` only
+//! when it trims to non-empty, the prompt-file flag only when a prompt exists.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use crate::agents::spec::{AgentSpec, SystemPromptMode};
+
+/// The Claude session a turn runs in (spec 03 §5.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionChoice {
+    pub id: String,
+    /// `--resume <id>` when true, else `--session-id <id>` (a fresh session).
+    pub resume: bool,
+}
+
+impl SessionChoice {
+    pub fn fresh() -> Self {
+        SessionChoice {
+            id: crate::util::rand::uuid(),
+            resume: false,
+        }
+    }
+    pub fn resume(id: impl Into<String>) -> Self {
+        SessionChoice {
+            id: id.into(),
+            resume: true,
+        }
+    }
+}
+
+/// Name of the MCP config file in the private dir.
+pub const MCP_CONFIG_FILE: &str = ".mcp.json";
+/// Name of the system-prompt file in the private dir.
+pub const PROMPT_FILE: &str = "system-prompt.txt";
+
+/// True when the spec carries a non-blank system prompt.
+pub fn has_prompt(spec: &AgentSpec) -> bool {
+    spec.system_prompt
+        .as_deref()
+        .is_some_and(|p| !p.trim().is_empty())
+}
+
+/// The arguments after the program name.
+pub fn claude_args(
+    spec: &AgentSpec,
+    private_dir: &Path,
+    message: &str,
+    session: &SessionChoice,
+) -> Vec<OsString> {
+    let mut a: Vec<OsString> = vec![
+        "-p".into(),
+        message.into(),
+        "--output-format".into(),
+        "stream-json".into(),
+        "--verbose".into(),
+        "--strict-mcp-config".into(),
+        "--mcp-config".into(),
+        private_dir.join(MCP_CONFIG_FILE).into(),
+        "--dangerously-skip-permissions".into(),
+    ];
+    if let Some(model) = spec
+        .model
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
+        a.push("--model".into());
+        a.push(model.into());
+    }
+    if has_prompt(spec) {
+        let flag = match spec.system_prompt_mode.unwrap_or_default() {
+            SystemPromptMode::Replace => "--system-prompt-file",
+            SystemPromptMode::Append => "--append-system-prompt-file",
+        };
+        a.push(flag.into());
+        a.push(private_dir.join(PROMPT_FILE).into());
+    }
+    a.push(
+        if session.resume {
+            "--resume"
+        } else {
+            "--session-id"
+        }
+        .into(),
+    );
+    a.push(session.id.clone().into());
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(extra: &str) -> AgentSpec {
+        serde_json::from_str(&format!(r#"{{"name":"eng","channels":["eng"]{extra}}}"#)).unwrap()
+    }
+
+    fn strs(v: Vec<OsString>) -> Vec<String> {
+        v.into_iter().map(|s| s.into_string().unwrap()).collect()
+    }
+
+    #[test]
+    fn minimal_create_turn() {
+        let a = claude_args(
+            &spec(""),
+            Path::new("/st/sessions/eng"),
+            "hello 'world' $(x)",
+            &SessionChoice {
+                id: "u1".into(),
+                resume: false,
+            },
+        );
+        assert_eq!(
+            strs(a),
+            [
+                "-p",
+                "hello 'world' $(x)",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--strict-mcp-config",
+                "--mcp-config",
+                "/st/sessions/eng/.mcp.json",
+                "--dangerously-skip-permissions",
+                "--session-id",
+                "u1"
+            ]
+        );
+    }
+
+    #[test]
+    fn model_prompt_and_resume_flags() {
+        let s = spec(r#","model":"  opus ","systemPrompt":"be nice","systemPromptMode":"replace""#);
+        let a = strs(claude_args(
+            &s,
+            Path::new("/w"),
+            "m",
+            &SessionChoice::resume("s9"),
+        ));
+        assert_eq!(
+            a[9..],
+            [
+                "--model",
+                "opus",
+                "--system-prompt-file",
+                "/w/system-prompt.txt",
+                "--resume",
+                "s9"
+            ]
+        );
+        let s = spec(r#","model":"  ","systemPrompt":"be nice""#);
+        let a = strs(claude_args(
+            &s,
+            Path::new("/w"),
+            "m",
+            &SessionChoice::resume("s9"),
+        ));
+        assert_eq!(
+            a[9..],
+            [
+                "--append-system-prompt-file",
+                "/w/system-prompt.txt",
+                "--resume",
+                "s9"
+            ]
+        );
+        let s = spec(r#","systemPrompt":"   ""#);
+        assert_eq!(
+            claude_args(&s, Path::new("/w"), "m", &SessionChoice::fresh()).len(),
+            11
+        );
+    }
+}

@@ -1,0 +1,18 @@
+//! The programmatic backend (spec 03 §4): one inbound message becomes one headless
+//! `claude -p` run. Pure parts (stream parser, outcome rules, argv, environment, private
+//! files) sit in their own modules; [`runner`] owns the child process and [`turn`] the
+//! per-turn attempt loop. `claude` is only ever started through the
+//! [`crate::backend::launch::Launcher`] seam, so the sandbox wraps it without this module
+//! knowing how.
+
+pub mod argv;
+pub mod env;
+pub mod events;
+pub mod outcome;
+pub mod runner;
+pub mod stream;
+pub mod turn;
+pub mod workspace;
+
+#[cfg(test)]
+mod tests;

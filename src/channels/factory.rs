@@ -1,0 +1,30 @@
+//! Builds a transport from a `channels.json` entry (spec 05 §5.2). Building is
+//! validation: the same messages appear in boot failures and in the channel API's 400.
+//! Each transport kind adds its arm here.
+
+use std::sync::Arc;
+
+use super::store::ChannelEntry;
+use super::transport::{Transport, TransportError};
+
+/// Everything a transport constructor may need from the daemon.
+pub struct TransportDeps {
+    pub state_dir: std::path::PathBuf,
+}
+
+pub const KNOWN_KINDS: &str = "telegram, http-ui, vault";
+
+pub fn build(
+    entry: &ChannelEntry,
+    _deps: &TransportDeps,
+) -> Result<Arc<dyn Transport>, TransportError> {
+    match entry.transport.as_str() {
+        kind @ ("telegram" | "http-ui" | "vault") => Err(TransportError::Config(format!(
+            "transport kind \"{kind}\" is not yet supported by this build of parachute-agent"
+        ))),
+        other => Err(TransportError::Config(format!(
+            "registry: unknown transport kind \"{other}\" for channel \"{}\" (known: {KNOWN_KINDS})",
+            entry.name
+        ))),
+    }
+}

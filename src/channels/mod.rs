@@ -1,0 +1,13 @@
+//! Channels (spec 05 §0, §5): the live map of named channels, each bound to one
+//! transport; inbound messages enter through [`ChannelRegistry::emit`], which applies the
+//! routing fork (attached → programmatic → fan-out) of spec 05 §0.3.
+
+pub mod factory;
+pub mod registry;
+pub mod sse_hub;
+pub mod store;
+pub mod transport;
+
+pub use registry::{Channel, ChannelRegistry, FanoutEvent, FanoutSink, InboundRoute};
+pub use sse_hub::SseHub;
+pub use transport::{ChannelContext, InboundMessage, Transport, TransportError};

@@ -1,0 +1,19 @@
+//! `GET /events?channel=<ch>` (spec 05 §2.2): the bridge's SSE stream of inbound messages
+//! and permission verdicts. Bearer `agent:read`; a missing channel subscribes to the
+//! legacy `telegram` channel with a deprecation warning; the channel is not validated.
+
+use super::{ApiError, Req, Resp};
+use crate::auth::Scope;
+use crate::state::AppState;
+
+pub fn events(state: &AppState, req: &Req) -> Result<Resp, ApiError> {
+    state.auth.require(req, Scope::Read)?;
+    let channel = match req.query("channel").filter(|c| !c.is_empty()) {
+        Some(c) => c.to_string(),
+        None => {
+            log::warn!("GET /events without ?channel= is deprecated; subscribing to \"telegram\"");
+            "telegram".to_string()
+        }
+    };
+    Ok(state.events.subscribe(&channel))
+}

@@ -1,0 +1,174 @@
+//! The HTTP core (spec 01 §0): a blocking tiny_http server on a pool of worker threads.
+//! Each request is parsed into a [`Req`], routed by [`router::route`], and answered with
+//! a [`Resp`]; every handler runs behind `catch_unwind`, so a panic becomes
+//! `500 {"error":"internal error"}` and the worker lives on. Streaming responses (SSE) are
+//! handed to a thread of their own, so long-lived streams never starve the pool.
+
+pub mod channels_api;
+pub mod error;
+pub mod events;
+pub mod open;
+pub mod request;
+pub mod response;
+pub mod router;
+
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+pub use error::ApiError;
+pub use request::Req;
+pub use response::{Body, Resp, StreamWriter};
+
+use crate::state::AppState;
+
+/// Stack size of a streaming thread: they only format and write small frames.
+const STREAM_STACK: usize = 256 * 1024;
+
+/// The running server: its worker threads and a flag they check between requests.
+pub struct HttpServer {
+    server: Arc<tiny_http::Server>,
+    workers: Vec<JoinHandle<()>>,
+    stopping: Arc<AtomicBool>,
+}
+
+impl HttpServer {
+    /// Binds `127.0.0.1:<port>` (loopback only, spec 01 §0).
+    pub fn bind(port: u16) -> Result<tiny_http::Server, String> {
+        tiny_http::Server::http(("127.0.0.1", port))
+            .map_err(|e| format!("cannot bind 127.0.0.1:{port}: {e}"))
+    }
+
+    /// Starts `threads` workers serving `state`.
+    pub fn start(server: tiny_http::Server, state: Arc<AppState>, threads: usize) -> HttpServer {
+        let server = Arc::new(server);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let workers = (0..threads)
+            .map(|i| {
+                let (server, state, stopping) = (server.clone(), state.clone(), stopping.clone());
+                std::thread::Builder::new()
+                    .name(format!("http-{i}"))
+                    .spawn(move || worker_loop(&server, &state, &stopping))
+                    .expect("spawn http worker")
+            })
+            .collect();
+        HttpServer {
+            server,
+            workers,
+            stopping,
+        }
+    }
+
+    /// Stops accepting work; requests in flight finish first.
+    pub fn shutdown(self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for _ in &self.workers {
+            self.server.unblock();
+        }
+        for w in self.workers {
+            let _ = w.join();
+        }
+    }
+}
+
+fn worker_loop(server: &tiny_http::Server, state: &Arc<AppState>, stopping: &AtomicBool) {
+    while !stopping.load(Ordering::SeqCst) {
+        match server.recv() {
+            Ok(request) => handle(request, state),
+            Err(_) if stopping.load(Ordering::SeqCst) => break,
+            Err(e) => log::warn!("http: accept failed: {e}"),
+        }
+    }
+}
+
+/// Parses, routes and answers one request.
+fn handle(request: tiny_http::Request, state: &Arc<AppState>) {
+    let path = match request::parse_url(request.url()) {
+        Ok(p) => p,
+        Err(e) => {
+            let msg = match e {
+                request::PathError::Encoding => "invalid path encoding",
+                request::PathError::DotSegment => "invalid path",
+            };
+            respond(request, ApiError::bad_request(msg).into_response());
+            return;
+        }
+    };
+    let mut req = Req::new(request, path, state.config.max_body_bytes);
+    let outcome = catch_unwind(AssertUnwindSafe(|| router::route(state, &mut req)));
+    let resp = match outcome {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(err)) => err.into_response(),
+        Err(_) => {
+            log::error!(
+                "http: handler panicked on {} {}",
+                req.method,
+                req.raw_path()
+            );
+            ApiError::Internal.into_response()
+        }
+    };
+    respond(req.into_inner(), resp);
+}
+
+fn respond(request: tiny_http::Request, resp: Resp) {
+    match resp.body {
+        Body::Bytes(bytes) => {
+            let mut out = tiny_http::Response::from_data(bytes).with_status_code(resp.status);
+            for (k, v) in &resp.headers {
+                if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+                    out.add_header(h);
+                }
+            }
+            if let Err(e) = request.respond(out) {
+                log::debug!("http: client went away before the response: {e}");
+            }
+        }
+        Body::Stream(run) => start_stream(request, resp.status, &resp.headers, run),
+    }
+}
+
+/// Writes the status line and headers by hand, then runs the stream on its own thread.
+fn start_stream(
+    request: tiny_http::Request,
+    status: u16,
+    headers: &[(String, String)],
+    run: response::StreamFn,
+) {
+    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("Transfer-Encoding: chunked\r\n\r\n");
+    let mut writer = request.into_writer();
+    if writer
+        .write_all(head.as_bytes())
+        .and_then(|_| writer.flush())
+        .is_err()
+    {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("stream".into())
+        .stack_size(STREAM_STACK)
+        .spawn(move || {
+            let _ = catch_unwind(AssertUnwindSafe(|| run(StreamWriter::new(writer))));
+        });
+    if let Err(e) = spawned {
+        log::error!("http: cannot start a stream thread: {e}");
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        202 => "Accepted",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        _ => "Status",
+    }
+}

@@ -1,0 +1,73 @@
+//! The route table, in the precedence order of spec 01 §2.8 (first match wins). Each
+//! subsystem contributes one `route` call that returns `None` when the request is not
+//! its own; whatever nobody takes is `404 {"error":"not found"}` (there is no 405).
+
+use super::{channels_api, events, open, ApiError, Req, Resp};
+use crate::state::AppState;
+
+type Routed = Option<Result<Resp, ApiError>>;
+
+pub fn route(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
+    if let Some(r) = daemon_routes(state, req) {
+        return r;
+    }
+    // Step 23: each channel transport's own routes (http-ui `/send`, `/ui/events`).
+    for ch in state.channels.list() {
+        if let Some(r) = ch.transport.route(state, req) {
+            return r;
+        }
+    }
+    Err(ApiError::not_found())
+}
+
+fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
+    // Steps 1–5: terminal, page redirects, SPA.
+    if let Some(r) = open::redirect(req) {
+        return Some(Ok(r));
+    }
+    let segs = req.segs();
+    if req.is("GET") && segs.first() == Some(&"app") {
+        return Some(open::spa(state, req));
+    }
+    // Step 6: any method on /health.
+    if req.raw_path() == "/health" {
+        return Some(Ok(open::health(state)));
+    }
+    // Step 7: the config documents.
+    if req.is("GET") && req.raw_path() == "/.parachute/config" {
+        return Some(Ok(open::parachute_config(state)));
+    }
+    if req.is("GET") && req.raw_path() == "/.parachute/config/schema" {
+        return Some(Ok(open::parachute_config_schema()));
+    }
+    // Steps 8–22: subsystem routes plug in below, in spec order.
+    // Step 8: channel CRUD.
+    if req.is("GET") && req.raw_path() == "/api/channels" {
+        return Some(channels_api::list(state, req));
+    }
+    // Step 16: the bridge's SSE stream.
+    if req.is("GET") && req.raw_path() == "/events" {
+        return Some(events::events(state, req));
+    }
+    test_hooks(req)
+}
+
+/// Debug builds only, and only when `PARACHUTE_AGENT_TEST_HOOKS=1`, so black-box tests
+/// can exercise the HTTP core without depending on a product route: `/__test/panic`
+/// panics inside a handler; `POST /__test/echo` parses the JSON body and echoes it.
+#[cfg(debug_assertions)]
+fn test_hooks(req: &mut Req) -> Routed {
+    if std::env::var("PARACHUTE_AGENT_TEST_HOOKS").as_deref() != Ok("1") {
+        return None;
+    }
+    match req.raw_path() {
+        "/__test/panic" => panic!("test hook: deliberate panic"),
+        "/__test/echo" if req.is("POST") => Some(req.json().map(|v| Resp::ok(&v))),
+        _ => None,
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn test_hooks(_req: &mut Req) -> Routed {
+    None
+}

@@ -1,0 +1,348 @@
+//! The MCP session store (spec 05 §1.6, spec 07 §3): session id → channel, tool surface,
+//! current scopes, last activity and the optional push-stream sender.
+//!
+//! Divergences from the reference, on purpose:
+//! - [ext] Sessions are reaped after `idle` without a request and without an open push stream
+//!   (`PARACHUTE_AGENT_MCP_SESSION_IDLE_SECS`, default 24 h), so abandoned sessions cannot pile
+//!   up. A reaped client gets 404 and re-initializes.
+//! - [ext] Session ids (with channel and surface, never scopes or tokens) are persisted in
+//!   `<state>/mcp-sessions.json` (0600, atomic), so a daemon restart does not kill the tools of
+//!   a connected Claude Code, which never re-initializes after a 404. The bearer token is still
+//!   validated on every request, so a persisted id grants nothing by itself.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use super::tools::Surface;
+use crate::util::{fsx, time};
+
+/// File name of the persisted session table in the state dir.
+pub const SESSIONS_FILE: &str = "mcp-sessions.json";
+/// Frames buffered per push stream before further pushes to it are dropped.
+const PUSH_QUEUE: usize = 1024;
+/// Activity is re-persisted at most this often per session.
+const PERSIST_SEEN_EVERY_MS: u64 = 5 * 60 * 1000;
+
+/// A snapshot of one session, handed to the request handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub id: String,
+    pub channel: String,
+    pub surface: Surface,
+    pub scopes: Vec<String>,
+}
+
+struct PushSlot {
+    stream_id: u64,
+    tx: Sender<Vec<u8>>,
+}
+
+struct Session {
+    channel: String,
+    surface: Surface,
+    scopes: Vec<String>,
+    created_ms: u64,
+    last_seen_ms: u64,
+    persisted_seen_ms: u64,
+    push: Option<PushSlot>,
+    cancelled: HashSet<String>,
+}
+
+impl Session {
+    fn info(&self, id: &str) -> SessionInfo {
+        SessionInfo {
+            id: id.to_string(),
+            channel: self.channel.clone(),
+            surface: self.surface,
+            scopes: self.scopes.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct PersistedSession {
+    id: String,
+    channel: String,
+    surface: Surface,
+    created_ms: u64,
+    last_seen_ms: u64,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct PersistedFile {
+    sessions: Vec<PersistedSession>,
+}
+
+/// Why a push stream could not be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenPushError {
+    NotFound,
+    /// A stream is already open for the session (409).
+    Conflict,
+}
+
+/// All MCP sessions of the daemon (one global table, spec 05 §1.6).
+pub struct McpSessionStore {
+    sessions: Mutex<HashMap<String, Session>>,
+    persist_lock: Mutex<()>,
+    path: Option<PathBuf>,
+    idle_ms: u64,
+    next_stream: AtomicU64,
+}
+
+impl McpSessionStore {
+    /// A store persisting to `<state_dir>/mcp-sessions.json` (loaded now; expired entries
+    /// dropped), or a memory-only store when `state_dir` is `None`.
+    pub fn new(state_dir: Option<PathBuf>, idle: Duration) -> Self {
+        let store = McpSessionStore {
+            sessions: Mutex::new(HashMap::new()),
+            persist_lock: Mutex::new(()),
+            path: state_dir.map(|d| d.join(SESSIONS_FILE)),
+            idle_ms: idle.as_millis() as u64,
+            next_stream: AtomicU64::new(1),
+        };
+        store.load();
+        store
+    }
+
+    /// The idle lifetime from `PARACHUTE_AGENT_MCP_SESSION_IDLE_SECS` (default 24 h, min 60 s).
+    pub fn idle_from_env() -> Duration {
+        let secs = std::env::var("PARACHUTE_AGENT_MCP_SESSION_IDLE_SECS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(24 * 3600);
+        Duration::from_secs(secs.max(1))
+    }
+
+    fn load(&self) {
+        let Some(path) = &self.path else { return };
+        let Ok(data) = std::fs::read(path) else {
+            return;
+        };
+        let file: PersistedFile = match serde_json::from_slice(&data) {
+            Ok(f) => f,
+            Err(e) => {
+                log::warn!("ignoring unreadable {}: {e}", path.display());
+                return;
+            }
+        };
+        let now = time::now_ms();
+        let mut map = self.sessions.lock();
+        for p in file.sessions {
+            if now.saturating_sub(p.last_seen_ms) >= self.idle_ms {
+                continue;
+            }
+            map.insert(
+                p.id,
+                Session {
+                    channel: p.channel,
+                    surface: p.surface,
+                    scopes: Vec::new(),
+                    created_ms: p.created_ms,
+                    last_seen_ms: p.last_seen_ms,
+                    persisted_seen_ms: p.last_seen_ms,
+                    push: None,
+                    cancelled: HashSet::new(),
+                },
+            );
+        }
+        if !map.is_empty() {
+            log::info!(
+                "restored {} MCP session(s) from {}",
+                map.len(),
+                path.display()
+            );
+        }
+    }
+
+    fn persist(&self) {
+        let Some(path) = &self.path else { return };
+        let _guard = self.persist_lock.lock();
+        let file = {
+            let map = self.sessions.lock();
+            let mut sessions: Vec<PersistedSession> = map
+                .iter()
+                .map(|(id, s)| PersistedSession {
+                    id: id.clone(),
+                    channel: s.channel.clone(),
+                    surface: s.surface,
+                    created_ms: s.created_ms,
+                    last_seen_ms: s.last_seen_ms,
+                })
+                .collect();
+            sessions.sort_by_key(|s| s.created_ms);
+            PersistedFile { sessions }
+        };
+        let bytes = serde_json::to_vec_pretty(&file).unwrap_or_default();
+        if let Err(e) = fsx::write_atomic(path, &bytes, fsx::PRIVATE_FILE) {
+            log::warn!("cannot persist MCP sessions to {}: {e}", path.display());
+        }
+    }
+
+    /// Register a new session (at a successful `initialize`); returns its id (UUID v4).
+    pub fn create(&self, channel: &str, surface: Surface, scopes: Vec<String>) -> String {
+        self.reap();
+        let id = crate::util::rand::uuid();
+        let now = time::now_ms();
+        self.sessions.lock().insert(
+            id.clone(),
+            Session {
+                channel: channel.to_string(),
+                surface,
+                scopes,
+                created_ms: now,
+                last_seen_ms: now,
+                persisted_seen_ms: now,
+                push: None,
+                cancelled: HashSet::new(),
+            },
+        );
+        self.persist();
+        id
+    }
+
+    /// Look a session up, refresh its scopes from this request and its activity time.
+    pub fn touch(&self, id: &str, scopes: &[String]) -> Option<SessionInfo> {
+        let now = time::now_ms();
+        let (info, stale) = {
+            let mut map = self.sessions.lock();
+            let s = map.get_mut(id)?;
+            s.scopes = scopes.to_vec();
+            s.last_seen_ms = now;
+            let stale = now.saturating_sub(s.persisted_seen_ms) >= PERSIST_SEEN_EVERY_MS;
+            if stale {
+                s.persisted_seen_ms = now;
+            }
+            (s.info(id), stale)
+        };
+        if stale {
+            self.persist();
+        }
+        Some(info)
+    }
+
+    /// A session's snapshot without touching it.
+    pub fn get(&self, id: &str) -> Option<SessionInfo> {
+        self.sessions.lock().get(id).map(|s| s.info(id))
+    }
+
+    /// Close and unregister a session (DELETE); its push stream ends. False if unknown.
+    pub fn remove(&self, id: &str) -> bool {
+        let removed = self.sessions.lock().remove(id).is_some();
+        if removed {
+            self.persist();
+        }
+        removed
+    }
+
+    /// Close and unregister every session of a deleted channel; returns how many.
+    pub fn remove_channel(&self, channel: &str) -> usize {
+        let n = {
+            let mut map = self.sessions.lock();
+            let before = map.len();
+            map.retain(|_, s| s.channel != channel);
+            before - map.len()
+        };
+        if n > 0 {
+            self.persist();
+        }
+        n
+    }
+
+    /// Open the session's push stream; the receiver yields SSE frames. One per session.
+    pub fn open_push(&self, id: &str) -> Result<(u64, Receiver<Vec<u8>>), OpenPushError> {
+        let mut map = self.sessions.lock();
+        let s = map.get_mut(id).ok_or(OpenPushError::NotFound)?;
+        if s.push.is_some() {
+            return Err(OpenPushError::Conflict);
+        }
+        let (tx, rx) = crossbeam_channel::bounded(PUSH_QUEUE);
+        let stream_id = self.next_stream.fetch_add(1, Ordering::Relaxed);
+        s.push = Some(PushSlot { stream_id, tx });
+        s.last_seen_ms = time::now_ms();
+        Ok((stream_id, rx))
+    }
+
+    /// The push stream `stream_id` of session `id` ended (client went away).
+    pub fn close_push(&self, id: &str, stream_id: u64) {
+        let mut map = self.sessions.lock();
+        if let Some(s) = map.get_mut(id) {
+            if s.push.as_ref().is_some_and(|p| p.stream_id == stream_id) {
+                s.push = None;
+                s.last_seen_ms = time::now_ms();
+            }
+        }
+    }
+
+    /// Push one frame to every session on `channel` with an open push stream; returns the
+    /// number of sessions attempted (spec 05 §1.7 counting). Dead streams are cleared.
+    pub fn push_to_channel(&self, channel: &str, frame: &[u8]) -> usize {
+        let mut map = self.sessions.lock();
+        let mut attempted = 0;
+        for (id, s) in map.iter_mut().filter(|(_, s)| s.channel == channel) {
+            let Some(slot) = &s.push else { continue };
+            attempted += 1;
+            match slot.tx.try_send(frame.to_vec()) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => {
+                    log::warn!("MCP session {id}: push stream backlog full, frame dropped")
+                }
+                Err(TrySendError::Disconnected(_)) => s.push = None,
+            }
+        }
+        attempted
+    }
+
+    /// Registered sessions on `channel` (`/health` `mcp_sessions`).
+    pub fn count_for_channel(&self, channel: &str) -> usize {
+        self.sessions
+            .lock()
+            .values()
+            .filter(|s| s.channel == channel)
+            .count()
+    }
+
+    /// Mark request `key` of session `id` as cancelled (`notifications/cancelled`).
+    pub fn cancel(&self, id: &str, key: String) {
+        if let Some(s) = self.sessions.lock().get_mut(id) {
+            if s.cancelled.len() < 1024 {
+                s.cancelled.insert(key);
+            }
+        }
+    }
+
+    /// Whether request `key` was cancelled (consumes the mark).
+    pub fn take_cancelled(&self, id: &str, key: &str) -> bool {
+        self.sessions
+            .lock()
+            .get_mut(id)
+            .is_some_and(|s| s.cancelled.remove(key))
+    }
+
+    /// Drop sessions idle for the configured time with no open push stream; how many.
+    pub fn reap(&self) -> usize {
+        let now = time::now_ms();
+        let n = {
+            let mut map = self.sessions.lock();
+            let before = map.len();
+            map.retain(|_, s| {
+                s.push.is_some() || now.saturating_sub(s.last_seen_ms) < self.idle_ms
+            });
+            before - map.len()
+        };
+        if n > 0 {
+            log::info!("reaped {n} idle MCP session(s)");
+            self.persist();
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests;

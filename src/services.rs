@@ -1,0 +1,93 @@
+//! Self-registration in `$PARACHUTE_HOME/services.json` (spec 01 §6.5): our row is
+//! shallow-merged over an existing `parachute-agent` row (hub-stamped extras survive) or
+//! appended; other modules' rows are untouched; a malformed file is left alone.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+
+pub const SERVICE_NAME: &str = "parachute-agent";
+
+pub fn manifest_path(parachute_home: &Path) -> PathBuf {
+    parachute_home.join("services.json")
+}
+
+/// `startCmd` from `<install>/.parachute/module.json` (a non-empty array of strings),
+/// else `["parachute-agent"]`.
+pub fn start_cmd(install_dir: &Path) -> Value {
+    let fallback = json!(["parachute-agent"]);
+    let Ok(text) = std::fs::read_to_string(install_dir.join(".parachute/module.json")) else {
+        return fallback;
+    };
+    let Ok(v) = serde_json::from_str::<Value>(&text) else {
+        return fallback;
+    };
+    match v.get("startCmd").and_then(Value::as_array) {
+        Some(a) if !a.is_empty() && a.iter().all(Value::is_string) => Value::Array(a.clone()),
+        _ => fallback,
+    }
+}
+
+pub fn our_row(port: u16, install_dir: &Path) -> Map<String, Value> {
+    let row = json!({
+        "name": SERVICE_NAME, "port": port, "paths": ["/agent"], "health": "/health",
+        "version": env!("CARGO_PKG_VERSION"), "displayName": "Agent",
+        "tagline": "Chat with your Claude Code sessions — a channel per session.",
+        "installDir": install_dir.display().to_string(), "startCmd": start_cmd(install_dir),
+        "stripPrefix": true, "uiUrl": "/agent/app/", "configUiUrl": "/agent/app/", "websocket": true,
+        "uis": {
+            "agents": { "displayName": "Agents", "tagline": "Spawn, scope, and watch sandboxed Claude Code sessions.", "path": "/agent/agents", "audience": "surface" },
+            "terminal": { "displayName": "Terminal", "tagline": "Attach to a session's live tmux pane in the browser.", "path": "/agent/terminal", "audience": "surface" },
+        },
+    });
+    match row {
+        Value::Object(m) => m,
+        _ => unreachable!("literal object"),
+    }
+}
+
+/// Merges our row into the manifest at `path` and writes it atomically.
+pub fn register(path: &Path, row: Map<String, Value>) -> Result<(), String> {
+    let mut doc = match crate::util::fsx::read_optional(path).map_err(|e| e.to_string())? {
+        None => json!({ "services": [] }),
+        Some(text) => serde_json::from_str::<Value>(&text)
+            .map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?,
+    };
+    let services = doc
+        .as_object_mut()
+        .and_then(|o| o.get_mut("services"))
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| format!("{} has no \"services\" array", path.display()))?;
+    match services
+        .iter_mut()
+        .find(|s| s.get("name").and_then(Value::as_str) == Some(SERVICE_NAME))
+    {
+        Some(Value::Object(existing)) => existing.extend(row),
+        _ => services.push(Value::Object(row)),
+    }
+    crate::util::fsx::write_json_atomic(path, &doc, crate::util::fsx::PUBLIC_FILE)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_and_preserves() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("services.json");
+        std::fs::write(&p, r#"{"services":[{"name":"vault","port":1940},{"name":"parachute-agent","port":1,"hubStamp":"x"}]}"#).unwrap();
+        register(&p, our_row(1941, dir.path())).unwrap();
+        register(&p, our_row(1941, dir.path())).unwrap();
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        let rows = v["services"].as_array().unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1]["port"], 1941);
+        assert_eq!(rows[1]["hubStamp"], "x");
+        assert_eq!(rows[1]["startCmd"], json!(["parachute-agent"]));
+        std::fs::write(&p, "[1]").unwrap();
+        assert!(register(&p, our_row(1941, dir.path())).is_err());
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "[1]");
+    }
+}

@@ -1,0 +1,58 @@
+//! The daemon's shared state: one [`AppState`] behind an `Arc`, handed to every request
+//! worker. Each subsystem owns one field; subsystems that report into `/health` register
+//! a hook in [`HealthHooks`] at boot.
+
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use serde_json::Value;
+
+use crate::auth::Auth;
+use crate::channels::{ChannelRegistry, SseHub};
+use crate::config::Config;
+
+/// Result of the boot dependency preflight (`/health.dependencies`, spec 01 §2.1.1).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Dependencies {
+    pub ok: bool,
+    pub missing: Vec<String>,
+}
+
+type ChannelCount = Arc<dyn Fn(&str) -> usize + Send + Sync>;
+type AgentRows = Arc<dyn Fn() -> Vec<Value> + Send + Sync>;
+
+/// Extension points through which subsystems feed `/health`.
+#[derive(Default)]
+pub struct HealthHooks {
+    /// Registered MCP sessions on a channel (`channels[].mcp_sessions`).
+    pub mcp_sessions: RwLock<Option<ChannelCount>>,
+    /// Rows of `programmatic_agents` (`{name, channel, backend, status}`).
+    pub programmatic_agents: RwLock<Option<AgentRows>>,
+    /// The preflight result, once it ran.
+    pub dependencies: RwLock<Option<Dependencies>>,
+}
+
+pub struct AppState {
+    pub config: Config,
+    pub auth: Auth,
+    pub channels: Arc<ChannelRegistry>,
+    /// Bridge `/events` subscribers (spec 05 §2.2).
+    pub events: Arc<SseHub>,
+    pub health: HealthHooks,
+}
+
+impl AppState {
+    pub fn new(config: Config) -> AppState {
+        let auth = Auth::new(config.state_dir.clone(), config.parachute_home.clone());
+        let channels = ChannelRegistry::new();
+        let events = SseHub::new("events", config.sse_keepalive);
+        channels.add_sink(events.clone());
+        AppState {
+            config,
+            auth,
+            channels,
+            events,
+            health: HealthHooks::default(),
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Our side of the vault contract (spec 02): the blocking REST client (`client`), its typed
+//! errors (`error`), the id/path/query encodings (`encode`), the note shapes, tag constants
+//! and metadata reading rules (`notes`) and the tag schema declared on connect (`schema`).
+//!
+//! Everything here is plain HTTP + JSON; nothing here knows about channels or HTTP routes.
+
+pub mod client;
+pub mod encode;
+pub mod error;
+pub mod notes;
+pub mod schema;
+
+pub use client::{NoteQuery, SortOrder, VaultClient, DEFAULT_VAULT_URL};
+pub use error::VaultError;

@@ -1,0 +1,11 @@
+//! Black-box integration tests: each test spawns the real `parachute-agent` binary on a
+//! free loopback port with a private state dir, and talks HTTP to it. The outside world
+//! (hub, vault, claude) is replaced by the fakes in `support/`. One module per area.
+
+mod support;
+
+mod attached_queue;
+mod foundation_auth;
+mod foundation_boot;
+mod foundation_http;
+mod vault_client;

@@ -1,0 +1,304 @@
+//! Spawns the real daemon binary on a free loopback port with a private state dir and a
+//! clean, explicit environment; waits for `/health`; stops it on drop (SIGTERM, then
+//! SIGKILL). The daemon's log goes to `<tmp>/daemon.log` (printed if startup fails).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::http::{self, Reply};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_parachute-agent");
+const UNSET: &str = "\u{0}unset";
+
+pub struct DaemonBuilder {
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+    tmp: tempfile::TempDir,
+}
+
+pub struct Daemon {
+    pub port: u16,
+    pub base: String,
+    pub child: Option<Child>,
+    tmp: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl DaemonBuilder {
+    pub fn new() -> DaemonBuilder {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("home/.parachute")).unwrap();
+        DaemonBuilder {
+            env: Vec::new(),
+            args: Vec::new(),
+            tmp,
+        }
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.retain(|(key, _)| key != k);
+        self.env.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    /// Removes a variable from the daemon's environment entirely.
+    pub fn unset(mut self, k: &str) -> Self {
+        self.env.retain(|(key, _)| key != k);
+        self.env.push((k.to_string(), UNSET.to_string()));
+        self
+    }
+
+    pub fn arg(mut self, a: &str) -> Self {
+        self.args.push(a.to_string());
+        self
+    }
+
+    /// Points the daemon at a fake hub.
+    pub fn hub(self, origin: &str) -> Self {
+        self.env("PARACHUTE_HUB_ORIGIN", origin)
+    }
+
+    /// The state dir the daemon will use (to pre-seed files before start).
+    pub fn state_dir(&self) -> PathBuf {
+        self.tmp.path().join("state")
+    }
+
+    pub fn start(self) -> Daemon {
+        let port = super::free_port();
+        let d = self.spawn_on(port);
+        d.wait_healthy();
+        d
+    }
+
+    /// Spawns without waiting (for boot-failure tests).
+    pub fn spawn_on(self, port: u16) -> Daemon {
+        let mut env = vec![
+            (
+                "PATH".to_string(),
+                std::env::var("PATH").unwrap_or_default(),
+            ),
+            (
+                "HOME".to_string(),
+                self.tmp.path().join("home").display().to_string(),
+            ),
+            (
+                "PARACHUTE_HOME".to_string(),
+                self.tmp
+                    .path()
+                    .join("home/.parachute")
+                    .display()
+                    .to_string(),
+            ),
+            (
+                "PARACHUTE_AGENT_STATE_DIR".to_string(),
+                self.state_dir().display().to_string(),
+            ),
+            // An unreachable hub unless the test supplies one.
+            (
+                "PARACHUTE_HUB_ORIGIN".to_string(),
+                "http://127.0.0.1:9".to_string(),
+            ),
+            ("PORT".to_string(), port.to_string()),
+            ("RUST_LOG".to_string(), "debug".to_string()),
+            ("PARACHUTE_AGENT_TEST_HOOKS".to_string(), "1".to_string()),
+        ];
+        for (k, v) in self.env {
+            env.retain(|(key, _)| *key != k);
+            if v != UNSET {
+                env.push((k, v));
+            }
+        }
+        let child = spawn(&env, &self.args, self.tmp.path());
+        Daemon {
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            child: Some(child),
+            tmp: self.tmp,
+            env,
+        }
+    }
+}
+
+fn spawn(env: &[(String, String)], args: &[String], tmp: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(tmp.join("daemon.log"))
+        .unwrap();
+    Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("spawn daemon")
+}
+
+impl Daemon {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.tmp.path().join("state")
+    }
+
+    pub fn tmp(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.tmp.path().join("daemon.log")).unwrap_or_default()
+    }
+
+    /// Waits until the daemon's log contains `needle` (boot steps after `/health` is up).
+    pub fn wait_log(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Waits until `path` exists (files written by boot steps after `/health` is up).
+    pub fn wait_file(&self, path: &Path) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if path.exists() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    pub fn env_value(&self, key: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && self.get("/health", None).status == 200
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("daemon did not become healthy; log:\n{}", self.log());
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        http::get(&self.url(path), token)
+    }
+
+    pub fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        http::post_json(&self.url(path), token, body)
+    }
+
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Reply {
+        http::send(method, &self.url(path), token, headers, body)
+    }
+
+    /// Mints a local (standalone) token via the CLI, against this daemon's state dir.
+    pub fn mint(&self, scopes: &str) -> String {
+        mint_in(&self.state_dir(), scopes, "1h")
+    }
+
+    /// Runs the binary with extra args and this daemon's environment.
+    pub fn run_cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(BIN)
+            .args(args)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap()
+    }
+
+    /// Sends SIGTERM and waits for exit; returns the exit code and how long it took.
+    pub fn terminate(&mut self) -> (Option<i32>, Duration) {
+        let mut child = self.child.take().expect("running");
+        let start = Instant::now();
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return (status.code(), start.elapsed());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return (None, start.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for a daemon that is expected to exit on its own (boot failures).
+    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.terminate();
+        }
+    }
+}
+
+/// `parachute-agent token mint --scope <scopes> --ttl <ttl> --state-dir <dir>`.
+pub fn mint_in(state_dir: &Path, scopes: &str, ttl: &str) -> String {
+    let out = Command::new(BIN)
+        .args([
+            "token",
+            "mint",
+            "--scope",
+            scopes,
+            "--ttl",
+            ttl,
+            "--state-dir",
+        ])
+        .arg(state_dir)
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mint failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
