@@ -16,6 +16,9 @@ use crate::config::Config;
 pub struct Dependencies {
     pub ok: bool,
     pub missing: Vec<String>,
+    /// [ext] Present but unusable dependencies (e.g. bwrap without user namespaces).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 type ChannelCount = Arc<dyn Fn(&str) -> usize + Send + Sync>;
@@ -39,6 +42,8 @@ pub struct AppState {
     /// Bridge `/events` subscribers (spec 05 §2.2).
     pub events: Arc<SseHub>,
     pub health: HealthHooks,
+    /// The turn sandbox: the launcher every programmatic turn must use (spec 04 §6).
+    pub sandbox: crate::sandbox::Sandbox,
 }
 
 impl AppState {
@@ -53,6 +58,7 @@ impl AppState {
             channels,
             events,
             health: HealthHooks::default(),
+            sandbox: crate::sandbox::Sandbox::new(),
         }
     }
 }

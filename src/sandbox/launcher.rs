@@ -34,15 +34,28 @@ pub struct SandboxSettings {
 }
 
 impl SandboxSettings {
-    /// Settings for a daemon with this state dir, hub origin and vault URL, reading
-    /// `HOME`/`PARACHUTE_HOME` from the process environment.
+    /// Settings for this daemon process (its own executable runs the helper).
     pub fn for_daemon(
         preflight: &Preflight,
         state_dir: &Path,
         hub_origin: Option<String>,
         vault_url: Option<String>,
     ) -> std::io::Result<SandboxSettings> {
-        let self_exe = std::env::current_exe()?;
+        let exe = std::env::current_exe()?;
+        Ok(SandboxSettings::new(
+            preflight, state_dir, hub_origin, vault_url, exe,
+        ))
+    }
+
+    /// Settings for a daemon with this state dir, hub origin, vault URL and executable,
+    /// reading `HOME`/`PARACHUTE_HOME` from the process environment.
+    pub fn new(
+        preflight: &Preflight,
+        state_dir: &Path,
+        hub_origin: Option<String>,
+        vault_url: Option<String>,
+        self_exe: PathBuf,
+    ) -> SandboxSettings {
         let home = std::env::var_os("HOME")
             .filter(|h| !h.is_empty())
             .map(PathBuf::from);
@@ -56,7 +69,7 @@ impl SandboxSettings {
         }
         runtime_read.extend(exe_binds(&self_exe));
         let state_dir = std::fs::canonicalize(state_dir).unwrap_or_else(|_| state_dir.into());
-        Ok(SandboxSettings {
+        SandboxSettings {
             host: HostEnv {
                 runtime_read,
                 daemon_home: home,
@@ -69,7 +82,7 @@ impl SandboxSettings {
             },
             runtime_root: super::proxy::default_runtime_root(),
             self_exe,
-        })
+        }
     }
 }
 
@@ -163,8 +176,11 @@ impl Launcher for BwrapLauncher {
         if let Some(program) = resolve_program(&command) {
             host.runtime_read.extend(install_binds(&program));
         }
-        let policy = policy_for(&ctx.spec, &ctx.private_dir, &host);
-        let tmp = ctx.private_dir.join("tmp");
+        // W is the daemon's own dir (agents cannot replace it): bind its real path, so a
+        // symlink among its ancestors does not make it look like an escaping write root.
+        let w = std::fs::canonicalize(&ctx.private_dir).unwrap_or_else(|_| ctx.private_dir.clone());
+        let policy = policy_for(&ctx.spec, &w, &host);
+        let tmp = w.join("tmp");
         let _ = std::fs::create_dir_all(&tmp);
 
         let proxies = match &policy.network {

@@ -9,7 +9,9 @@
 //! - [`seccomp`]: the AF_UNIX/io_uring filter, compiled with `seccompiler`.
 //! - [`preflight`]: boot dependency check (`bwrap`, `claude`, user namespaces).
 //! - [`launcher`]: [`BwrapLauncher`], the `Launcher` the daemon uses by default.
+//! - [`boot`]: the preflight at boot, `/health.dependencies`, `state.sandbox.launcher()`.
 
+pub mod boot;
 pub mod bwrap;
 pub mod helper;
 pub mod hosts;
@@ -19,5 +21,6 @@ pub mod preflight;
 pub mod proxy;
 pub mod seccomp;
 
+pub use boot::Sandbox;
 pub use launcher::{BwrapLauncher, SandboxSettings};
 pub use preflight::Preflight;

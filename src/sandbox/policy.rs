@@ -302,7 +302,7 @@ mod tests {
     fn mounts_and_workspace_deduplicated_blank_workspace_ignored() {
         let s = spec(json!({"workspace": "/proj", "mounts": [
             {"hostPath": W, "mode": "rw"}, {"hostPath": "/proj", "mode": "ro"},
-            {"hostPath": "/home/op/refs", "mountPath": "/elsewhere", "mode": "ro", "shared": true}]}));
+            {"hostPath": "/home/op/refs", "mountPath": "/elsewhere", "mode": "ro", "shared": "team"}]}));
         let p = policy_for(&s, Path::new(W), &host());
         assert_eq!(p.allow_write, [W, "/proj"].map(PathBuf::from).to_vec());
         assert_eq!(

@@ -69,14 +69,24 @@ impl Preflight {
         out
     }
 
+    /// Present but unusable dependencies, one line each with the fix.
+    pub fn problems(&self) -> Vec<String> {
+        self.bwrap_unusable
+            .iter()
+            .map(|p| format!("{BWRAP_LABEL}: {p}"))
+            .collect()
+    }
+
+    /// Everything needed is present and usable.
+    pub fn ok(&self) -> bool {
+        self.missing().is_empty() && self.bwrap_unusable.is_none()
+    }
+
     /// `/health.dependencies`: `{ok, missing}` (+ `problems` when bwrap is unusable).
     pub fn health_json(&self) -> Value {
-        let mut v = json!({
-            "ok": self.missing().is_empty() && self.bwrap_unusable.is_none(),
-            "missing": self.missing(),
-        });
-        if let Some(p) = &self.bwrap_unusable {
-            v["problems"] = json!([format!("{BWRAP_LABEL}: {p}")]);
+        let mut v = json!({ "ok": self.ok(), "missing": self.missing() });
+        if self.bwrap_unusable.is_some() {
+            v["problems"] = json!(self.problems());
         }
         v
     }
