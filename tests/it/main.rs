@@ -8,4 +8,5 @@ mod attached_queue;
 mod foundation_auth;
 mod foundation_boot;
 mod foundation_http;
+mod sandbox;
 mod vault_client;
