@@ -44,6 +44,14 @@ pub struct AppState {
     pub health: HealthHooks,
     /// The turn sandbox: the launcher every programmatic turn must use (spec 04 §6).
     pub sandbox: crate::sandbox::Sandbox,
+    /// Vault subsystem: inbound dedup and delivery marks.
+    pub vault: crate::vault::VaultService,
+    /// Agent definitions read from def-vaults (spec 03 §2); backends add their sinks.
+    pub agent_defs: Arc<crate::agents::registry::DefRegistry>,
+    /// Programmatic agents: `claude -p` per message (spec 03 §3–§5).
+    pub programmatic: Arc<crate::backend::programmatic::service::ProgrammaticService>,
+    /// `GET /api/channels/<ch>/turn-events` subscribers (spec 03 §7).
+    pub turn_events: Arc<SseHub>,
 }
 
 impl AppState {
@@ -52,13 +60,35 @@ impl AppState {
         let channels = ChannelRegistry::new();
         let events = SseHub::new("events", config.sse_keepalive);
         channels.add_sink(events.clone());
+        let vault =
+            crate::vault::VaultService::new(&config.state_dir, &crate::util::time::now_iso());
+        vault.install(&channels);
+        let agent_defs =
+            crate::agents::def_live::new_registry(channels.clone(), config.state_dir.clone());
+        let turn_events = SseHub::new("turn-events", config.sse_keepalive);
+        // Turns go through the sandbox; it refuses them until the boot preflight installs
+        // the bubblewrap launcher (spec 04 §5, §6).
+        let sandbox = crate::sandbox::Sandbox::new();
+        let programmatic = crate::backend::programmatic::boot::build(
+            &config,
+            channels.clone(),
+            &auth.hub_origin(),
+            turn_events.clone(),
+            sandbox.launcher(),
+        );
+        channels.add_route(programmatic.clone());
+        agent_defs.add_sink(programmatic.clone());
         AppState {
             config,
             auth,
             channels,
             events,
             health: HealthHooks::default(),
-            sandbox: crate::sandbox::Sandbox::new(),
+            sandbox,
+            vault,
+            agent_defs,
+            programmatic,
+            turn_events,
         }
     }
 }

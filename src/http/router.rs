@@ -45,9 +45,28 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if req.is("GET") && req.raw_path() == "/api/channels" {
         return Some(channels_api::list(state, req));
     }
+    // Step 12: the agents API (programmatic spawn, list, delete, restart, env view).
+    if let Some(r) = crate::backend::programmatic::api::route(state, req) {
+        return Some(r);
+    }
+    // Steps 12 (`/api/vaults`), 13 (`/api/agent-defs`), 14 (`/api/agent-vaults`).
+    if let Some(r) = crate::agents::def_routes::route(state, req) {
+        return Some(r);
+    }
     // Step 16: the bridge's SSE stream.
     if req.is("GET") && req.raw_path() == "/events" {
         return Some(events::events(state, req));
+    }
+    // Step 18: the vault inbound webhook, then the definition reload webhook.
+    if let Some(r) = crate::vault::routes::route_inbound(state, req) {
+        return Some(r);
+    }
+    if let Some(r) = crate::agents::def_routes::route_webhook(state, req) {
+        return Some(r);
+    }
+    // Step 20: POST /api/channels/<vault channel>/send (other channels fall through).
+    if let Some(r) = crate::vault::routes::route_send(state, req) {
+        return Some(r);
     }
     test_hooks(req)
 }

@@ -1,8 +1,9 @@
 //! The daemon's sandbox handle and its boot step (spec 04 §5, §6.1): the preflight runs
 //! once before channels load, its result goes to `/health.dependencies`, and the
-//! [`BwrapLauncher`] becomes the launcher every programmatic turn goes through
-//! (`state.sandbox.launcher()`). Until then — and in bare handler tests — the launcher
-//! refuses every turn: nothing ever runs unsandboxed by default.
+//! [`BwrapLauncher`] becomes the launcher every programmatic turn goes through: the
+//! engine holds `state.sandbox.launcher()`, which forwards to the installed launcher.
+//! Until boot installs it — and in bare handler tests — every turn is refused: nothing
+//! ever runs unsandboxed by default.
 
 use std::sync::Arc;
 
@@ -16,9 +17,11 @@ use crate::state::{AppState, Dependencies};
 /// Default vault URL of the restricted-mode allowlist (spec 04 §1.1).
 const DEFAULT_VAULT_URL: &str = "http://127.0.0.1:1940";
 
+type Current = Arc<RwLock<Arc<dyn Launcher>>>;
+
 /// Holds the launcher the turn engine must use.
 pub struct Sandbox {
-    launcher: RwLock<Arc<dyn Launcher>>,
+    current: Current,
 }
 
 impl Default for Sandbox {
@@ -30,21 +33,36 @@ impl Default for Sandbox {
 impl Sandbox {
     /// A handle whose launcher refuses every turn until [`boot`] installs the real one.
     pub fn new() -> Sandbox {
+        let refuse: Arc<dyn Launcher> =
+            Arc::new(FailClosed("the sandbox preflight has not run".into()));
         Sandbox {
-            launcher: RwLock::new(Arc::new(FailClosed(
-                "the sandbox preflight has not run".into(),
-            ))),
+            current: Arc::new(RwLock::new(refuse)),
         }
     }
 
-    /// The launcher for the next turn.
+    /// The launcher to give the turn engine: it always forwards to whatever launcher is
+    /// installed at the time of the turn (so it can be handed out before boot ran).
     pub fn launcher(&self) -> Arc<dyn Launcher> {
-        self.launcher.read().clone()
+        Arc::new(Delegate(self.current.clone()))
     }
 
     /// Replace the launcher (boot; tests of the turn engine).
     pub fn install(&self, launcher: Arc<dyn Launcher>) {
-        *self.launcher.write() = launcher;
+        *self.current.write() = launcher;
+    }
+}
+
+/// Forwards to the currently installed launcher.
+struct Delegate(Current);
+
+impl Launcher for Delegate {
+    fn prepare(
+        &self,
+        command: LaunchSpec,
+        ctx: &LaunchContext,
+    ) -> Result<PreparedLaunch, LaunchError> {
+        let current = self.0.read().clone();
+        current.prepare(command, ctx)
     }
 }
 
@@ -93,4 +111,35 @@ pub fn boot(state: &AppState) -> Preflight {
         }
     }
     preflight
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::launch::DirectLauncher;
+
+    #[test]
+    fn refuses_until_installed_then_forwards() {
+        let sandbox = Sandbox::new();
+        let handed_out = sandbox.launcher();
+        let spec =
+            serde_json::from_value(serde_json::json!({"name": "a", "channels": ["a"]})).unwrap();
+        let ctx = LaunchContext {
+            spec,
+            private_dir: "/w".into(),
+        };
+        let cmd = LaunchSpec {
+            program: "claude".into(),
+            args: vec![],
+            env: vec![],
+            cwd: "/w".into(),
+        };
+        let err = handed_out.prepare(cmd.clone(), &ctx).err().unwrap();
+        assert!(
+            err.0.starts_with("Sandbox dependencies not available: "),
+            "{err}"
+        );
+        sandbox.install(Arc::new(DirectLauncher));
+        assert_eq!(handed_out.prepare(cmd.clone(), &ctx).unwrap().command, cmd);
+    }
 }

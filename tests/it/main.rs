@@ -5,8 +5,10 @@
 mod support;
 
 mod attached_queue;
+mod engine;
 mod foundation_auth;
 mod foundation_boot;
 mod foundation_http;
 mod sandbox;
+mod vault_channels;
 mod vault_client;
