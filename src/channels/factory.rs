@@ -19,7 +19,8 @@ pub fn build(
     _deps: &TransportDeps,
 ) -> Result<Arc<dyn Transport>, TransportError> {
     match entry.transport.as_str() {
-        kind @ ("telegram" | "http-ui" | "vault") => Err(TransportError::Config(format!(
+        super::http_ui::KIND => Ok(Arc::new(super::http_ui::HttpUiTransport::new(&entry.name))),
+        kind @ ("telegram" | "vault") => Err(TransportError::Config(format!(
             "transport kind \"{kind}\" is not yet supported by this build of parachute-agent"
         ))),
         other => Err(TransportError::Config(format!(

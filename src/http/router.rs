@@ -45,6 +45,9 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if req.is("GET") && req.raw_path() == "/api/channels" {
         return Some(channels_api::list(state, req));
     }
+    if let Some(r) = crate::channels::api::route(state, req) {
+        return Some(r);
+    }
     // Steps 12 (`/api/vaults`), 13 (`/api/agent-defs`), 14 (`/api/agent-vaults`).
     if let Some(r) = crate::agents::def_routes::route(state, req) {
         return Some(r);
@@ -53,8 +56,16 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if req.is("GET") && req.raw_path() == "/events" {
         return Some(events::events(state, req));
     }
+    // Step 17: the bridge REST routes.
+    if let Some(r) = crate::channels::session_api::route(state, req) {
+        return Some(r);
+    }
     // Step 18: the definition reload webhook.
     if let Some(r) = crate::agents::def_routes::route_webhook(state, req) {
+        return Some(r);
+    }
+    // Step 20: transcripts.
+    if let Some(r) = crate::channels::session_api::route_messages(state, req) {
         return Some(r);
     }
     test_hooks(req)

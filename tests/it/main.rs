@@ -5,6 +5,7 @@
 mod support;
 
 mod attached_queue;
+mod channels;
 mod foundation_auth;
 mod foundation_boot;
 mod foundation_http;
