@@ -57,6 +57,7 @@ fn run(config: Config) -> Result<(), String> {
 
     register_service(&state);
     start_channels(&state, entries.unwrap_or_default())?;
+    crate::backend::programmatic::boot::start(&state);
     crate::agents::def_boot::start(state.clone());
 
     let signal = signals.forever().next();
@@ -64,6 +65,7 @@ fn run(config: Config) -> Result<(), String> {
         "received signal {}, shutting down",
         signal.unwrap_or_default()
     );
+    state.programmatic.shutdown();
     state.channels.stop_all();
     http.shutdown();
     log::info!("stopped");

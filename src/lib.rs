@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod daemon;
+pub mod grants;
 pub mod http;
 pub mod mcp;
 pub mod mint;

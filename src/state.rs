@@ -39,8 +39,14 @@ pub struct AppState {
     /// Bridge `/events` subscribers (spec 05 §2.2).
     pub events: Arc<SseHub>,
     pub health: HealthHooks,
+    /// Vault subsystem: inbound dedup and delivery marks.
+    pub vault: crate::vault::VaultService,
     /// Agent definitions read from def-vaults (spec 03 §2); backends add their sinks.
     pub agent_defs: Arc<crate::agents::registry::DefRegistry>,
+    /// Programmatic agents: `claude -p` per message (spec 03 §3–§5).
+    pub programmatic: Arc<crate::backend::programmatic::service::ProgrammaticService>,
+    /// `GET /api/channels/<ch>/turn-events` subscribers (spec 03 §7).
+    pub turn_events: Arc<SseHub>,
 }
 
 impl AppState {
@@ -49,15 +55,31 @@ impl AppState {
         let channels = ChannelRegistry::new();
         let events = SseHub::new("events", config.sse_keepalive);
         channels.add_sink(events.clone());
+        let vault =
+            crate::vault::VaultService::new(&config.state_dir, &crate::util::time::now_iso());
+        vault.install(&channels);
         let agent_defs =
             crate::agents::def_live::new_registry(channels.clone(), config.state_dir.clone());
+        let turn_events = SseHub::new("turn-events", config.sse_keepalive);
+        let programmatic = crate::backend::programmatic::boot::build(
+            &config,
+            channels.clone(),
+            &auth.hub_origin(),
+            turn_events.clone(),
+            Arc::new(crate::backend::launch::DirectLauncher),
+        );
+        channels.add_route(programmatic.clone());
+        agent_defs.add_sink(programmatic.clone());
         AppState {
             config,
             auth,
             channels,
             events,
             health: HealthHooks::default(),
+            vault,
             agent_defs,
+            programmatic,
+            turn_events,
         }
     }
 }

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use crate::grants::GrantsClient;
 use crate::mint::{read_operator_token, MintClient, MintRequest};
 use crate::state::AppState;
 use crate::vault::{VaultClient, VaultError};
@@ -37,6 +38,9 @@ pub fn start(state: Arc<AppState>) -> JoinHandle<()> {
 pub fn boot(state: &AppState) {
     let bearer = read_operator_token(&state.config.parachute_home);
     let reg = &state.agent_defs;
+    if let Some(b) = &bearer {
+        reg.set_grants(Arc::new(GrantsClient::new(&state.auth.hub_origin(), b)));
+    }
     for b in resolve_bindings(state, bearer.as_deref()) {
         if let Err(e) = reg.bind(b) {
             log::warn!("agent-defs: skipping a def-vault binding: {e}");

@@ -20,7 +20,11 @@ pub fn build(
 ) -> Result<Arc<dyn Transport>, TransportError> {
     match entry.transport.as_str() {
         super::http_ui::KIND => Ok(Arc::new(super::http_ui::HttpUiTransport::new(&entry.name))),
-        kind @ ("telegram" | "vault") => Err(TransportError::Config(format!(
+        crate::vault::transport::KIND => Ok(Arc::new(crate::vault::VaultTransport::new(
+            &entry.name,
+            entry.config.as_ref(),
+        )?)),
+        kind @ "telegram" => Err(TransportError::Config(format!(
             "transport kind \"{kind}\" is not yet supported by this build of parachute-agent"
         ))),
         other => Err(TransportError::Config(format!(

@@ -48,6 +48,10 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if let Some(r) = crate::channels::api::route(state, req) {
         return Some(r);
     }
+    // Step 12: the agents API (programmatic spawn, list, delete, restart, env view).
+    if let Some(r) = crate::backend::programmatic::api::route(state, req) {
+        return Some(r);
+    }
     // Steps 12 (`/api/vaults`), 13 (`/api/agent-defs`), 14 (`/api/agent-vaults`).
     if let Some(r) = crate::agents::def_routes::route(state, req) {
         return Some(r);
@@ -60,11 +64,18 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if let Some(r) = crate::channels::session_api::route(state, req) {
         return Some(r);
     }
-    // Step 18: the definition reload webhook.
+    // Step 18: the vault inbound webhook, then the definition reload webhook.
+    if let Some(r) = crate::vault::routes::route_inbound(state, req) {
+        return Some(r);
+    }
     if let Some(r) = crate::agents::def_routes::route_webhook(state, req) {
         return Some(r);
     }
-    // Step 20: transcripts.
+    // Step 20: POST /api/channels/<vault channel>/send (other channels fall through).
+    if let Some(r) = crate::vault::routes::route_send(state, req) {
+        return Some(r);
+    }
+    // Step 20: GET /api/channels/<ch>/messages (the transport's transcript).
     if let Some(r) = crate::channels::session_api::route_messages(state, req) {
         return Some(r);
     }

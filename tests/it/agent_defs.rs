@@ -168,21 +168,26 @@ fn webhook_creates_edits_and_deletes_an_agent_without_a_self_trigger_loop() {
         "deliveries kept coming"
     );
 
-    // edit → the vault's updated trigger → the agent changes
+    // edit: the vault fires each (note, trigger) pair at most once (spec 02 §1.4), and the
+    // edit trigger was spent on the stamp; a hub Connection trigger delivers it instead
     let (st, _) = r.fv.patch_note(
         "default",
         &id,
         json!({"content": "You are eng, v2.", "metadata": {"mode": "multi-threaded"}, "force": true}),
     );
     assert!(st < 300);
-    assert!(wait(10, || r
-        .def_named("eng")
-        .is_some_and(|d| d["mode"] == "multi-threaded")));
-    assert_eq!(
-        r.def_named("eng").unwrap()["systemPromptPreview"],
-        "You are eng, v2."
-    );
     assert!(r.fv.wait_hooks_idle(Duration::from_secs(10)));
+    assert_eq!(
+        r.fv.hook_deliveries().len(),
+        hooks,
+        "a spent trigger fired again"
+    );
+    let (st, body) =
+        r.reload(json!({"event": "updated", "note": {"id": id, "path": "Agents/eng"}}));
+    assert_eq!((st, body["reloaded"].as_str()), (200, Some("instantiated")));
+    let d = r.def_named("eng").unwrap();
+    assert_eq!(d["mode"], "multi-threaded");
+    assert_eq!(d["systemPromptPreview"], "You are eng, v2.");
     assert_eq!(
         r.patches_of(&id),
         1,
@@ -656,7 +661,6 @@ impl Drop for MintHub {
         self.server.unblock();
     }
 }
-
 
 #[test]
 fn boot_registers_triggers_with_an_operator_token() {

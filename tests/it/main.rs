@@ -6,7 +6,9 @@ mod support;
 
 mod attached_queue;
 mod channels;
+mod engine;
 mod foundation_auth;
 mod foundation_boot;
 mod foundation_http;
+mod vault_channels;
 mod vault_client;
