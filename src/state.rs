@@ -47,6 +47,12 @@ pub struct AppState {
     pub programmatic: Arc<crate::backend::programmatic::service::ProgrammaticService>,
     /// `GET /api/channels/<ch>/turn-events` subscribers (spec 03 §7).
     pub turn_events: Arc<SseHub>,
+    /// One-time SSE tickets (spec 01 §4).
+    pub tickets: crate::security::TicketStore,
+    /// Step-up PIN, its tokens and lockout (spec 01 §5).
+    pub step_up: crate::security::StepUpStore,
+    /// `credentials.json`: Claude tokens and the env store (spec 04 §2.3).
+    pub credentials: Arc<crate::credentials::CredentialStore>,
 }
 
 impl AppState {
@@ -70,7 +76,13 @@ impl AppState {
         );
         channels.add_route(programmatic.clone());
         agent_defs.add_sink(programmatic.clone());
+        let tickets = crate::security::TicketStore::new(config.sse_ticket_ttl);
+        let step_up = crate::security::StepUpStore::new(&config.state_dir, config.step_up_ttl);
+        let credentials = Arc::new(crate::credentials::CredentialStore::new(&config.state_dir));
         AppState {
+            tickets,
+            step_up,
+            credentials,
             config,
             auth,
             channels,

@@ -115,7 +115,7 @@ impl HttpUiTransport {
 
     /// `GET /ui/events?channel=<own>&ticket=…`.
     fn handle_events(&self, state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
-        // TICKET crate::security::consume_ticket(state, req, Scope::Read)?;
+        crate::security::consume_ticket(state, req, Scope::Read)?;
         let hub = self
             .pages
             .get_or_init(|| SseHub::new("ui-events", state.config.sse_keepalive));

@@ -48,6 +48,14 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if let Some(r) = crate::channels::api::route(state, req) {
         return Some(r);
     }
+    // Step 10: step-up PIN.
+    if let Some(r) = crate::security::routes::route_step_up(state, req) {
+        return Some(r);
+    }
+    // Step 11: credentials.
+    if let Some(r) = crate::credentials::routes::route(state, req) {
+        return Some(r);
+    }
     // Step 12: the agents API (programmatic spawn, list, delete, restart, env view).
     if let Some(r) = crate::backend::programmatic::api::route(state, req) {
         return Some(r);
@@ -69,6 +77,10 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
         return Some(r);
     }
     if let Some(r) = crate::agents::def_routes::route_webhook(state, req) {
+        return Some(r);
+    }
+    // Step 19: SSE ticket mint.
+    if let Some(r) = crate::security::routes::route_ticket(state, req) {
         return Some(r);
     }
     // Step 20: POST /api/channels/<vault channel>/send (other channels fall through).

@@ -10,5 +10,6 @@ mod engine;
 mod foundation_auth;
 mod foundation_boot;
 mod foundation_http;
+mod security;
 mod vault_channels;
 mod vault_client;

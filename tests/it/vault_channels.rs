@@ -524,3 +524,94 @@ fn transcript_returns_the_newest_messages_in_order() {
         "{err}"
     );
 }
+
+#[test]
+fn tag_schema_is_declared_once_per_vault_on_connect() {
+    let fv = FakeVault::start();
+    fv.add_vault("quiet");
+    let b = DaemonBuilder::new();
+    let channels = json!({"channels": [
+        {"name": "eng", "transport": "vault", "config": {"vault": "default", "vaultUrl": fv.url(), "token": FakeVault::TOKEN}},
+        {"name": "ops", "transport": "vault", "config": {"vault": "default", "vaultUrl": fv.url(), "token": FakeVault::TOKEN}},
+        {"name": "q", "transport": "vault", "config": {"vault": "quiet", "vaultUrl": fv.url(), "token": FakeVault::TOKEN,
+                                                       "declareSchemaOnStart": false}}
+    ]});
+    std::fs::create_dir_all(b.state_dir()).unwrap();
+    std::fs::write(b.state_dir().join("channels.json"), channels.to_string()).unwrap();
+    let _d = b.start();
+    let puts = |fv: &FakeVault| {
+        fv.requests()
+            .into_iter()
+            .filter(|r| r.method == "PUT")
+            .collect::<Vec<_>>()
+    };
+    assert!(fv.wait_until(WAIT, |fv| puts(fv).len() >= 7));
+    std::thread::sleep(QUIET);
+    let puts = puts(&fv);
+    assert_eq!(puts.len(), 7, "two channels on one vault declare once");
+    assert!(puts
+        .iter()
+        .all(|r| r.url.starts_with("/vault/default/api/tags/")));
+    assert_eq!(
+        puts[4].url,
+        "/vault/default/api/tags/agent%2Fmessage%2Foutbound"
+    );
+    assert_eq!(
+        fv.tag("default", "agent/thread").unwrap()["parent_names"],
+        json!(["agent"])
+    );
+}
+
+#[test]
+fn inline_attachments_are_listed_and_a_list_failure_still_delivers() {
+    let fv = FakeVault::start();
+    let d = setup(&fv);
+    let events = subscribe(&d, "eng");
+    let token = d.mint("agent:send");
+    let note = fv.create_note(
+        "default",
+        inbound_note("eng", "see pic", "2030-01-01T00:00:00.000Z"),
+    );
+    let id = note["id"].as_str().unwrap().to_string();
+    fv.add_attachment("default", &id, "2030-01-01/pic.png", "image/png", b"PNG");
+    let mut inline = fv.note("default", &id).unwrap();
+    inline["attachments"] = json!([{"path": "2030-01-01/pic.png", "mimeType": "image/png"}]);
+    let payload = webhook(inline);
+    assert_eq!(
+        d.post("/api/vault/inbound", Some(&token), &payload).status,
+        200
+    );
+    assert!(events.next_event(WAIT).is_some());
+    let listed = fv
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.method == "GET" && r.url == format!("/vault/default/api/notes/{id}/attachments")
+        })
+        .count();
+    assert_eq!(listed, 1);
+    // The authoritative list fails (note gone): the message is still delivered.
+    let gone = webhook(
+        json!({"id": "gone-1", "content": "still here", "metadata": {"agent": "eng"},
+                              "attachments": [{"path": "x/y.png", "mimeType": "image/png"}]}),
+    );
+    assert_eq!(
+        d.post("/api/vault/inbound", Some(&token), &gone).status,
+        200
+    );
+    let (_, data) = events
+        .next_event(WAIT)
+        .expect("delivered without attachments");
+    assert_eq!(data["content"], "still here");
+    // No inline attachments → no list call.
+    fv.clear_requests();
+    let plain = webhook(
+        json!({"id": "plain-1", "content": "p", "metadata": {"agent": "eng"}, "attachments": []}),
+    );
+    assert_eq!(
+        d.post("/api/vault/inbound", Some(&token), &plain).status,
+        200
+    );
+    assert!(events.next_event(WAIT).is_some());
+    assert!(fv.requests().is_empty());
+}

@@ -162,11 +162,15 @@ impl RawSse {
         true
     }
 
-    /// True once the server ended the stream (EOF) within `timeout`.
+    /// True once the server ended the stream within `timeout`: the last chunk of the
+    /// chunked body (`0\r\n\r\n`) arrived, or the connection closed.
     pub fn ended_within(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let mut chunk = [0u8; 8192];
         loop {
+            if find(&self.buf, b"\r\n0\r\n\r\n").is_some() || self.buf.starts_with(b"0\r\n\r\n") {
+                return true;
+            }
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 return false;
             };
