@@ -57,6 +57,18 @@ fn run(config: Config) -> Result<(), String> {
 
     register_service(&state);
     start_channels(&state, entries.unwrap_or_default())?;
+    let (stop_sweep, sweep_stop_rx) = crossbeam_channel::bounded::<()>(1);
+    let sweeper = state.attached.spawn_sweeper(
+        crate::backend::attached::sweep_interval_from_env(),
+        crate::backend::attached::claim_ttl_from_env(),
+        sweep_stop_rx,
+    );
+    state
+        .agent_defs
+        .add_sink(crate::backend::attached::sink::AttachedSink::new(
+            state.attached.clone(),
+            state.channels.clone(),
+        ));
     crate::backend::programmatic::boot::start(&state);
     crate::agents::def_boot::start(state.clone());
 
@@ -65,6 +77,10 @@ fn run(config: Config) -> Result<(), String> {
         "received signal {}, shutting down",
         signal.unwrap_or_default()
     );
+    drop(stop_sweep);
+    if let Ok(h) = sweeper {
+        let _ = h.join();
+    }
     state.programmatic.shutdown();
     state.channels.stop_all();
     http.shutdown();

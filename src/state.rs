@@ -39,6 +39,10 @@ pub struct AppState {
     /// Bridge `/events` subscribers (spec 05 §2.2).
     pub events: Arc<SseHub>,
     pub health: HealthHooks,
+    /// Attached-backend agents by channel (spec 03 §6); first route of the routing fork.
+    pub attached: Arc<crate::backend::attached::AttachedRegistry>,
+    /// The Streamable-HTTP MCP endpoint's sessions and push fan-out (spec 05 §1).
+    pub mcp: Arc<crate::mcp::service::McpService>,
     /// Vault subsystem: inbound dedup and delivery marks.
     pub vault: crate::vault::VaultService,
     /// Agent definitions read from def-vaults (spec 03 §2); backends add their sinks.
@@ -61,6 +65,23 @@ impl AppState {
         let channels = ChannelRegistry::new();
         let events = SseHub::new("events", config.sse_keepalive);
         channels.add_sink(events.clone());
+        let attached = Arc::new(crate::backend::attached::AttachedRegistry::new());
+        channels.add_route(attached.clone());
+        let mcp = crate::mcp::service::McpService::new(
+            crate::mcp::McpSessionStore::new(
+                Some(config.state_dir.clone()),
+                crate::mcp::McpSessionStore::idle_from_env(),
+            ),
+            channels.clone(),
+            attached.clone(),
+            config.sse_keepalive,
+        );
+        channels.add_sink(mcp.clone());
+        let health = HealthHooks::default();
+        let sessions = mcp.clone();
+        *health.mcp_sessions.write() = Some(Arc::new(move |ch: &str| {
+            sessions.sessions.count_for_channel(ch)
+        }));
         let vault =
             crate::vault::VaultService::new(&config.state_dir, &crate::util::time::now_iso());
         vault.install(&channels);
@@ -87,7 +108,9 @@ impl AppState {
             auth,
             channels,
             events,
-            health: HealthHooks::default(),
+            health,
+            attached,
+            mcp,
             vault,
             agent_defs,
             programmatic,

@@ -64,6 +64,10 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if let Some(r) = crate::agents::def_routes::route(state, req) {
         return Some(r);
     }
+    // Step 15: the MCP endpoint's OAuth discovery documents.
+    if let Some(r) = crate::mcp::route::discovery_route(state, req) {
+        return Some(r);
+    }
     // Step 16: the bridge's SSE stream.
     if req.is("GET") && req.raw_path() == "/events" {
         return Some(events::events(state, req));
@@ -89,6 +93,10 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     }
     // Step 20: GET /api/channels/<ch>/messages (the transport's transcript).
     if let Some(r) = crate::channels::session_api::route_messages(state, req) {
+        return Some(r);
+    }
+    // Step 22: the Streamable-HTTP MCP endpoint, any method.
+    if let Some(r) = crate::mcp::route::endpoint_route(state, req) {
         return Some(r);
     }
     test_hooks(req)
