@@ -81,6 +81,19 @@ impl Env {
         n["id"].as_str().unwrap().to_string()
     }
 
+    /// [`send`](Self::send), then wait until the vault's webhook reached the daemon, so
+    /// the next message cannot overtake this one (the trigger engine delivers in parallel).
+    pub fn send_ordered(&self, channel: &str, text: &str) -> String {
+        let before = self.fv.hook_deliveries().len();
+        let id = self.send(channel, text, &[]);
+        assert!(
+            self.fv
+                .wait_until(WAIT, |fv| fv.hook_deliveries().len() > before),
+            "webhook never delivered"
+        );
+        id
+    }
+
     pub fn outbound(&self, channel: &str) -> Vec<Value> {
         let mut v: Vec<Value> = self
             .fv
@@ -219,8 +232,8 @@ fn messages_queue_in_order_one_at_a_time_and_agents_run_in_parallel() {
     e.spawn("boss");
     e.send("w", "[fake:sleep:600] one", &[]);
     std::thread::sleep(Duration::from_millis(300));
-    e.send("w", "two", &[]);
-    e.send("w", "three", &[]);
+    e.send_ordered("w", "two");
+    e.send_ordered("w", "three");
     e.send("boss", "[fake:sleep:300] parallel", &[]);
     let t0 = Instant::now();
     loop {
@@ -282,8 +295,8 @@ fn failures_retries_timeout_and_fallback_keep_the_queue_moving() {
     );
     assert_eq!(e.calls("w").len(), 3);
     // hung claude → killed at the timeout, failure note, queue continues
-    e.send("w", "[fake:hang]", &[]);
-    e.send("w", "after the hang", &[]);
+    e.send_ordered("w", "[fake:hang]");
+    e.send_ordered("w", "after the hang");
     let out = e.wait_outbound("w", 4);
     assert!(
         text(&out[2]).contains("turn timed out after 2s"),
