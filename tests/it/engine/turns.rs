@@ -291,12 +291,17 @@ fn failures_retries_timeout_and_fallback_keep_the_queue_moving() {
         text(&out[2])
     );
     assert!(text(&out[3]).starts_with("echo: after the hang"));
-    let hung = &e.calls("w")[3];
-    let pid = hung["pid"].as_i64().unwrap();
-    assert!(
-        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-        "hung claude reaped"
-    );
+    // The recorded pid is the one inside the sandbox's PID namespace, so look for the
+    // hung turn's command line (it names this test's private dir) among host processes.
+    let tmp = e.d.tmp().display().to_string();
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|p| std::fs::read(p.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("[fake:hang]") && c.contains(&tmp))
+        .collect();
+    assert!(left.is_empty(), "hung claude reaped: {left:?}");
     // resume of a vanished session → one fallback to a fresh session
     std::fs::remove_dir_all(e.private_dir("w").join("home/.claude/projects")).unwrap();
     e.send("w", "where did it go", &[]);
