@@ -28,6 +28,12 @@ fn write_bindings(b: &DaemonBuilder, fv: &FakeVault, vaults: &[&str]) {
         .collect();
     let dir = b.state_dir();
     std::fs::create_dir_all(&dir).unwrap();
+    // programmatic agents need a Claude credential to come up (spec 03 §2.7 step 4)
+    std::fs::write(
+        dir.join("credentials.json"),
+        json!({"claude": {"default": "sk-ant-oat01-test"}}).to_string(),
+    )
+    .unwrap();
     std::fs::write(
         dir.join("agent-vaults.json"),
         serde_json::to_string_pretty(&json!({ "vaults": list })).unwrap(),
@@ -153,6 +159,25 @@ fn webhook_creates_edits_and_deletes_an_agent_without_a_self_trigger_loop() {
     assert_eq!(d["systemPromptPreview"], "You are eng.");
     assert!(wait(10, || r.note_meta("default", &id)["status"] == "enabled"));
     assert_eq!(r.note_meta("default", &id)["pending"], "");
+    // registered with the programmatic engine, its wake channel a live vault channel
+    let agents = r.d.get("/api/agents", Some(&r.admin)).json();
+    assert!(
+        agents["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "eng"),
+        "{agents}"
+    );
+    let spec: Value = serde_json::from_str(
+        &std::fs::read_to_string(r.d.state_dir().join("sessions/eng/spec.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(spec["definition"], id.as_str());
+    assert_eq!(spec["vault"], json!({"name": "default", "access": "write"}));
+    assert_eq!(spec["systemPrompt"], "You are eng.");
+    let channels = r.d.get("/api/channels", Some(&r.admin)).json();
+    assert!(channels.to_string().contains("\"eng\""), "{channels}");
 
     // the stamp is an update → one more reload, which must not PATCH again
     assert!(r.fv.wait_hooks_idle(Duration::from_secs(10)));
@@ -360,6 +385,29 @@ fn every_invalid_field_stamps_error_on_the_note() {
     );
     assert_eq!(d["wants"], json!(["env:slack", "vault:research:read#pub"]));
     assert_eq!(d["connections"][1]["kind"], "vault");
+}
+
+#[test]
+fn a_missing_claude_credential_is_a_bring_up_error() {
+    let r = start(600_000, &["default"]);
+    std::fs::remove_file(r.d.state_dir().join("credentials.json")).unwrap();
+    let note =
+        r.fv.create_note("default", def_note("nocred", "", json!({"name": "nocred"})));
+    let id = note["id"].as_str().unwrap();
+    let (_, out) = r.reload(json!({"note": {"id": id}}));
+    assert_eq!(out["reloaded"], "skipped");
+    assert_eq!(r.note_meta("default", id)["status"], "error");
+    assert!(r.d.log().contains("no Claude credential"), "{}", r.d.log());
+    assert!(r.def_named("nocred").is_none());
+    // attached agents need no credential
+    let note = r.fv.create_note(
+        "default",
+        def_note("att", "", json!({"name": "att", "backend": "attached"})),
+    );
+    let id = note["id"].as_str().unwrap();
+    let (_, out) = r.reload(json!({"note": {"id": id}}));
+    assert_eq!(out["reloaded"], "instantiated");
+    assert_eq!(r.note_meta("default", id)["status"], "enabled");
 }
 
 #[test]
@@ -757,4 +805,85 @@ fn no_operator_token_and_no_file_means_no_def_vaults() {
         json!({"defs": []})
     );
     assert!(!d.state_dir().join("agent-vaults.json").exists());
+}
+
+#[test]
+fn a_definition_note_becomes_an_agent_that_answers() {
+    let fv = FakeVault::start();
+    let hub = MintHub::start();
+    let fakes = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes");
+    let path = format!(
+        "{}:{}",
+        fakes.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let b = DaemonBuilder::new()
+        .hub(&hub.origin)
+        .env("PATH", &path)
+        .env("PARACHUTE_AGENT_DEF_POLL_MS", "600000");
+    write_bindings(&b, &fv, &["default"]);
+    let home = b.state_dir().parent().unwrap().join("home/.parachute");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("operator.token"), "op-token").unwrap();
+    let d = b.start();
+    assert!(d.wait_log("vault-native agent defs —"), "{}", d.log());
+    let send = d.mint("agent:send");
+    fv.register_trigger(
+        "default",
+        json!({"name": "test-inbound", "events": ["created"],
+               "when": {"tags": ["agent/message/inbound"], "has_metadata": ["agent"]},
+               "action": {"webhook": d.url("/api/vault/inbound"), "send": "json",
+                          "auth": {"bearer": send}}}),
+    )
+    .unwrap();
+
+    let prompt = "You are eng. Answer briefly.\n";
+    let note = fv.create_note("default", def_note("eng", prompt, json!({"name": "eng"})));
+    let id = note["id"].as_str().unwrap();
+    let r = d.post(
+        "/api/vault/agent-def",
+        Some(&send),
+        &json!({"event": "created", "note": {"id": id}}),
+    );
+    assert_eq!(r.json()["reloaded"], "instantiated", "{}", d.log());
+
+    let ts = parachute_agent::util::time::now_iso();
+    let (_, body) = parachute_agent::vault::notes::inbound_message_body(
+        "channel",
+        "eng",
+        "hello there",
+        "operator",
+        &ts,
+        &[],
+    );
+    fv.create_note("default", body);
+    let reply = |fv: &FakeVault| {
+        fv.notes_tagged("default", "agent/message/outbound")
+            .into_iter()
+            .find(|n| n["metadata"]["agent"] == "eng")
+    };
+    assert!(
+        fv.wait_until(Duration::from_secs(20), |fv| reply(fv).is_some()),
+        "no reply; log:\n{}",
+        d.log()
+    );
+    let text = reply(&fv).unwrap()["content"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(text.contains("hello there"), "{text}");
+    // the note body is the system prompt, appended (the default mode)
+    let w = d.state_dir().join("sessions/eng");
+    assert_eq!(
+        std::fs::read_to_string(w.join("system-prompt.txt")).unwrap(),
+        prompt
+    );
+    let calls = std::fs::read_to_string(w.join("fake-claude-calls.jsonl")).unwrap();
+    assert!(calls.contains("--append-system-prompt-file"), "{calls}");
+    // the turn minted a token for the def-vault the note lives in
+    assert!(hub
+        .scopes
+        .lock()
+        .iter()
+        .any(|s| s["scope"] == "vault:default:write"));
 }

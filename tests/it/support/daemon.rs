@@ -253,8 +253,8 @@ impl Daemon {
         }
     }
 
-    /// Stops the daemon (SIGTERM) and starts it again on the same port with the same
-    /// state dir and environment; waits for `/health`.
+    /// Stops the daemon (SIGTERM) and starts it again on the same port, state dir and
+    /// environment; waits for `/health`.
     pub fn restart(&mut self) {
         if self.child.is_some() {
             self.terminate();
