@@ -192,7 +192,15 @@ fn init_logging(verbosity: i32) {
 
 /// Parses the process arguments, runs the command, returns the exit code.
 pub fn main() -> i32 {
-    let inv = match parse(std::env::args_os().skip(1).collect()) {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    // Hidden: the in-sandbox helper bwrap runs around `claude` (spec 04 §6.3).
+    if args
+        .first()
+        .is_some_and(|a| a == crate::sandbox::helper::SUBCOMMAND)
+    {
+        return crate::sandbox::helper::run(args[1..].to_vec());
+    }
+    let inv = match parse(args) {
         Ok(inv) => inv,
         Err(e) => {
             eprintln!("parachute-agent: {e}");

@@ -161,7 +161,10 @@ impl Config {
         let sweep_ms = env_u64("PARACHUTE_AGENT_SWEEP_MS")?
             .unwrap_or(30_000)
             .max(10);
-        let poll_ms = env_u64("PARACHUTE_AGENT_DEF_POLL_MS")?
+        // spec 02 §4.4: a missing, invalid or zero value means 60 s (never a boot failure).
+        let poll_ms = env_nonempty("PARACHUTE_AGENT_DEF_POLL_MS")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|v| *v > 0)
             .unwrap_or(60_000)
             .max(10);
         Ok(Config {

@@ -176,11 +176,11 @@ impl DefRegistry {
             .delete_def(note_id)
             .map_err(|e| DefOpError::Upstream(format!("failed to delete agent def: {e}")))?;
         let _ops = self.ops.lock();
-        self.confirm_removal(&vault, note_id);
+        let grants_reconciled = self.confirm_removal(&vault, note_id, true);
         Ok(Deleted {
             vault,
             name: live.name().to_string(),
-            grants_reconciled: true,
+            grants_reconciled,
         })
     }
 

@@ -28,6 +28,8 @@ const PREVIEW_CHARS: usize = 200;
 pub struct DefNote {
     /// The note id; empty when the vault gave none (a parse error).
     pub id: String,
+    /// The note path ("" when the vault gave none).
+    pub path: String,
     /// The body; a non-string `content` reads as empty.
     pub content: String,
     pub metadata: Map<String, Value>,
@@ -39,6 +41,11 @@ impl DefNote {
         DefNote {
             id: note
                 .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            path: note
+                .get("path")
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string(),

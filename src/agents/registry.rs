@@ -20,6 +20,8 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use serde_json::{json, Value};
 
+use crate::grants::GrantsApi;
+
 use super::def_status::{resolve_status, DefStamp};
 use super::definition::{parse_definition, DefNote, ParsedDef};
 use super::sink::{AgentSink, DefChannels, DefStore};
@@ -81,6 +83,10 @@ pub(crate) struct BoundVault {
 pub struct LiveDef {
     pub def: ParsedDef,
     pub stamp: DefStamp,
+    /// The note path, so a webhook naming the note by path finds it.
+    pub path: String,
+    /// Hub grant status and id per wants key (empty without a grants client).
+    pub grants: BTreeMap<String, (String, Option<String>)>,
 }
 
 impl LiveDef {
@@ -110,18 +116,24 @@ impl LiveDef {
         v
     }
 
-    /// `{key, kind, target, status}` per wants entry (no hub grants client: `pending`).
+    /// `{key, kind, target, status, grantId?}` per wants entry (no hub answer: `pending`).
     pub fn connections(&self) -> Vec<Value> {
         self.def
             .wants
             .iter()
             .map(|c| {
-                let status = if self.stamp.pending.contains(&c.key()) {
-                    "pending"
-                } else {
-                    "approved"
-                };
-                json!({"key": c.key(), "kind": c.kind(), "target": c.target(), "status": status})
+                let key = c.key();
+                let (status, id) = self
+                    .grants
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or_else(|| ("pending".into(), None));
+                let mut v =
+                    json!({"key": key, "kind": c.kind(), "target": c.target(), "status": status});
+                if let Some(id) = id {
+                    v["grantId"] = json!(id);
+                }
+                v
             })
             .collect()
     }
@@ -150,6 +162,8 @@ pub struct DefRegistry {
     sinks: RwLock<Vec<Arc<dyn AgentSink>>>,
     channels: Arc<dyn DefChannels>,
     stores: StoreFactory,
+    /// The hub grants client, when an operator token exists (spec 04 §3.3).
+    grants: RwLock<Option<Arc<dyn GrantsApi>>>,
     /// Serialises every lifecycle operation (poll, reload, create/edit/delete, bind).
     pub(crate) ops: Mutex<()>,
 }
@@ -162,6 +176,7 @@ impl DefRegistry {
             sinks: RwLock::new(Vec::new()),
             channels,
             stores,
+            grants: RwLock::new(None),
             ops: Mutex::new(()),
         })
     }
@@ -176,6 +191,11 @@ impl DefRegistry {
             }
         }
         self.sinks.write().push(sink);
+    }
+
+    /// Wire the hub grants client (boot, when an operator token exists).
+    pub fn set_grants(&self, grants: Arc<dyn GrantsApi>) {
+        *self.grants.write() = Some(grants);
     }
 
     // ---- bindings -------------------------------------------------------------------
@@ -215,7 +235,7 @@ impl DefRegistry {
             .map(|(_, id)| id.clone())
             .collect();
         for id in ids {
-            self.confirm_removal(vault, &id);
+            self.confirm_removal(vault, &id, false);
         }
         self.vaults.write().retain(|v| v.binding.vault != vault);
         true
@@ -292,6 +312,16 @@ impl DefRegistry {
             .collect()
     }
 
+    /// The id of the live note of `vault` whose id or path is `key` (else `key` itself).
+    fn note_id_of(&self, vault: &str, key: &str) -> String {
+        self.live
+            .read()
+            .iter()
+            .find(|((v, id), d)| v == vault && (id == key || d.path == key))
+            .map(|((_, id), _)| id.clone())
+            .unwrap_or_else(|| key.to_string())
+    }
+
     // ---- lifecycle ------------------------------------------------------------------
 
     /// List every bound vault and instantiate every definition (boot, poll, vault add).
@@ -347,7 +377,7 @@ impl DefRegistry {
         gone.sort();
         gone.dedup();
         for id in gone.iter().filter(|id| !listed.contains(id.as_str())) {
-            self.confirm_removal(vault, id);
+            self.confirm_removal(vault, id, true);
         }
         let seen: HashMap<String, String> = notes
             .iter()
@@ -377,7 +407,7 @@ impl DefRegistry {
         };
         let _ops = self.ops.lock();
         if event == Some(ReloadEvent::Deleted) {
-            self.confirm_removal(vault, key);
+            self.confirm_removal(vault, &self.note_id_of(vault, key), true);
             return Reloaded::Deregistered;
         }
         match store.get_def(key) {
@@ -386,7 +416,7 @@ impl DefRegistry {
                 Reloaded::Skipped
             }
             Ok(None) => {
-                self.confirm_removal(vault, key);
+                self.confirm_removal(vault, &self.note_id_of(vault, key), true);
                 Reloaded::Deregistered
             }
             Ok(Some(note)) if self.instantiate(vault, &note) => Reloaded::Instantiated,
@@ -417,8 +447,14 @@ impl DefRegistry {
         };
         let key = (vault.to_string(), def.note_id.clone());
         let prev = self.live.read().get(&key).cloned();
-        let unchanged =
-            prev.as_ref().is_some_and(|p| p.def == def) && self.channels.is_live_vault(def.name());
+        let unchanged = prev.as_ref().is_some_and(|p| p.def == def)
+            && self.channels.is_live_vault(def.name())
+            && self
+                .sinks
+                .read()
+                .iter()
+                .filter(|s| s.backend() == def.spec.backend)
+                .all(|s| s.contains(def.name()));
         if !unchanged {
             if let Err(e) = self.activate(&bound, &def) {
                 log::warn!(
@@ -430,13 +466,16 @@ impl DefRegistry {
                 return false;
             }
         }
-        let stamp = resolve_status(&def, None);
+        let (stamp, grants) = self.register_grants(&def);
+        self.reconcile(def.name(), &def.wants);
         let name = def.name().to_string();
         self.live.write().insert(
             key.clone(),
             LiveDef {
                 def,
                 stamp: stamp.clone(),
+                path: note.path.clone(),
+                grants,
             },
         );
         if let Some(p) = prev.filter(|p| p.name() != name) {
@@ -445,6 +484,53 @@ impl DefRegistry {
         self.set_seen(vault, &note.id, Some(name));
         stamp_if_changed(&*store, note, &stamp);
         true
+    }
+
+    /// Register every wants connection with the hub and derive the status (spec 04 §3.3).
+    /// A failed registration counts as unapproved.
+    fn register_grants(
+        &self,
+        def: &ParsedDef,
+    ) -> (DefStamp, BTreeMap<String, (String, Option<String>)>) {
+        let grants = self.grants.read().clone();
+        let Some(g) = grants.filter(|_| !def.wants.is_empty()) else {
+            return (resolve_status(def, None), BTreeMap::new());
+        };
+        let mut info = BTreeMap::new();
+        for c in &def.wants {
+            let key = c.key();
+            match g.register(def.name(), c) {
+                Ok(rec) => {
+                    let id = (!rec.id.is_empty()).then_some(rec.id);
+                    info.insert(key, (rec.status, id));
+                }
+                Err(e) => log::warn!(
+                    "agent-defs: registering grant for \"{}\" ({key}) failed (treating as pending): {e}",
+                    def.name()
+                ),
+            }
+        }
+        let statuses: HashMap<String, String> = info
+            .iter()
+            .map(|(k, (s, _))| (k.clone(), s.clone()))
+            .collect();
+        (resolve_status(def, Some(&statuses)), info)
+    }
+
+    /// Ask the hub to prune grants `name` no longer declares; false if that failed.
+    fn reconcile(&self, name: &str, live: &[super::wants::Connection]) -> bool {
+        let Some(g) = self.grants.read().clone() else {
+            return true;
+        };
+        match g.reconcile(name, live) {
+            Ok(_) => true,
+            Err(e) => {
+                log::warn!(
+                    "agent-defs: reconciling grants for \"{name}\" failed (continuing): {e}"
+                );
+                false
+            }
+        }
     }
 
     /// Bring up the wake channel and register with the backend's sinks.
@@ -471,21 +557,34 @@ impl DefRegistry {
         Ok(())
     }
 
-    /// Confirmed removal of a note: drop its live record and release its name. Callers
-    /// hold `ops`.
-    pub(crate) fn confirm_removal(&self, vault: &str, note_id: &str) {
+    /// Confirmed removal of a note: drop its live record, release its name and (with
+    /// `gc`, i.e. from a confident read) prune its hub grants. Returns false only when the
+    /// prune failed. Callers hold `ops`.
+    pub(crate) fn confirm_removal(&self, vault: &str, note_id: &str, gc: bool) -> bool {
         self.set_seen(vault, note_id, None);
         let removed = self
             .live
             .write()
             .remove(&(vault.to_string(), note_id.to_string()));
-        if let Some(d) = removed {
-            log::info!(
-                "agent-defs: definition {note_id} (\"{}\") in \"{vault}\" removed",
-                d.name()
-            );
-            self.release_name(d.name());
+        let Some(d) = removed else {
+            return true;
+        };
+        log::info!(
+            "agent-defs: definition {note_id} (\"{}\") in \"{vault}\" removed",
+            d.name()
+        );
+        self.release_name(d.name());
+        if !gc {
+            return true;
         }
+        let survivor_wants = self
+            .live
+            .read()
+            .values()
+            .find(|s| s.name() == d.name())
+            .map(|s| s.def.wants.clone())
+            .unwrap_or_default();
+        self.reconcile(d.name(), &survivor_wants)
     }
 
     /// A name lost its definition: re-register a surviving live definition of the same

@@ -17,6 +17,7 @@ impl MemStore {
         notes.retain(|n| n.id != id);
         notes.push(DefNote {
             id: id.into(),
+            path: format!("Agents/{id}"),
             content: content.into(),
             metadata: meta.as_object().cloned().unwrap_or_default(),
         });
@@ -131,6 +132,9 @@ impl AgentSink for MemSink {
     fn remove(&self, name: &str, _channel: &str) {
         self.agents.lock().remove(name);
     }
+    fn contains(&self, name: &str) -> bool {
+        self.agents.lock().contains_key(name)
+    }
 }
 
 pub(crate) struct Rig {
@@ -184,6 +188,11 @@ fn load_instantiates_and_stamps_once() {
     assert_eq!(r.reg.load_all(), 1);
     assert_eq!(r.store.stamps.lock().len(), 2);
     assert_eq!(*r.channels.bring_ups.lock(), 1);
+    // deregistered behind the registry's back: the next pass registers it again
+    r.prog.agents.lock().clear();
+    r.reg.load_all();
+    assert_eq!(r.prog.names(), vec!["eng"]);
+    assert_eq!(*r.channels.bring_ups.lock(), 2);
     let d = r.reg.live_defs();
     assert_eq!(d[0].detail()["systemPromptPreview"], "be helpful");
     assert_eq!(d[0].detail()["channel"], "eng");
@@ -243,6 +252,13 @@ fn removal_by_poll_webhook_and_deleted_event() {
     );
     assert!(r.prog.names().is_empty());
     assert_eq!(r.reg.reload("nope", "n3", None), Reloaded::Skipped);
+    // a deleted event naming the note by path
+    r.store.remove("n3");
+    r.store.put("n4", "", json!({"name": "d"}));
+    r.reg.load_all();
+    assert_eq!(r.prog.names(), vec!["d"]);
+    r.reg.reload("v", "Agents/n4", Some(ReloadEvent::Deleted));
+    assert!(r.prog.names().is_empty());
 }
 
 #[test]
@@ -339,4 +355,117 @@ fn binding_rules() {
         r.reg.bind(no_token).unwrap_err(),
         "DefVaultClient: binding.token is required"
     );
+}
+
+/// A hub that answers registrations from a status table and records reconciles.
+#[derive(Default)]
+struct MemGrants {
+    statuses: Mutex<HashMap<String, String>>,
+    reconciles: Mutex<Vec<(String, Vec<String>)>>,
+    fail_reconcile: Mutex<bool>,
+}
+
+impl crate::grants::GrantsApi for MemGrants {
+    fn register(
+        &self,
+        agent: &str,
+        c: &crate::agents::wants::Connection,
+    ) -> Result<crate::grants::GrantRecord, crate::grants::GrantsError> {
+        let key = c.key();
+        match self.statuses.lock().get(&key) {
+            Some(s) if s == "down" => Err(crate::grants::GrantsError {
+                message: "register grant failed (500)".into(),
+                status: 500,
+            }),
+            other => Ok(crate::grants::GrantRecord {
+                id: format!("{agent}--{key}"),
+                status: other.cloned().unwrap_or_else(|| "pending".into()),
+                raw: Value::Null,
+            }),
+        }
+    }
+    fn reconcile(
+        &self,
+        agent: &str,
+        live: &[crate::agents::wants::Connection],
+    ) -> Result<u64, crate::grants::GrantsError> {
+        self.reconciles
+            .lock()
+            .push((agent.into(), live.iter().map(|c| c.key()).collect()));
+        if *self.fail_reconcile.lock() {
+            return Err(crate::grants::GrantsError {
+                message: "reconcile grants failed (502)".into(),
+                status: 502,
+            });
+        }
+        Ok(0)
+    }
+}
+
+#[test]
+fn grants_drive_status_and_are_reconciled() {
+    let r = rig();
+    let g = Arc::new(MemGrants::default());
+    r.reg.set_grants(g.clone());
+    g.statuses
+        .lock()
+        .insert("env:github".into(), "approved".into());
+    g.statuses.lock().insert("env:slack".into(), "down".into());
+    r.store.put(
+        "n1",
+        "",
+        json!({"name": "a", "wants": "env:github env:slack"}),
+    );
+    r.reg.load_all();
+    let d = r.reg.live_def("v", "n1").unwrap();
+    assert_eq!(d.stamp.pending, vec!["env:slack"]);
+    let conns = d.connections();
+    assert_eq!(conns[0]["status"], "approved");
+    assert_eq!(conns[0]["grantId"], "a--env:github");
+    assert_eq!(conns[1]["status"], "pending");
+    assert!(conns[1].get("grantId").is_none());
+    assert_eq!(
+        g.reconciles.lock().last().unwrap(),
+        &(
+            "a".to_string(),
+            vec!["env:github".to_string(), "env:slack".to_string()]
+        )
+    );
+    // approval arrives: the next pass enables it and re-stamps once
+    g.statuses
+        .lock()
+        .insert("env:slack".into(), "approved".into());
+    r.reg.load_all();
+    assert_eq!(
+        r.reg.live_def("v", "n1").unwrap().stamp.status.as_str(),
+        "enabled"
+    );
+    assert_eq!(
+        r.store.stamps.lock().last().unwrap().1.status.as_str(),
+        "enabled"
+    );
+    // removal prunes everything; unbind does not
+    r.store.remove("n1");
+    r.reg.load_all();
+    assert_eq!(
+        g.reconciles.lock().last().unwrap(),
+        &("a".to_string(), vec![])
+    );
+    r.store.put("n2", "", json!({"name": "b"}));
+    r.reg.load_all();
+    let n = g.reconciles.lock().len();
+    r.reg.unbind("v");
+    assert_eq!(g.reconciles.lock().len(), n);
+}
+
+#[test]
+fn api_delete_reports_a_failed_prune() {
+    let r = rig();
+    let g = Arc::new(MemGrants::default());
+    r.reg.set_grants(g.clone());
+    r.store.put("n1", "", json!({"name": "a"}));
+    r.reg.load_all();
+    *g.fail_reconcile.lock() = true;
+    let d = r.reg.delete_def("n1").unwrap();
+    assert!(!d.grants_reconciled);
 }

@@ -19,7 +19,11 @@ pub fn build(
     _deps: &TransportDeps,
 ) -> Result<Arc<dyn Transport>, TransportError> {
     match entry.transport.as_str() {
-        kind @ ("telegram" | "http-ui" | "vault") => Err(TransportError::Config(format!(
+        crate::vault::transport::KIND => Ok(Arc::new(crate::vault::VaultTransport::new(
+            &entry.name,
+            entry.config.as_ref(),
+        )?)),
+        kind @ ("telegram" | "http-ui") => Err(TransportError::Config(format!(
             "transport kind \"{kind}\" is not yet supported by this build of parachute-agent"
         ))),
         other => Err(TransportError::Config(format!(

@@ -45,9 +45,48 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if req.is("GET") && req.raw_path() == "/api/channels" {
         return Some(channels_api::list(state, req));
     }
+    // Step 10: step-up PIN.
+    if let Some(r) = crate::security::routes::route_step_up(state, req) {
+        return Some(r);
+    }
+    // Step 11: credentials.
+    if let Some(r) = crate::credentials::routes::route(state, req) {
+        return Some(r);
+    }
+    // Step 12: the agents API (programmatic spawn, list, delete, restart, env view).
+    if let Some(r) = crate::backend::programmatic::api::route(state, req) {
+        return Some(r);
+    }
+    // Steps 12 (`/api/vaults`), 13 (`/api/agent-defs`), 14 (`/api/agent-vaults`).
+    if let Some(r) = crate::agents::def_routes::route(state, req) {
+        return Some(r);
+    }
+    // Step 15: the MCP endpoint's OAuth discovery documents.
+    if let Some(r) = crate::mcp::route::discovery_route(state, req) {
+        return Some(r);
+    }
     // Step 16: the bridge's SSE stream.
     if req.is("GET") && req.raw_path() == "/events" {
         return Some(events::events(state, req));
+    }
+    // Step 18: the vault inbound webhook, then the definition reload webhook.
+    if let Some(r) = crate::vault::routes::route_inbound(state, req) {
+        return Some(r);
+    }
+    if let Some(r) = crate::agents::def_routes::route_webhook(state, req) {
+        return Some(r);
+    }
+    // Step 19: SSE ticket mint.
+    if let Some(r) = crate::security::routes::route_ticket(state, req) {
+        return Some(r);
+    }
+    // Step 20: POST /api/channels/<vault channel>/send (other channels fall through).
+    if let Some(r) = crate::vault::routes::route_send(state, req) {
+        return Some(r);
+    }
+    // Step 22: the Streamable-HTTP MCP endpoint, any method.
+    if let Some(r) = crate::mcp::route::endpoint_route(state, req) {
+        return Some(r);
     }
     test_hooks(req)
 }

@@ -31,8 +31,6 @@ use std::time::{Duration, Instant};
 pub const FILE_NAME: &str = "step-up.json";
 /// Default and maximum step-up token lifetime (spec 01 §5.3).
 pub const MAX_TTL: Duration = Duration::from_secs(300);
-/// Environment knob that may shorten the token lifetime (spec 08).
-pub const TTL_ENV: &str = "PARACHUTE_AGENT_STEP_UP_TTL_SECS";
 /// Argon2 parameters of newly set PINs (spec 01 §5.1).
 pub const M_COST_KIB: u32 = 65536;
 pub const T_COST: u32 = 2;
@@ -127,11 +125,6 @@ impl StepUpStore {
             tokens: Mutex::new(HashMap::new()),
             limiter: RateLimiter::default(),
         }
-    }
-
-    /// A store with the token lifetime from [`TTL_ENV`].
-    pub fn from_env(state_dir: &Path) -> Self {
-        Self::new(state_dir, super::ttl_from_env(TTL_ENV, MAX_TTL))
     }
 
     pub fn path(&self) -> &Path {

@@ -6,6 +6,7 @@
 //! expiry, under one mutex, so two racing consumers can never both win. Every mint prunes
 //! expired entries; there is no timer. The map is process-local and lost on restart.
 
+use crate::auth::{grants, Scope};
 use crate::util::{rand, time};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -13,8 +14,6 @@ use std::time::{Duration, Instant};
 
 /// Default and maximum ticket lifetime (spec 01 §4).
 pub const MAX_TTL: Duration = Duration::from_secs(60);
-/// Environment knob that may shorten the lifetime (spec 08).
-pub const TTL_ENV: &str = "PARACHUTE_AGENT_SSE_TICKET_TTL_SECS";
 
 struct Entry {
     scopes: Vec<String>,
@@ -52,11 +51,6 @@ impl TicketStore {
             ttl: ttl.min(MAX_TTL),
             entries: Mutex::new(HashMap::new()),
         }
-    }
-
-    /// A store with the lifetime from [`TTL_ENV`] (default and cap 60 s).
-    pub fn from_env() -> Self {
-        Self::new(super::ttl_from_env(TTL_ENV, MAX_TTL))
     }
 
     pub fn ttl(&self) -> Duration {
@@ -100,9 +94,9 @@ impl TicketStore {
 
     /// Consume `ticket` and require `scope` (dual-accept `agent:<verb>` / `channel:<verb>`,
     /// spec 01 §3.7). The ticket is consumed even when the scope is missing.
-    pub fn consume_for(&self, ticket: &str, scope: &str) -> Result<Vec<String>, TicketError> {
+    pub fn consume_for(&self, ticket: &str, scope: Scope) -> Result<Vec<String>, TicketError> {
         let scopes = self.consume(ticket)?;
-        if super::scope_granted(&scopes, scope) {
+        if grants(&scopes, scope) {
             Ok(scopes)
         } else {
             Err(TicketError::LacksScope { granted: scopes })
@@ -135,7 +129,7 @@ mod tests {
         assert_eq!(m.ticket.len(), 43);
         assert!(time::parse_iso_ms(&m.expires_at).unwrap() > time::now_ms());
         assert_eq!(
-            store.consume_for(&m.ticket, "agent:read").unwrap(),
+            store.consume_for(&m.ticket, Scope::Read).unwrap(),
             scopes("agent:read agent:send")
         );
         assert_eq!(store.consume(&m.ticket), Err(TicketError::Invalid));
@@ -148,14 +142,14 @@ mod tests {
         let store = TicketStore::new(Duration::from_secs(60));
         let m = store.mint(&scopes("agent:send agent:admin"));
         assert_eq!(
-            store.consume_for(&m.ticket, "agent:read"),
+            store.consume_for(&m.ticket, Scope::Read),
             Err(TicketError::LacksScope {
                 granted: scopes("agent:send agent:admin")
             })
         );
         assert_eq!(store.consume(&m.ticket), Err(TicketError::Invalid));
         let legacy = store.mint(&scopes("channel:read"));
-        assert!(store.consume_for(&legacy.ticket, "agent:read").is_ok());
+        assert!(store.consume_for(&legacy.ticket, Scope::Read).is_ok());
     }
 
     #[test]

@@ -63,6 +63,8 @@ pub struct NoteQuery {
     pub include_content: bool,
     pub limit: usize,
     pub sort: Option<SortOrder>,
+    /// Sent as `offset=` when non-zero.
+    pub offset: usize,
 }
 
 impl NoteQuery {
@@ -73,7 +75,13 @@ impl NoteQuery {
             include_content: true,
             limit,
             sort: None,
+            offset: 0,
         }
+    }
+
+    pub fn offset(mut self, offset: usize) -> Self {
+        self.offset = offset;
+        self
     }
 
     pub fn sorted(mut self, sort: SortOrder) -> Self {
@@ -83,6 +91,7 @@ impl NoteQuery {
 
     fn to_query(&self) -> String {
         let limit = self.limit.to_string();
+        let offset = self.offset.to_string();
         let mut pairs = vec![("tag", self.tag.as_str())];
         if self.include_content {
             pairs.push(("include_content", "true"));
@@ -92,6 +101,9 @@ impl NoteQuery {
             Some(SortOrder::Desc) => pairs.push(("sort", "desc")),
             Some(SortOrder::Asc) => pairs.push(("sort", "asc")),
             None => {}
+        }
+        if self.offset > 0 {
+            pairs.push(("offset", &offset));
         }
         form_query(&pairs)
     }

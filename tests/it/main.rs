@@ -4,8 +4,14 @@
 
 mod support;
 
+mod agent_defs;
 mod attached_queue;
+mod engine;
 mod foundation_auth;
 mod foundation_boot;
 mod foundation_http;
+mod mcp;
+mod sandbox;
+mod security;
+mod vault_channels;
 mod vault_client;

@@ -5,14 +5,27 @@
 //! [`crate::backend::launch::Launcher`] seam, so the sandbox wraps it without this module
 //! knowing how.
 
+pub mod api;
 pub mod argv;
+pub mod boot;
+pub mod daemon_host;
 pub mod env;
 pub mod events;
+pub mod host;
+pub mod hub;
+pub mod notes;
 pub mod outcome;
+pub mod persist;
+pub mod registry;
 pub mod runner;
+pub mod service;
+pub mod spawn_request;
 pub mod stream;
 pub mod turn;
+pub mod worker;
 pub mod workspace;
 
+#[cfg(test)]
+mod registry_tests;
 #[cfg(test)]
 mod tests;

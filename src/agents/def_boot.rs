@@ -1,0 +1,118 @@
+//! Def-vault boot resolution and the poll (spec 02 §4.2, §4.4, §4.6).
+//!
+//! Runs on a background thread after the HTTP server listens: read the operator bearer,
+//! resolve bindings (`agent-vaults.json`, else mint `vault:default:write` and write the
+//! file), bind them, register the vault triggers when a bearer exists, load every
+//! definition once, then re-load every `PARACHUTE_AGENT_DEF_POLL_MS`.
+//!
+//! [ext] (spec 02 D8) The poll always runs (a no-op with no vaults), so vaults added later
+//! through the API are polled too. Ticks never overlap: the loop is one thread.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crate::grants::GrantsClient;
+use crate::mint::{read_operator_token, MintClient, MintRequest};
+use crate::state::AppState;
+use crate::vault::{VaultClient, VaultError};
+
+use super::def_triggers;
+use super::vaults::{self, DefVaultBinding, DEFAULT_VAULT_URL};
+
+/// Spawn the boot + poll thread.
+pub fn start(state: Arc<AppState>) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("agent-defs".into())
+        .spawn(move || {
+            boot(&state);
+            let interval = state.config.def_poll_interval;
+            loop {
+                std::thread::sleep(interval);
+                state.agent_defs.load_all();
+            }
+        })
+        .expect("spawn agent-defs thread")
+}
+
+/// Resolve, bind, register triggers, load once.
+pub fn boot(state: &AppState) {
+    let bearer = read_operator_token(&state.config.parachute_home);
+    let reg = &state.agent_defs;
+    if let Some(b) = &bearer {
+        reg.set_grants(Arc::new(GrantsClient::new(&state.auth.hub_origin(), b)));
+    }
+    for b in resolve_bindings(state, bearer.as_deref()) {
+        if let Err(e) = reg.bind(b) {
+            log::warn!("agent-defs: skipping a def-vault binding: {e}");
+        }
+    }
+    let bound = reg.bindings();
+    if bound.is_empty() {
+        return;
+    }
+    if let Some(bearer) = &bearer {
+        register_triggers(state, bearer, &bound);
+    }
+    let n = reg.load_all();
+    log::info!(
+        "parachute-agent: vault-native agent defs — {n} instantiated from {} def-vault(s).",
+        bound.len()
+    );
+}
+
+fn resolve_bindings(state: &AppState, bearer: Option<&str>) -> Vec<DefVaultBinding> {
+    let path = vaults::file_path(&state.config.state_dir);
+    match vaults::load(&path) {
+        Ok(Some(b)) => return b,
+        Ok(None) => {}
+        Err(e) => {
+            log::error!("vault-native agent-def boot failed (continuing): {e}");
+            return Vec::new();
+        }
+    }
+    let Some(bearer) = bearer else {
+        log::warn!(
+            "agent-defs: no operator token — skipping the default def-vault (the vault-native \
+             agent path is idle until the hub is provisioned; channels.json is unaffected)."
+        );
+        return Vec::new();
+    };
+    let mint = MintClient::new(&state.auth.hub_origin(), bearer);
+    let token = match mint.mint(&MintRequest::scope("vault:default:write")) {
+        Ok(t) => t,
+        Err(e) => {
+            log::error!("agent-defs: minting the default def-vault token failed (continuing): {e}");
+            return Vec::new();
+        }
+    };
+    let binding = DefVaultBinding {
+        vault: "default".into(),
+        vault_url: Some(DEFAULT_VAULT_URL.into()),
+        token,
+    };
+    if let Err(e) = vaults::save(&path, std::slice::from_ref(&binding)) {
+        log::warn!(
+            "agent-defs: could not write {} ({e}); using the binding anyway",
+            path.display()
+        );
+    }
+    vec![binding]
+}
+
+/// Register the three triggers of every binding, one vault after the other.
+pub fn register_triggers(state: &AppState, bearer: &str, bindings: &[DefVaultBinding]) {
+    let mint = MintClient::new(&state.auth.hub_origin(), bearer);
+    let post = |b: &DefVaultBinding, admin: &str, body: &serde_json::Value| {
+        // any 2xx counts as registered, whatever its body
+        match VaultClient::new(b.vault_url.as_deref(), &b.vault, admin).create_trigger(body) {
+            Ok(_) | Err(VaultError::BadJson(_)) => Ok(()),
+            Err(e) => Err(match e.status() {
+                Some(code) => format!("HTTP {code} {}", e.message()).trim().to_string(),
+                None => e.message().to_string(),
+            }),
+        }
+    };
+    for b in bindings {
+        def_triggers::register_for(b, &mint, &post);
+    }
+}

@@ -1,0 +1,150 @@
+//! The agents API (spec 01 §2.5, spec 03 §3, spec 04 §4): `GET|POST /api/agents`,
+//! `DELETE /api/agents/<name>`, `POST /api/agents/<name>/restart`,
+//! `GET /api/agents/<name>/env` (names only), and the live stream
+//! `GET /api/channels/<ch>/turn-events?ticket=…` (spec 03 §7). All admin-scoped; only a
+//! `filesystem:"full"` spawn is step-up gated. Improvement over the reference: DELETE
+//! removes `spec.json`, so the agent stays deleted across restarts.
+
+use serde_json::{json, Value};
+
+use super::persist;
+use super::spawn_request::build_spec;
+use crate::agents::spec::{FilesystemMode, SystemPromptMode};
+use crate::auth::Scope;
+use crate::http::{ApiError, Req, Resp};
+use crate::state::AppState;
+
+type Routed = Option<Result<Resp, ApiError>>;
+
+/// Step 12 of the route table (the agents routes).
+pub fn route(state: &AppState, req: &mut Req) -> Routed {
+    let segs: Vec<String> = req.segs().iter().map(|s| s.to_string()).collect();
+    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    match (
+        req.is("GET"),
+        req.is("POST"),
+        req.is("DELETE"),
+        s.as_slice(),
+    ) {
+        (true, _, _, ["api", "agents"]) => Some(list(state, req)),
+        (_, true, _, ["api", "agents"]) => Some(spawn(state, req)),
+        (_, true, _, ["api", "agents", name, "restart"]) => Some(restart(state, req, name)),
+        (_, _, true, ["api", "agents", name]) => Some(delete(state, req, name)),
+        (true, _, _, ["api", "agents", name, "env"]) => Some(env_view(state, req, name)),
+        _ => None,
+    }
+}
+
+fn list(state: &AppState, req: &Req) -> Result<Resp, ApiError> {
+    state.auth.require(req, Scope::Admin)?;
+    let svc = &state.programmatic;
+    let agents: Vec<Value> = svc
+        .registry
+        .list()
+        .into_iter()
+        .map(|a| {
+            let name = a.spec.name.clone();
+            let w = svc.sessions_dir.join(&name);
+            let mut row = json!({
+                "name": name,
+                "session": format!("{name}-agent"),
+                "workspace": w.display().to_string(),
+                "hasWorkspace": persist::spec_exists(&svc.sessions_dir, &name),
+                "backend": "programmatic",
+                "status": a.status,
+            });
+            if a.spec.system_prompt.is_some() {
+                let mode = match a.spec.system_prompt_mode.unwrap_or_default() {
+                    SystemPromptMode::Append => "append",
+                    SystemPromptMode::Replace => "replace",
+                };
+                row["systemPromptMode"] = json!(mode);
+            }
+            if let Some(ws) = a
+                .spec
+                .workspace
+                .as_deref()
+                .filter(|p| std::path::Path::new(p).exists())
+            {
+                row["workingDir"] = json!(ws);
+            }
+            row
+        })
+        .collect();
+    Ok(Resp::ok(&json!({ "agents": agents })))
+}
+
+fn spawn(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
+    state.auth.require(req, Scope::Admin)?;
+    let body = req.json()?;
+    let spec = build_spec(&body).map_err(ApiError::BadRequest)?;
+    if spec.filesystem() == FilesystemMode::Full {
+        step_up(state, req)?;
+    }
+    let channel = spec.wake_channel().to_string();
+    let svc = &state.programmatic;
+    if let Some(other) = svc.registry.agent_on(&channel).filter(|o| *o != spec.name) {
+        return Err(ApiError::Conflict(format!(
+            "programmatic agent \"{other}\" already serves channel \"{channel}\". Kill it first, or pick a different channel."
+        )));
+    }
+    let existed = svc.setup(&spec).map_err(ApiError::BadRequest)?;
+    Ok(Resp::ok(&json!({
+        "name": spec.name,
+        "channel": channel,
+        "backend": "programmatic",
+        "workspace": svc.sessions_dir.join(&spec.name).display().to_string(),
+        "alreadyRunning": existed,
+    })))
+}
+
+fn delete(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
+    state.auth.require(req, Scope::Admin)?;
+    if state.programmatic.delete(name) {
+        Ok(Resp::ok(
+            &json!({"ok": true, "name": name, "backend": "programmatic", "killed": true}),
+        ))
+    } else {
+        Ok(Resp::ok(
+            &json!({"ok": true, "name": name, "killed": false}),
+        ))
+    }
+}
+
+fn restart(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
+    state.auth.require(req, Scope::Admin)?;
+    match state.programmatic.restart(name) {
+        Some(()) => Ok(Resp::ok(&json!({
+            "ok": true,
+            "name": name,
+            "backend": "programmatic",
+            "session_reset": true,
+            "note": "programmatic agent — conversation reset (next message starts a fresh session); no process to restart.",
+        }))),
+        None => Err(ApiError::NotFound(format!(
+            "no programmatic agent named \"{name}\" to restart"
+        ))),
+    }
+}
+
+fn env_view(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
+    state.auth.require(req, Scope::Admin)?;
+    let store = crate::credentials::CredentialStore::new(&state.config.state_dir);
+    let entries = store.effective_env_view(name, &[]).unwrap_or_else(|e| {
+        log::warn!("env view for {name}: {e}");
+        Vec::new()
+    });
+    Ok(Resp::ok(&json!({
+        "env": entries,
+        "note": format!("no vault-native #agent/definition found for \"{name}\" — showing the env-store layers only (operator default + per-agent override); approved-grant service env names are unavailable without a registered def."),
+    })))
+}
+
+/// Step-up gate for `filesystem:"full"` spawns. Until the security routes are wired in,
+/// this fails closed with the spec's 403 body.
+fn step_up(_state: &AppState, _req: &Req) -> Result<(), ApiError> {
+    Err(ApiError::custom(
+        403,
+        json!({"error": "step_up_required", "reason": "token"}),
+    ))
+}

@@ -1,0 +1,117 @@
+//! Building the programmatic backend at daemon start (spec 03 §4.2): the `claude` binary
+//! (PATH lookup, its real path), the operator token and hub origin for the mint client,
+//! the daemon-wide vault URL, the turn timeout (`Config::turn_timeout`, spec 08) and the
+//! retry delays. Test knob (not in the reference): `PARACHUTE_AGENT_TURN_RETRY_DELAYS_MS`,
+//! comma-separated milliseconds before attempts 2 and 3 (default `2000,5000`).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::daemon_host::{vault_url_from_env, DaemonHost};
+use super::hub::TurnEventSink;
+use super::registry::ProgrammaticRegistry;
+use super::runner::RunLimits;
+use super::service::ProgrammaticService;
+use super::turn::{default_retry_delays, EngineConfig};
+use super::worker::WorkerCtx;
+use crate::backend::launch::Launcher;
+use crate::channels::ChannelRegistry;
+use crate::config::Config;
+use crate::credentials::CredentialStore;
+use crate::mint::{read_operator_token, MintClient};
+
+/// First executable `name` on `path`, canonicalised.
+pub fn which(name: &str, path: Option<&str>) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    path?.split(':').filter(|d| !d.is_empty()).find_map(|d| {
+        let p = Path::new(d).join(name);
+        let meta = std::fs::metadata(&p).ok()?;
+        (meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+            .then(|| p.canonicalize().unwrap_or(p))
+    })
+}
+
+fn retry_delays_from_env() -> Vec<Duration> {
+    match crate::config::env_nonempty("PARACHUTE_AGENT_TURN_RETRY_DELAYS_MS") {
+        None => default_retry_delays(),
+        Some(v) => {
+            let parsed: Option<Vec<Duration>> = v
+                .split(',')
+                .map(|s| s.trim().parse::<u64>().ok().map(Duration::from_millis))
+                .collect();
+            parsed.unwrap_or_else(default_retry_delays)
+        }
+    }
+}
+
+/// The backend, ready to register agents. `launcher` is the sandbox seam.
+pub fn build(
+    config: &Config,
+    channels: Arc<ChannelRegistry>,
+    hub_origin: &str,
+    events: Arc<dyn TurnEventSink>,
+    launcher: Arc<dyn Launcher>,
+) -> Arc<ProgrammaticService> {
+    let daemon_env: Vec<(String, String)> = std::env::vars().collect();
+    let path_var = daemon_env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str());
+    let claude_bin: OsString = match which("claude", path_var) {
+        Some(p) => p.into(),
+        None => {
+            log::warn!("claude not found on PATH: turns will fail until it is installed");
+            "claude".into()
+        }
+    };
+    let mint = match read_operator_token(&config.parachute_home) {
+        Some(tok) => Some(MintClient::new(hub_origin, &tok)),
+        None => {
+            log::warn!(
+                "no operator token in {}: vault-bound programmatic agents cannot mint tokens",
+                config.parachute_home.display()
+            );
+            None
+        }
+    };
+    let sessions_dir = config.state_dir.join("sessions");
+    let host = DaemonHost {
+        channels,
+        credentials: CredentialStore::new(&config.state_dir),
+        mint,
+        vault_url: vault_url_from_env(),
+    };
+    let engine = EngineConfig {
+        claude_bin,
+        sessions_dir: sessions_dir.clone(),
+        daemon_env,
+        limits: RunLimits {
+            timeout: config.turn_timeout,
+            kill_grace: Duration::from_secs(5),
+        },
+        retry_delays: retry_delays_from_env(),
+        launcher,
+    };
+    let registry = ProgrammaticRegistry::new(WorkerCtx {
+        engine,
+        host: Arc::new(host),
+        hub: events,
+    });
+    ProgrammaticService::new(registry, sessions_dir)
+}
+
+/// After the channels started: re-register persisted agents whose wake channel is live
+/// (spec 03 §3 "Boot re-register") and feed `/health.programmatic_agents`.
+pub fn start(state: &crate::state::AppState) {
+    let channels = state.channels.clone();
+    let n = state
+        .programmatic
+        .reregister_at_boot(&|ch| channels.get(ch).is_some());
+    if n > 0 {
+        log::info!("re-registered {n} programmatic agent(s)");
+    }
+    let svc = state.programmatic.clone();
+    *state.health.programmatic_agents.write() = Some(Arc::new(move || svc.health_rows()));
+}

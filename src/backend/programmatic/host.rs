@@ -1,0 +1,49 @@
+//! What a turn needs from the rest of the daemon, as one seam ([`TurnHost`]): the Claude
+//! credential and channel env store (spec 04 §2.3), the per-turn vault token mint
+//! (spec 03 §4.3), the channel's reply path (spec 03 §5.7) and, for vault-transport
+//! channels, a [`NoteStore`] for thread notes and callbacks (§5.6, §5.9). The daemon
+//! implements it over `AppState`; tests implement it in memory.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::agents::spec::VaultAccess;
+
+/// A reply (or failure note) to deliver on a channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outbound {
+    pub text: String,
+    /// The inbound note id this answers (`in_reply_to`).
+    pub in_reply_to: Option<String>,
+    /// The per-turn thread id (`metadata.thread`).
+    pub thread: String,
+}
+
+/// Notes of one vault-transport channel's vault.
+pub trait NoteStore: Send + Sync {
+    /// `metadata` of the note at `path`; `Ok(None)` on 404. Other errors are `Err`.
+    fn note_metadata(&self, path: &str) -> Result<Option<Value>, String>;
+    /// PATCH-upsert the note at `path` with `body`; returns the note id if the vault gave one.
+    fn upsert_note(&self, path: &str, body: &Value) -> Result<Option<String>, String>;
+    /// POST a new note; returns its id if the vault gave one.
+    fn create_note(&self, body: &Value) -> Result<Option<String>, String>;
+}
+
+pub trait TurnHost: Send + Sync {
+    /// The Claude OAuth token for the wake channel; `Err` carries the
+    /// `no Claude credential for channel "<ch>": …` message.
+    fn claude_token(&self, channel: &str) -> Result<String, String>;
+    /// `env.default` overlaid by `env.channels[<channel>]`.
+    fn channel_env(&self, channel: &str) -> Result<BTreeMap<String, String>, String>;
+    /// Mint the per-turn vault token (`vault:<name>:<access>`, audience `vault.<name>`).
+    fn mint_vault_token(&self, vault: &VaultAccess) -> Result<String, String>;
+    /// The daemon-wide vault URL (no trailing `/`), for the agent's MCP server.
+    fn vault_url(&self) -> String;
+    /// Deliver `out` through the channel's transport; returns the written note/message id.
+    /// Errors of a vault write carry `(<status>)` so 4xx can be told from 5xx.
+    fn reply(&self, channel: &str, out: &Outbound) -> Result<Option<String>, String>;
+    /// The note store of a live vault-transport channel; `None` for other transports.
+    fn notes(&self, channel: &str) -> Option<Arc<dyn NoteStore>>;
+}

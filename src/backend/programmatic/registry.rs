@@ -1,0 +1,270 @@
+//! The programmatic registry (spec 03 §5.1–§5.4, §9): one agent per wake channel, one
+//! worker thread per channel fed by a crossbeam channel (FIFO, one turn at a time per
+//! channel, channels in parallel), the `idle|working|queued:<N>` status, and the pending
+//! buffer for channels whose agent is about to register (cap 50, oldest dropped).
+//!
+//! Deregistering cancels the slot: messages still queued are discarded, an in-flight turn
+//! finishes and still replies. Re-registering the same name on the same channel keeps the
+//! queue and the worker picks up the new spec for the next message.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crossbeam_channel::{unbounded, Sender};
+use parking_lot::{Mutex, RwLock};
+
+use super::worker::{process, QueuedMessage, WorkerCtx};
+use crate::agents::spec::AgentSpec;
+
+/// Pending-buffer capacity per expected channel (spec 03 §5.3).
+pub const PENDING_CAP: usize = 50;
+
+struct SlotState {
+    busy: AtomicBool,
+    waiting: AtomicUsize,
+    cancelled: AtomicBool,
+}
+
+struct Slot {
+    spec: Arc<RwLock<AgentSpec>>,
+    tx: Sender<QueuedMessage>,
+    state: Arc<SlotState>,
+}
+
+impl Slot {
+    fn cancel(&self) {
+        self.state.cancelled.store(true, Ordering::SeqCst);
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    by_channel: HashMap<String, Slot>,
+    by_name: HashMap<String, String>,
+    expected: HashSet<String>,
+    pending: HashMap<String, VecDeque<QueuedMessage>>,
+}
+
+/// A live programmatic agent as listed by `GET /api/agents`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentStatus {
+    pub spec: AgentSpec,
+    pub status: String,
+}
+
+pub struct ProgrammaticRegistry {
+    ctx: Arc<WorkerCtx>,
+    inner: Mutex<Inner>,
+}
+
+impl ProgrammaticRegistry {
+    pub fn new(ctx: WorkerCtx) -> Arc<Self> {
+        Arc::new(ProgrammaticRegistry {
+            ctx: Arc::new(ctx),
+            inner: Mutex::new(Inner::default()),
+        })
+    }
+
+    pub fn ctx(&self) -> &WorkerCtx {
+        &self.ctx
+    }
+
+    /// Register `spec` (replace by name). Replays the channel's pending buffer.
+    pub fn register(&self, spec: AgentSpec) {
+        let channel = spec.wake_channel().to_string();
+        let mut inner = self.inner.lock();
+        // The name moved to another channel: drop the old slot.
+        if let Some(old) = inner.by_name.get(&spec.name).cloned() {
+            if old != channel {
+                Self::drop_channel(&mut inner, &old);
+            }
+        }
+        let same_agent = inner
+            .by_channel
+            .get(&channel)
+            .is_some_and(|s| s.spec.read().name == spec.name);
+        if same_agent {
+            *inner.by_channel[&channel].spec.write() = spec.clone();
+        } else {
+            if let Some(other) = inner.by_channel.get(&channel) {
+                let other_name = other.spec.read().name.clone();
+                inner.by_name.remove(&other_name);
+                Self::drop_slot(&mut inner, &channel);
+            }
+            let slot = self.spawn_worker(spec.clone());
+            inner.by_channel.insert(channel.clone(), slot);
+        }
+        inner.by_name.insert(spec.name.clone(), channel.clone());
+        inner.expected.remove(&channel);
+        let replay = inner.pending.remove(&channel).unwrap_or_default();
+        let slot = &inner.by_channel[&channel];
+        for m in replay {
+            Self::push(slot, m);
+        }
+    }
+
+    fn spawn_worker(&self, spec: AgentSpec) -> Slot {
+        let (tx, rx) = unbounded::<QueuedMessage>();
+        let state = Arc::new(SlotState {
+            busy: AtomicBool::new(false),
+            waiting: AtomicUsize::new(0),
+            cancelled: AtomicBool::new(false),
+        });
+        let spec = Arc::new(RwLock::new(spec));
+        let (ctx, st, sp) = (self.ctx.clone(), state.clone(), spec.clone());
+        let name = format!("turn-{}", sp.read().wake_channel());
+        let spawned = std::thread::Builder::new().name(name).spawn(move || {
+            while let Ok(msg) = rx.recv() {
+                if st.cancelled.load(Ordering::SeqCst) {
+                    continue; // deregistered: queued messages are discarded
+                }
+                st.busy.store(true, Ordering::SeqCst);
+                st.waiting.fetch_sub(1, Ordering::SeqCst);
+                let current = sp.read().clone();
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    process(&ctx, &current, &msg)
+                }));
+                if r.is_err() {
+                    log::error!("agent {}: turn worker panicked; continuing", current.name);
+                }
+                st.busy.store(false, Ordering::SeqCst);
+            }
+        });
+        if let Err(e) = spawned {
+            log::error!("could not start a turn worker: {e}");
+        }
+        Slot { spec, tx, state }
+    }
+
+    fn push(slot: &Slot, msg: QueuedMessage) {
+        slot.state.waiting.fetch_add(1, Ordering::SeqCst);
+        if slot.tx.send(msg).is_err() {
+            slot.state.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    fn drop_slot(inner: &mut Inner, channel: &str) {
+        if let Some(slot) = inner.by_channel.remove(channel) {
+            slot.cancel();
+        }
+    }
+
+    fn drop_channel(inner: &mut Inner, channel: &str) {
+        Self::drop_slot(inner, channel);
+        inner.expected.remove(channel);
+        inner.pending.remove(channel);
+    }
+
+    /// Deregister by name; true if it was registered.
+    pub fn deregister(&self, name: &str) -> bool {
+        let mut inner = self.inner.lock();
+        match inner.by_name.remove(name) {
+            Some(ch) => {
+                Self::drop_channel(&mut inner, &ch);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Mark `channel` as about to get an agent: inbound messages are buffered.
+    pub fn expect(&self, channel: &str) {
+        self.inner.lock().expected.insert(channel.to_string());
+    }
+
+    /// Clear an expected mark and its buffer.
+    pub fn unexpect(&self, channel: &str) {
+        let mut inner = self.inner.lock();
+        inner.expected.remove(channel);
+        inner.pending.remove(channel);
+    }
+
+    /// The routing fork's programmatic branch (spec 03 §5.2 steps 2–3): enqueue for the
+    /// channel's agent, or buffer for an expected channel. False when neither applies.
+    pub fn route(&self, channel: &str, msg: QueuedMessage) -> bool {
+        let mut inner = self.inner.lock();
+        if let Some(slot) = inner.by_channel.get(channel) {
+            Self::push(slot, msg);
+            return true;
+        }
+        if inner.expected.contains(channel) {
+            let buf = inner.pending.entry(channel.to_string()).or_default();
+            if buf.len() >= PENDING_CAP {
+                buf.pop_front();
+                log::warn!("channel {channel}: pending buffer full, dropped the oldest message");
+            }
+            buf.push_back(msg);
+            return true;
+        }
+        false
+    }
+
+    /// Name of the agent serving `channel`.
+    pub fn agent_on(&self, channel: &str) -> Option<String> {
+        self.inner
+            .lock()
+            .by_channel
+            .get(channel)
+            .map(|s| s.spec.read().name.clone())
+    }
+
+    pub fn get(&self, name: &str) -> Option<AgentSpec> {
+        let inner = self.inner.lock();
+        let ch = inner.by_name.get(name)?;
+        inner.by_channel.get(ch).map(|s| s.spec.read().clone())
+    }
+
+    /// `idle`, `working` or `queued:<N>`.
+    pub fn status_of(&self, name: &str) -> Option<String> {
+        let inner = self.inner.lock();
+        let ch = inner.by_name.get(name)?;
+        inner.by_channel.get(ch).map(|s| status_text(&s.state))
+    }
+
+    /// Every live agent with its status, sorted by name.
+    pub fn list(&self) -> Vec<AgentStatus> {
+        let inner = self.inner.lock();
+        let mut v: Vec<AgentStatus> = inner
+            .by_channel
+            .values()
+            .map(|s| AgentStatus {
+                spec: s.spec.read().clone(),
+                status: status_text(&s.state),
+            })
+            .collect();
+        v.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+        v
+    }
+
+    pub fn pending_count(&self, channel: &str) -> usize {
+        self.inner
+            .lock()
+            .pending
+            .get(channel)
+            .map_or(0, VecDeque::len)
+    }
+
+    /// Daemon shutdown: discard queues and kill every running `claude` process group.
+    pub fn shutdown(&self) {
+        let mut inner = self.inner.lock();
+        for slot in inner.by_channel.values() {
+            slot.cancel();
+        }
+        inner.by_channel.clear();
+        inner.by_name.clear();
+        drop(inner);
+        super::runner::kill_all_groups();
+    }
+}
+
+fn status_text(s: &SlotState) -> String {
+    let waiting = s.waiting.load(Ordering::SeqCst);
+    if waiting > 0 {
+        format!("queued:{waiting}")
+    } else if s.busy.load(Ordering::SeqCst) {
+        "working".into()
+    } else {
+        "idle".into()
+    }
+}

@@ -1,0 +1,458 @@
+//! The life of one queued message (spec 03 §8): resolve the session (§5.5), write the
+//! thread-note start, run the turn (§4), write the end record, deliver the reply with
+//! retry (§5.7) or the failure note (§5.8), emit the final live event (§7) and call the
+//! delegating agent back (§5.9). Thread-note writes, failure notes and callbacks are
+//! best-effort: their failures are logged and never change the branch.
+//!
+//! Improvements over the reference: a non-404 error reading the single-threaded session
+//! fails the turn visibly (branch F) instead of losing the message (§5.5); on channels
+//! without thread notes (telegram, http-ui) a single-threaded agent keeps its
+//! conversation through a local session record `<W>/session.json` (§5.5 gap).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::argv::SessionChoice;
+use super::events::TurnEvent;
+use super::host::{NoteStore, Outbound, TurnHost};
+use super::hub::TurnEventSink;
+use super::notes::{self, Callback, Prior, ThreadTurn, ThreadWrite, MAX_DELEGATION_DEPTH};
+use super::outcome::TurnResult;
+use super::stream::Usage;
+use super::turn::{run_turn, EngineConfig, TurnInput};
+use super::workspace::{self, McpServer};
+use crate::agents::spec::{AgentSpec, ThreadMode};
+use crate::util::fsx;
+use crate::util::time::now_iso;
+
+/// One inbound message waiting for its agent (spec 03 §5.2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedMessage {
+    pub content: String,
+    /// `meta.note_id` of the inbound note.
+    pub in_reply_to: Option<String>,
+    pub reply_to: Option<String>,
+    pub correlation_id: Option<String>,
+    pub delegation_depth: u32,
+}
+
+impl QueuedMessage {
+    pub fn text(content: impl Into<String>) -> Self {
+        QueuedMessage {
+            content: content.into(),
+            in_reply_to: None,
+            reply_to: None,
+            correlation_id: None,
+            delegation_depth: 0,
+        }
+    }
+
+    /// From an inbound message's flattened string metadata.
+    pub fn from_meta(content: &str, meta: &BTreeMap<String, String>) -> Self {
+        let get = |k: &str| meta.get(k).filter(|v| !v.is_empty()).cloned();
+        QueuedMessage {
+            content: content.to_string(),
+            in_reply_to: get("note_id"),
+            reply_to: get("reply_to"),
+            correlation_id: get("correlation_id"),
+            delegation_depth: notes::parse_depth(meta.get("delegation_depth").map(String::as_str)),
+        }
+    }
+}
+
+/// Shared context of every worker.
+pub struct WorkerCtx {
+    pub engine: EngineConfig,
+    pub host: Arc<dyn TurnHost>,
+    pub hub: Arc<dyn TurnEventSink>,
+}
+
+const LOCAL_SESSION_FILE: &str = "session.json";
+const OUTBOUND_DELAYS: [Duration; 2] = [Duration::from_millis(250), Duration::from_millis(500)];
+
+/// The locally recorded session of a single-threaded agent on a non-vault channel.
+pub fn read_local_session(w: &Path, channel: &str) -> Option<String> {
+    let text = fsx::read_optional(&w.join(LOCAL_SESSION_FILE)).ok()??;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    (v.get("channel")?.as_str()? == channel)
+        .then(|| v.get("session")?.as_str().map(str::to_string))
+        .flatten()
+        .filter(|s| !s.is_empty())
+}
+
+fn write_local_session(w: &Path, channel: &str, session: &str) {
+    let v = json!({"channel": channel, "session": session});
+    let text = format!("{v}\n");
+    let path = w.join(LOCAL_SESSION_FILE);
+    if let Err(e) = workspace::write_replace(&path, text.as_bytes(), fsx::PRIVATE_FILE) {
+        log::warn!("could not record session in {}: {e}", w.display());
+    }
+}
+
+/// Forget the local session record (restart).
+pub fn clear_local_session(w: &Path) {
+    let _ = std::fs::remove_file(w.join(LOCAL_SESSION_FILE));
+}
+
+/// Transient outbound failure: no `(NNN)` status in the text, or a 5xx one (spec 03 §5.7).
+fn outbound_transient(err: &str) -> bool {
+    let bytes = err.as_bytes();
+    let mut found = None;
+    for i in 0..bytes.len().saturating_sub(4) {
+        if bytes[i] == b'('
+            && bytes[i + 4] == b')'
+            && bytes[i + 1..i + 4].iter().all(u8::is_ascii_digit)
+        {
+            found = Some(bytes[i + 1]);
+            break;
+        }
+    }
+    match found {
+        None => true,
+        Some(first) => first == b'5',
+    }
+}
+
+fn deliver_with_retry(
+    host: &dyn TurnHost,
+    channel: &str,
+    out: &Outbound,
+) -> Result<Option<String>, String> {
+    let mut attempt = 0;
+    loop {
+        match host.reply(channel, out) {
+            Ok(id) => return Ok(id),
+            Err(e) => {
+                if attempt >= OUTBOUND_DELAYS.len() || !outbound_transient(&e) {
+                    return Err(e);
+                }
+                log::warn!("channel {channel}: outbound write failed ({e}); retrying");
+                std::thread::sleep(OUTBOUND_DELAYS[attempt]);
+                attempt += 1;
+            }
+        }
+    }
+}
+
+enum Run {
+    Done(TurnResult),
+    Threw(String),
+}
+
+/// Process one message for `spec` completely.
+pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) {
+    let channel = spec.wake_channel().to_string();
+    let w = workspace::private_dir(&ctx.engine.sessions_dir, &spec.name);
+    let turn_thread_id = crate::util::rand::uuid();
+    let started_at = now_iso();
+    let store = ctx.host.notes(&channel);
+    let single = spec.mode == ThreadMode::SingleThreaded;
+    let publish = |e: &TurnEvent| {
+        ctx.hub.publish(&channel, e);
+    };
+
+    // Session resolution (§5.5).
+    let mut prior = Prior::default();
+    let mut session = SessionChoice::fresh();
+    let mut early_failure = None;
+    if single {
+        let path = notes::thread_path(&channel, &spec.name, spec.mode, &turn_thread_id);
+        match &store {
+            Some(s) => match s.note_metadata(&path) {
+                Ok(Some(meta)) => prior = Prior::from_metadata(&meta),
+                Ok(None) => {}
+                Err(e) => early_failure = Some(format!("reading the thread note failed: {e}")),
+            },
+            None => prior.session = read_local_session(&w, &channel),
+        }
+        if let Some(id) = &prior.session {
+            session = SessionChoice::resume(id.clone());
+        }
+    }
+    let thread = ThreadTurn {
+        channel: &channel,
+        name: &spec.name,
+        mode: spec.mode,
+        definition: spec.definition.as_deref(),
+        input: &msg.content,
+        turn_thread_id: &turn_thread_id,
+        started_at: &started_at,
+        prior,
+    };
+    let write_thread = |write: &ThreadWrite| -> Option<String> {
+        let s = store.as_ref()?;
+        let body = thread.body(write, &now_iso());
+        match s.upsert_note(&thread.path(), &body) {
+            Ok(id) => Some(id.unwrap_or_else(|| thread.path())),
+            Err(e) => {
+                log::warn!("agent {}: thread note write failed: {e}", spec.name);
+                None
+            }
+        }
+    };
+
+    let run = match early_failure {
+        Some(reason) => Run::Done(TurnResult::failed(reason, false)),
+        None => {
+            write_thread(&ThreadWrite::Start);
+            let mut sink = |e: TurnEvent| publish(&e);
+            match deliver(ctx, spec, &channel, msg, &session, &mut sink) {
+                Ok(r) => Run::Done(r),
+                Err(e) => Run::Threw(e),
+            }
+        }
+    };
+
+    let (ok, reply_id, thread_id) = match run {
+        Run::Done(TurnResult::Ok {
+            reply,
+            session_id,
+            usage,
+        }) => {
+            if let Some(sid) = &session_id {
+                if store.is_none() && single {
+                    write_local_session(&w, &channel, sid);
+                }
+            }
+            let end_id = write_thread(&ThreadWrite::End {
+                ok: true,
+                output: &reply,
+                usage: usage.as_ref(),
+                session: session_id.as_deref(),
+            });
+            finish_ok(
+                ctx,
+                &channel,
+                msg,
+                &turn_thread_id,
+                reply,
+                session_id,
+                usage,
+                end_id,
+                &write_thread,
+            )
+        }
+        Run::Done(TurnResult::Failed {
+            reason, session_id, ..
+        }) => {
+            if let Some(sid) = &session_id {
+                if store.is_none() && single {
+                    write_local_session(&w, &channel, sid);
+                }
+            }
+            let end_id = write_thread(&ThreadWrite::End {
+                ok: false,
+                output: &reason,
+                usage: None,
+                session: session_id.as_deref(),
+            });
+            fail(ctx, &channel, msg, &turn_thread_id, &reason);
+            (false, None, end_id)
+        }
+        Run::Threw(reason) => {
+            log::error!("agent {}: turn threw: {reason}", spec.name);
+            let end_id = write_thread(&ThreadWrite::End {
+                ok: false,
+                output: &reason,
+                usage: None,
+                session: None,
+            });
+            fail(ctx, &channel, msg, &turn_thread_id, &reason);
+            (false, None, end_id)
+        }
+    };
+    callback(
+        ctx,
+        &channel,
+        msg,
+        ok,
+        reply_id.as_deref(),
+        thread_id.as_deref().unwrap_or(&turn_thread_id),
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish_ok(
+    ctx: &WorkerCtx,
+    channel: &str,
+    msg: &QueuedMessage,
+    turn_thread_id: &str,
+    reply: String,
+    session_id: Option<String>,
+    usage: Option<Usage>,
+    end_id: Option<String>,
+    write_thread: &dyn Fn(&ThreadWrite) -> Option<String>,
+) -> (bool, Option<String>, Option<String>) {
+    if reply.is_empty() {
+        ctx.hub.publish(channel, &TurnEvent::Done { reply });
+        return (true, None, end_id);
+    }
+    let out = Outbound {
+        text: reply.clone(),
+        in_reply_to: msg.in_reply_to.clone(),
+        thread: turn_thread_id.to_string(),
+    };
+    match deliver_with_retry(ctx.host.as_ref(), channel, &out) {
+        Ok(id) => {
+            ctx.hub.publish(channel, &TurnEvent::Done { reply });
+            (true, id, end_id)
+        }
+        Err(e) => {
+            log::error!("channel {channel}: reply produced but not saved: {e}");
+            let text = notes::undelivered_text(&e, &reply);
+            let re_id = write_thread(&ThreadWrite::ReRecord {
+                output: &text,
+                usage: usage.as_ref(),
+                session: session_id.as_deref(),
+            });
+            ctx.hub.publish(
+                channel,
+                &TurnEvent::Error {
+                    error: format!("reply produced but not saved: {e}"),
+                },
+            );
+            (false, None, re_id.or(end_id))
+        }
+    }
+}
+
+fn fail(ctx: &WorkerCtx, channel: &str, msg: &QueuedMessage, turn_thread_id: &str, reason: &str) {
+    log::warn!("channel {channel}: turn failed: {reason}");
+    ctx.hub.publish(
+        channel,
+        &TurnEvent::Error {
+            error: reason.to_string(),
+        },
+    );
+    let out = Outbound {
+        text: notes::failure_text(reason),
+        in_reply_to: msg.in_reply_to.clone(),
+        thread: turn_thread_id.to_string(),
+    };
+    if let Err(e) = deliver_with_retry(ctx.host.as_ref(), channel, &out) {
+        log::warn!("channel {channel}: failure note not delivered: {e}");
+    }
+}
+
+fn callback(
+    ctx: &WorkerCtx,
+    channel: &str,
+    msg: &QueuedMessage,
+    ok: bool,
+    source_message: Option<&str>,
+    source_thread: &str,
+) {
+    let Some(to) = msg.reply_to.as_deref() else {
+        return;
+    };
+    if msg.delegation_depth >= MAX_DELEGATION_DEPTH {
+        log::warn!(
+            "channel {channel}: not calling back {to}: delegation depth {} reached the limit {MAX_DELEGATION_DEPTH}",
+            msg.delegation_depth
+        );
+        return;
+    }
+    let Some(store) = ctx.host.notes(to) else {
+        log::warn!("channel {channel}: reply_to channel \"{to}\" is not a live vault channel; callback dropped");
+        return;
+    };
+    let note = Callback {
+        to_channel: to,
+        source_channel: channel,
+        ok,
+        source_thread,
+        source_message,
+        correlation_id: msg.correlation_id.as_deref(),
+        depth: msg.delegation_depth,
+    }
+    .note(&now_iso());
+    if let Err(e) = store.create_note(&note) {
+        log::warn!("channel {channel}: callback to {to} failed: {e}");
+    }
+}
+
+/// Spec 03 §4.1 steps 2–12: credential, env, vault token, then the turn itself.
+fn deliver(
+    ctx: &WorkerCtx,
+    spec: &AgentSpec,
+    channel: &str,
+    msg: &QueuedMessage,
+    session: &SessionChoice,
+    sink: &mut dyn FnMut(TurnEvent),
+) -> Result<TurnResult, String> {
+    let token = match ctx.host.claude_token(channel) {
+        Ok(t) => t,
+        Err(e) => return Ok(TurnResult::failed(e, false)),
+    };
+    let store_env = match ctx.host.channel_env(channel) {
+        Ok(env) => env,
+        Err(e) => return Ok(TurnResult::failed(e, false)),
+    };
+    let mut servers = Vec::new();
+    if let Some(v) = &spec.vault {
+        let vtok = match ctx.host.mint_vault_token(v) {
+            Ok(t) => t,
+            Err(e) => return Ok(TurnResult::failed(e, false)),
+        };
+        servers.push(McpServer {
+            name: format!("parachute-vault-{}", v.name),
+            url: format!(
+                "{}/vault/{}/mcp",
+                ctx.host.vault_url().trim_end_matches('/'),
+                v.name
+            ),
+            token: Some(vtok),
+        });
+    }
+    run_turn(
+        &ctx.engine,
+        &TurnInput {
+            spec,
+            message: &msg.content,
+            session: session.clone(),
+            oauth_token: &token,
+            store_env: &store_env,
+            grant_env: &BTreeMap::new(),
+            mcp_servers: &servers,
+        },
+        sink,
+    )
+}
+
+/// The note store type, re-exported for the registry's users.
+pub type SharedNoteStore = Arc<dyn NoteStore>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outbound_transient_rule() {
+        assert!(outbound_transient("connection refused"));
+        assert!(outbound_transient(
+            "vault transport: write failed (503) busy"
+        ));
+        assert!(!outbound_transient(
+            "vault transport: write failed (400) bad"
+        ));
+        assert!(!outbound_transient("(404)"));
+    }
+
+    #[test]
+    fn queued_message_from_meta() {
+        let mut m = BTreeMap::new();
+        m.insert("note_id".to_string(), "n1".to_string());
+        m.insert("reply_to".to_string(), "boss".to_string());
+        m.insert("delegation_depth".to_string(), "2".to_string());
+        m.insert("correlation_id".to_string(), "".to_string());
+        let q = QueuedMessage::from_meta("hi", &m);
+        assert_eq!(q.in_reply_to.as_deref(), Some("n1"));
+        assert_eq!(q.reply_to.as_deref(), Some("boss"));
+        assert_eq!(q.correlation_id, None);
+        assert_eq!(q.delegation_depth, 2);
+    }
+}

@@ -1,0 +1,119 @@
+//! The two one-line guards other areas call (spec 01 §4, §5.6), and the single mapping
+//! of the security stores' errors to HTTP answers.
+//!
+//! - [`require_step_up`]: after the `agent:admin` scope gate, before body parsing, on every
+//!   dangerous action. 403 `step_up_required` with `reason: "setup"` (no PIN yet) or
+//!   `reason: "token"` (no valid `X-Step-Up-Token`).
+//! - [`consume_ticket`]: the gate of the SSE routes that an EventSource opens
+//!   (`/ui/events`, `/api/channels/<ch>/turn-events`): consumes `?ticket=` and requires
+//!   `scope` of it. 401 for a missing/unknown/used/expired ticket, 403 when the ticket
+//!   lacks the scope (the ticket is consumed either way). No network I/O.
+
+use super::stepup::{GateError, StepUpError};
+use super::tickets::TicketError;
+use crate::auth::Scope;
+use crate::http::{ApiError, Req};
+use crate::state::AppState;
+use serde_json::json;
+
+/// Header carrying the step-up token (case-insensitive, spec 01 §5.3).
+pub const STEP_UP_HEADER: &str = "x-step-up-token";
+
+/// The step-up gate: `Ok(())` when a PIN is configured and the request carries a live
+/// step-up token.
+pub fn require_step_up(state: &AppState, req: &Req) -> Result<(), ApiError> {
+    let token = req.header(STEP_UP_HEADER).map(str::trim);
+    state.step_up.gate(token).map_err(ApiError::from)
+}
+
+/// Consume the request's `?ticket=` and require `scope`; returns the ticket's scopes.
+pub fn consume_ticket(state: &AppState, req: &Req, scope: Scope) -> Result<Vec<String>, ApiError> {
+    let ticket = req.query("ticket").unwrap_or("");
+    state
+        .tickets
+        .consume_for(ticket, scope)
+        .map_err(|e| ticket_error(e, scope))
+}
+
+fn ticket_error(e: TicketError, scope: Scope) -> ApiError {
+    match e {
+        TicketError::Invalid => ApiError::Unauthorized("valid one-time SSE ticket required".into()),
+        TicketError::LacksScope { granted } => ApiError::custom(
+            403,
+            json!({
+                "error": "insufficient_scope",
+                "message": format!("ticket lacks {}", scope.name()),
+                "granted": granted,
+            }),
+        ),
+    }
+}
+
+impl From<GateError> for ApiError {
+    fn from(e: GateError) -> ApiError {
+        match e {
+            GateError::Setup => ApiError::custom(
+                403,
+                json!({
+                    "error": "step_up_required",
+                    "reason": "setup",
+                    "message": "set a step-up PIN before performing this action",
+                }),
+            ),
+            GateError::Token => ApiError::custom(
+                403,
+                json!({
+                    "error": "step_up_required",
+                    "reason": "token",
+                    "message": "enter your step-up PIN to confirm this action",
+                }),
+            ),
+            GateError::Storage(msg) => {
+                log::error!("step-up: {msg}");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl From<StepUpError> for ApiError {
+    fn from(e: StepUpError) -> ApiError {
+        match e {
+            StepUpError::NotConfigured => ApiError::custom(
+                409,
+                json!({
+                    "error": "step_up_not_configured",
+                    "message": "set a step-up PIN first (POST /api/step-up/pin)",
+                }),
+            ),
+            StepUpError::RateLimited(r) => ApiError::Custom {
+                status: 429,
+                body: json!({
+                    "error": "rate_limited",
+                    "message": "too many PIN attempts — wait before retrying",
+                    "retry_after_seconds": r.seconds,
+                }),
+                headers: vec![("retry-after".into(), r.seconds.to_string())],
+            },
+            StepUpError::InvalidPin => ApiError::custom(
+                401,
+                json!({"error": "invalid_pin", "message": "incorrect PIN"}),
+            ),
+            StepUpError::CurrentPinRequired => ApiError::custom(
+                401,
+                json!({
+                    "error": "invalid_pin",
+                    "message": "the current PIN is required to change it",
+                }),
+            ),
+            StepUpError::BadNewPin => ApiError::bad_request("body.newPin must be 4–12 digits"),
+            StepUpError::Storage(msg) => {
+                log::error!("step-up: {msg}");
+                ApiError::Internal
+            }
+            StepUpError::WriteFailed(msg) => {
+                ApiError::custom(500, json!({ "error": format!("failed to set PIN: {msg}") }))
+            }
+        }
+    }
+}

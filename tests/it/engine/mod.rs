@@ -1,0 +1,5 @@
+//! Black-box tests of the programmatic turn engine (issue 6): the agents API, and turns
+//! run against the fake `claude` (`tests/fakes/claude`, first on the daemon's PATH).
+
+mod api;
+mod turns;
