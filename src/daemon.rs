@@ -47,6 +47,7 @@ fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
 
     let state = Arc::new(AppState::new(config));
+    crate::sandbox::boot::boot(&state);
     let server = HttpServer::bind(state.config.port)?;
     let http = HttpServer::start(server, state.clone(), HTTP_WORKERS);
     log::info!(
@@ -57,6 +58,18 @@ fn run(config: Config) -> Result<(), String> {
 
     register_service(&state);
     start_channels(&state, entries.unwrap_or_default())?;
+    let (stop_sweep, sweep_stop_rx) = crossbeam_channel::bounded::<()>(1);
+    let sweeper = state.attached.spawn_sweeper(
+        crate::backend::attached::sweep_interval_from_env(),
+        crate::backend::attached::claim_ttl_from_env(),
+        sweep_stop_rx,
+    );
+    state
+        .agent_defs
+        .add_sink(crate::backend::attached::sink::AttachedSink::new(
+            state.attached.clone(),
+            state.channels.clone(),
+        ));
     crate::backend::programmatic::boot::start(&state);
     crate::agents::def_boot::start(state.clone());
 
@@ -65,6 +78,10 @@ fn run(config: Config) -> Result<(), String> {
         "received signal {}, shutting down",
         signal.unwrap_or_default()
     );
+    drop(stop_sweep);
+    if let Ok(h) = sweeper {
+        let _ = h.join();
+    }
     state.programmatic.shutdown();
     state.channels.stop_all();
     http.shutdown();

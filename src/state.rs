@@ -16,6 +16,9 @@ use crate::config::Config;
 pub struct Dependencies {
     pub ok: bool,
     pub missing: Vec<String>,
+    /// [ext] Present but unusable dependencies (e.g. bwrap without user namespaces).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 type ChannelCount = Arc<dyn Fn(&str) -> usize + Send + Sync>;
@@ -39,6 +42,12 @@ pub struct AppState {
     /// Bridge `/events` subscribers (spec 05 §2.2).
     pub events: Arc<SseHub>,
     pub health: HealthHooks,
+    /// The turn sandbox: the launcher every programmatic turn must use (spec 04 §6).
+    pub sandbox: crate::sandbox::Sandbox,
+    /// Attached-backend agents by channel (spec 03 §6); first route of the routing fork.
+    pub attached: Arc<crate::backend::attached::AttachedRegistry>,
+    /// The Streamable-HTTP MCP endpoint's sessions and push fan-out (spec 05 §1).
+    pub mcp: Arc<crate::mcp::service::McpService>,
     /// Vault subsystem: inbound dedup and delivery marks.
     pub vault: crate::vault::VaultService,
     /// Agent definitions read from def-vaults (spec 03 §2); backends add their sinks.
@@ -61,18 +70,38 @@ impl AppState {
         let channels = ChannelRegistry::new();
         let events = SseHub::new("events", config.sse_keepalive);
         channels.add_sink(events.clone());
+        let attached = Arc::new(crate::backend::attached::AttachedRegistry::new());
+        channels.add_route(attached.clone());
+        let mcp = crate::mcp::service::McpService::new(
+            crate::mcp::McpSessionStore::new(
+                Some(config.state_dir.clone()),
+                crate::mcp::McpSessionStore::idle_from_env(),
+            ),
+            channels.clone(),
+            attached.clone(),
+            config.sse_keepalive,
+        );
+        channels.add_sink(mcp.clone());
+        let health = HealthHooks::default();
+        let sessions = mcp.clone();
+        *health.mcp_sessions.write() = Some(Arc::new(move |ch: &str| {
+            sessions.sessions.count_for_channel(ch)
+        }));
         let vault =
             crate::vault::VaultService::new(&config.state_dir, &crate::util::time::now_iso());
         vault.install(&channels);
         let agent_defs =
             crate::agents::def_live::new_registry(channels.clone(), config.state_dir.clone());
         let turn_events = SseHub::new("turn-events", config.sse_keepalive);
+        // Turns go through the sandbox; it refuses them until the boot preflight installs
+        // the bubblewrap launcher (spec 04 §5, §6).
+        let sandbox = crate::sandbox::Sandbox::new();
         let programmatic = crate::backend::programmatic::boot::build(
             &config,
             channels.clone(),
             &auth.hub_origin(),
             turn_events.clone(),
-            Arc::new(crate::backend::launch::DirectLauncher),
+            sandbox.launcher(),
         );
         channels.add_route(programmatic.clone());
         agent_defs.add_sink(programmatic.clone());
@@ -87,7 +116,10 @@ impl AppState {
             auth,
             channels,
             events,
-            health: HealthHooks::default(),
+            health,
+            sandbox,
+            attached,
+            mcp,
             vault,
             agent_defs,
             programmatic,

@@ -45,6 +45,9 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if req.is("GET") && req.raw_path() == "/api/channels" {
         return Some(channels_api::list(state, req));
     }
+    if let Some(r) = crate::channels::api::route(state, req) {
+        return Some(r);
+    }
     // Step 10: step-up PIN.
     if let Some(r) = crate::security::routes::route_step_up(state, req) {
         return Some(r);
@@ -61,9 +64,17 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if let Some(r) = crate::agents::def_routes::route(state, req) {
         return Some(r);
     }
+    // Step 15: the MCP endpoint's OAuth discovery documents.
+    if let Some(r) = crate::mcp::route::discovery_route(state, req) {
+        return Some(r);
+    }
     // Step 16: the bridge's SSE stream.
     if req.is("GET") && req.raw_path() == "/events" {
         return Some(events::events(state, req));
+    }
+    // Step 17: the bridge REST routes.
+    if let Some(r) = crate::channels::session_api::route(state, req) {
+        return Some(r);
     }
     // Step 18: the vault inbound webhook, then the definition reload webhook.
     if let Some(r) = crate::vault::routes::route_inbound(state, req) {
@@ -78,6 +89,14 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     }
     // Step 20: POST /api/channels/<vault channel>/send (other channels fall through).
     if let Some(r) = crate::vault::routes::route_send(state, req) {
+        return Some(r);
+    }
+    // Step 20: GET /api/channels/<ch>/messages (the transport's transcript).
+    if let Some(r) = crate::channels::session_api::route_messages(state, req) {
+        return Some(r);
+    }
+    // Step 22: the Streamable-HTTP MCP endpoint, any method.
+    if let Some(r) = crate::mcp::route::endpoint_route(state, req) {
         return Some(r);
     }
     test_hooks(req)

@@ -28,6 +28,12 @@ fn write_bindings(b: &DaemonBuilder, fv: &FakeVault, vaults: &[&str]) {
         .collect();
     let dir = b.state_dir();
     std::fs::create_dir_all(&dir).unwrap();
+    // programmatic agents need a Claude credential to come up (spec 03 §2.7 step 4)
+    std::fs::write(
+        dir.join("credentials.json"),
+        json!({"claude": {"default": "sk-ant-oat01-test"}}).to_string(),
+    )
+    .unwrap();
     std::fs::write(
         dir.join("agent-vaults.json"),
         serde_json::to_string_pretty(&json!({ "vaults": list })).unwrap(),
@@ -153,6 +159,25 @@ fn webhook_creates_edits_and_deletes_an_agent_without_a_self_trigger_loop() {
     assert_eq!(d["systemPromptPreview"], "You are eng.");
     assert!(wait(10, || r.note_meta("default", &id)["status"] == "enabled"));
     assert_eq!(r.note_meta("default", &id)["pending"], "");
+    // registered with the programmatic engine, its wake channel a live vault channel
+    let agents = r.d.get("/api/agents", Some(&r.admin)).json();
+    assert!(
+        agents["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "eng"),
+        "{agents}"
+    );
+    let spec: Value = serde_json::from_str(
+        &std::fs::read_to_string(r.d.state_dir().join("sessions/eng/spec.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(spec["definition"], id.as_str());
+    assert_eq!(spec["vault"], json!({"name": "default", "access": "write"}));
+    assert_eq!(spec["systemPrompt"], "You are eng.");
+    let channels = r.d.get("/api/channels", Some(&r.admin)).json();
+    assert!(channels.to_string().contains("\"eng\""), "{channels}");
 
     // the stamp is an update → one more reload, which must not PATCH again
     assert!(r.fv.wait_hooks_idle(Duration::from_secs(10)));
@@ -360,6 +385,29 @@ fn every_invalid_field_stamps_error_on_the_note() {
     );
     assert_eq!(d["wants"], json!(["env:slack", "vault:research:read#pub"]));
     assert_eq!(d["connections"][1]["kind"], "vault");
+}
+
+#[test]
+fn a_missing_claude_credential_is_a_bring_up_error() {
+    let r = start(600_000, &["default"]);
+    std::fs::remove_file(r.d.state_dir().join("credentials.json")).unwrap();
+    let note =
+        r.fv.create_note("default", def_note("nocred", "", json!({"name": "nocred"})));
+    let id = note["id"].as_str().unwrap();
+    let (_, out) = r.reload(json!({"note": {"id": id}}));
+    assert_eq!(out["reloaded"], "skipped");
+    assert_eq!(r.note_meta("default", id)["status"], "error");
+    assert!(r.d.log().contains("no Claude credential"), "{}", r.d.log());
+    assert!(r.def_named("nocred").is_none());
+    // attached agents need no credential
+    let note = r.fv.create_note(
+        "default",
+        def_note("att", "", json!({"name": "att", "backend": "attached"})),
+    );
+    let id = note["id"].as_str().unwrap();
+    let (_, out) = r.reload(json!({"note": {"id": id}}));
+    assert_eq!(out["reloaded"], "instantiated");
+    assert_eq!(r.note_meta("default", id)["status"], "enabled");
 }
 
 #[test]

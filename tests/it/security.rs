@@ -253,6 +253,11 @@ fn pin_lifecycle_gate_and_reusable_token() {
             "reusable within its lifetime"
         );
     }
+    let log = d.log();
+    assert!(
+        !log.contains("482913") && !log.contains(&step_up),
+        "PIN and token never logged"
+    );
     // Exchange body errors.
     let r = d.send("POST", "/api/step-up", Some(&admin), &[], Some(b"{nope"));
     assert_eq!((r.status, r.error()), (400, "invalid JSON body".into()));

@@ -8,6 +8,7 @@
 //! tests shorten it).
 
 pub mod queue;
+pub mod sink;
 pub mod vault_store;
 
 use std::collections::HashMap;
@@ -155,6 +156,14 @@ pub fn claim_ttl_from_env() -> u64 {
 
 fn env_ms(name: &str) -> Option<u64> {
     std::env::var(name).ok()?.trim().parse().ok()
+}
+
+/// Routing fork step 1 (spec 05 §0.3): an attached agent owns the channel → the inbound
+/// note itself is the queue item; nothing is fanned out, no delivery mark.
+impl crate::channels::InboundRoute for AttachedRegistry {
+    fn take(&self, channel: &str, _msg: &crate::channels::InboundMessage) -> bool {
+        self.is_attached(channel)
+    }
 }
 
 impl crate::mcp::tools::PullQueue for AttachedRegistry {

@@ -107,6 +107,9 @@ impl TurnHost for DaemonHost {
             .ok_or_else(|| format!("no live transport for channel \"{channel}\""))?;
         let mut meta = BTreeMap::new();
         meta.insert("thread".to_string(), Value::String(out.thread.clone()));
+        if let Some(id) = &out.in_reply_to {
+            meta.insert("in_reply_to".to_string(), Value::String(id.clone()));
+        }
         let args = OutboundArgs {
             text: Some(out.text.clone()),
             reply_to: out.in_reply_to.clone(),

@@ -86,7 +86,9 @@ pub fn read_local_session(w: &Path, channel: &str) -> Option<String> {
 
 fn write_local_session(w: &Path, channel: &str, session: &str) {
     let v = json!({"channel": channel, "session": session});
-    if let Err(e) = fsx::write_json_atomic(&w.join(LOCAL_SESSION_FILE), &v, fsx::PRIVATE_FILE) {
+    let text = format!("{v}\n");
+    let path = w.join(LOCAL_SESSION_FILE);
+    if let Err(e) = workspace::write_replace(&path, text.as_bytes(), fsx::PRIVATE_FILE) {
         log::warn!("could not record session in {}: {e}", w.display());
     }
 }

@@ -2,3 +2,4 @@
 //! run against the fake `claude` (`tests/fakes/claude`, first on the daemon's PATH).
 
 mod api;
+mod turns;

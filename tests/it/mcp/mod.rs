@@ -1,0 +1,6 @@
+//! The Streamable-HTTP MCP endpoint `/mcp/<ch>`, black-box (issue 8, spec 05 §1): route
+//! order and auth, OAuth discovery, the scripted JSON-RPC client on both tool surfaces,
+//! push streams, sessions across restarts, and the attached queue through MCP.
+
+mod client;
+mod discovery;
