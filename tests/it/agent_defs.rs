@@ -806,3 +806,84 @@ fn no_operator_token_and_no_file_means_no_def_vaults() {
     );
     assert!(!d.state_dir().join("agent-vaults.json").exists());
 }
+
+#[test]
+fn a_definition_note_becomes_an_agent_that_answers() {
+    let fv = FakeVault::start();
+    let hub = MintHub::start();
+    let fakes = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes");
+    let path = format!(
+        "{}:{}",
+        fakes.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let b = DaemonBuilder::new()
+        .hub(&hub.origin)
+        .env("PATH", &path)
+        .env("PARACHUTE_AGENT_DEF_POLL_MS", "600000");
+    write_bindings(&b, &fv, &["default"]);
+    let home = b.state_dir().parent().unwrap().join("home/.parachute");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("operator.token"), "op-token").unwrap();
+    let d = b.start();
+    assert!(d.wait_log("vault-native agent defs —"), "{}", d.log());
+    let send = d.mint("agent:send");
+    fv.register_trigger(
+        "default",
+        json!({"name": "test-inbound", "events": ["created"],
+               "when": {"tags": ["agent/message/inbound"], "has_metadata": ["agent"]},
+               "action": {"webhook": d.url("/api/vault/inbound"), "send": "json",
+                          "auth": {"bearer": send}}}),
+    )
+    .unwrap();
+
+    let prompt = "You are eng. Answer briefly.\n";
+    let note = fv.create_note("default", def_note("eng", prompt, json!({"name": "eng"})));
+    let id = note["id"].as_str().unwrap();
+    let r = d.post(
+        "/api/vault/agent-def",
+        Some(&send),
+        &json!({"event": "created", "note": {"id": id}}),
+    );
+    assert_eq!(r.json()["reloaded"], "instantiated", "{}", d.log());
+
+    let ts = parachute_agent::util::time::now_iso();
+    let (_, body) = parachute_agent::vault::notes::inbound_message_body(
+        "channel",
+        "eng",
+        "hello there",
+        "operator",
+        &ts,
+        &[],
+    );
+    fv.create_note("default", body);
+    let reply = |fv: &FakeVault| {
+        fv.notes_tagged("default", "agent/message/outbound")
+            .into_iter()
+            .find(|n| n["metadata"]["agent"] == "eng")
+    };
+    assert!(
+        fv.wait_until(Duration::from_secs(20), |fv| reply(fv).is_some()),
+        "no reply; log:\n{}",
+        d.log()
+    );
+    let text = reply(&fv).unwrap()["content"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(text.contains("hello there"), "{text}");
+    // the note body is the system prompt, appended (the default mode)
+    let w = d.state_dir().join("sessions/eng");
+    assert_eq!(
+        std::fs::read_to_string(w.join("system-prompt.txt")).unwrap(),
+        prompt
+    );
+    let calls = std::fs::read_to_string(w.join("fake-claude-calls.jsonl")).unwrap();
+    assert!(calls.contains("--append-system-prompt-file"), "{calls}");
+    // the turn minted a token for the def-vault the note lives in
+    assert!(hub
+        .scopes
+        .lock()
+        .iter()
+        .any(|s| s["scope"] == "vault:default:write"));
+}
