@@ -615,3 +615,78 @@ fn inline_attachments_are_listed_and_a_list_failure_still_delivers() {
     assert!(events.next_event(WAIT).is_some());
     assert!(fv.requests().is_empty());
 }
+
+#[test]
+fn bridge_reply_over_http_writes_the_outbound_note() {
+    let fv = FakeVault::start();
+    let d = setup(&fv);
+    let write = d.mint("agent:write");
+    let body = json!({"channel": "eng", "text": "on it", "meta": {"in_reply_to": "n-42"}});
+    let r = d.post("/api/reply", Some(&write), &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sent = r.json()["sent"].as_array().cloned().unwrap();
+    assert_eq!(sent.len(), 1);
+    let note = fv
+        .note("default", sent[0].as_str().unwrap())
+        .expect("outbound note");
+    assert_eq!(note["tags"], json!([TAG_MESSAGE, TAG_OUTBOUND]));
+    assert_eq!(note["metadata"]["in_reply_to"], "n-42");
+    assert_eq!(note["metadata"]["sender"], "session");
+
+    // Vault down: the caller gets an error and nothing is reported as sent.
+    fv.set_down(true);
+    let r = d.post("/api/reply", Some(&write), &body);
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert!(
+        r.error()
+            .starts_with("Error: vault transport: write reply failed"),
+        "{}",
+        r.body
+    );
+    assert!(r.json().get("sent").is_none());
+    fv.set_down(false);
+    assert_eq!(fv.notes_tagged("default", TAG_OUTBOUND).len(), 1);
+}
+
+#[test]
+fn messages_route_returns_the_newest_transcript() {
+    let fv = FakeVault::start();
+    let d = setup(&fv);
+    let base = 1_900_000_000_000u64;
+    for i in 0..1050u64 {
+        let ts = parachute_agent::util::time::iso_from_ms(base + i * 10);
+        fv.create_note("default", inbound_note("eng", &format!("m{i}"), &ts));
+    }
+    let read = d.mint("agent:read");
+    let r = d.get("/api/channels/eng/messages", Some(&read));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let msgs = r.json()["messages"].as_array().cloned().unwrap();
+    assert_eq!(msgs.len(), 200);
+    assert_eq!(msgs[0]["text"], "m850");
+    assert_eq!(msgs[199]["text"], "m1049");
+    assert_eq!(
+        msgs[0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .len(),
+        5,
+        "id, text, direction, sender, ts (no inReplyTo on inbound notes)"
+    );
+    assert_eq!(d.get("/api/channels/eng/messages", None).status, 401);
+    assert_eq!(
+        d.get("/api/channels/nope/messages", Some(&read)).status,
+        404
+    );
+    fv.set_down(true);
+    let r = d.get("/api/channels/eng/messages", Some(&read));
+    assert_eq!(r.status, 502, "{}", r.body);
+    assert!(
+        r.error()
+            .starts_with("Error: vault transport: load transcript failed"),
+        "{}",
+        r.body
+    );
+}
