@@ -1,7 +1,6 @@
 //! A vault-native (definition note) agent: multi-threaded mode, the per-turn vault token
 //! minted at the hub and handed to `claude` in `.mcp.json`, one thread note per fire.
 
-use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
