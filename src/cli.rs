@@ -19,6 +19,8 @@ USAGE:
     parachute-agent [serve] [OPTIONS]
     parachute-agent token mint --scope \"agent:read agent:send\" [--ttl 30d] [--state-dir DIR]
     parachute-agent token rotate [--state-dir DIR]
+    parachute-agent bridge     stdio MCP bridge for a Claude Code session (env PARACHUTE_AGENT_URL,
+                               PARACHUTE_AGENT_TOKEN, PARACHUTE_CHANNEL_NAME)
 
 SERVE OPTIONS:
     --port <PORT>              listen port (env PORT, PARACHUTE_AGENT_PORT; default 1941)
@@ -43,6 +45,8 @@ pub enum Command {
     },
     Help,
     Version,
+    /// `parachute-agent bridge`: the stdio MCP bridge (spec 05 §4), configured by env.
+    Bridge,
 }
 
 /// Parsed command plus the log verbosity adjustment (`-v` +1, `-q` −1).
@@ -89,6 +93,15 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
                 match word.as_str() {
                     "serve" => sub = Some(word),
                     "token" => return parse_token(p, verbosity),
+                    "bridge" => {
+                        return match p.next().map_err(|e| e.to_string())? {
+                            None => Ok(Invocation {
+                                command: Command::Bridge,
+                                verbosity,
+                            }),
+                            Some(other) => Err(other.unexpected().to_string()),
+                        }
+                    }
                     other => return Err(format!("unknown subcommand {other:?} (try --help)")),
                 }
             }
@@ -192,7 +205,15 @@ fn init_logging(verbosity: i32) {
 
 /// Parses the process arguments, runs the command, returns the exit code.
 pub fn main() -> i32 {
-    let inv = match parse(std::env::args_os().skip(1).collect()) {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    // Hidden: the in-sandbox helper bwrap runs around `claude` (spec 04 §6.3).
+    if args
+        .first()
+        .is_some_and(|a| a == crate::sandbox::helper::SUBCOMMAND)
+    {
+        return crate::sandbox::helper::run(args[1..].to_vec());
+    }
+    let inv = match parse(args) {
         Ok(inv) => inv,
         Err(e) => {
             eprintln!("parachute-agent: {e}");
@@ -222,6 +243,7 @@ pub fn main() -> i32 {
             ttl,
         } => token_mint(state_dir, &scopes, ttl),
         Command::TokenRotate { state_dir } => token_rotate(state_dir),
+        Command::Bridge => crate::bridge::run(crate::bridge::BridgeConfig::from_env()),
     }
 }
 

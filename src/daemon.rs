@@ -47,6 +47,7 @@ fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
 
     let state = Arc::new(AppState::new(config));
+    crate::sandbox::boot::boot(&state);
     let server = HttpServer::bind(state.config.port)?;
     let http = HttpServer::start(server, state.clone(), HTTP_WORKERS);
     log::info!(

@@ -14,6 +14,7 @@ pub mod grants;
 pub mod http;
 pub mod mcp;
 pub mod mint;
+pub mod sandbox;
 pub mod security;
 pub mod services;
 pub mod state;

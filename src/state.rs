@@ -16,6 +16,9 @@ use crate::config::Config;
 pub struct Dependencies {
     pub ok: bool,
     pub missing: Vec<String>,
+    /// [ext] Present but unusable dependencies (e.g. bwrap without user namespaces).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 type ChannelCount = Arc<dyn Fn(&str) -> usize + Send + Sync>;
@@ -39,6 +42,8 @@ pub struct AppState {
     /// Bridge `/events` subscribers (spec 05 §2.2).
     pub events: Arc<SseHub>,
     pub health: HealthHooks,
+    /// The turn sandbox: the launcher every programmatic turn must use (spec 04 §6).
+    pub sandbox: crate::sandbox::Sandbox,
     /// Attached-backend agents by channel (spec 03 §6); first route of the routing fork.
     pub attached: Arc<crate::backend::attached::AttachedRegistry>,
     /// The Streamable-HTTP MCP endpoint's sessions and push fan-out (spec 05 §1).
@@ -88,12 +93,15 @@ impl AppState {
         let agent_defs =
             crate::agents::def_live::new_registry(channels.clone(), config.state_dir.clone());
         let turn_events = SseHub::new("turn-events", config.sse_keepalive);
+        // Turns go through the sandbox; it refuses them until the boot preflight installs
+        // the bubblewrap launcher (spec 04 §5, §6).
+        let sandbox = crate::sandbox::Sandbox::new();
         let programmatic = crate::backend::programmatic::boot::build(
             &config,
             channels.clone(),
             &auth.hub_origin(),
             turn_events.clone(),
-            Arc::new(crate::backend::launch::DirectLauncher),
+            sandbox.launcher(),
         );
         channels.add_route(programmatic.clone());
         agent_defs.add_sink(programmatic.clone());
@@ -109,6 +117,7 @@ impl AppState {
             channels,
             events,
             health,
+            sandbox,
             attached,
             mcp,
             vault,

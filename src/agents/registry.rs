@@ -447,8 +447,14 @@ impl DefRegistry {
         };
         let key = (vault.to_string(), def.note_id.clone());
         let prev = self.live.read().get(&key).cloned();
-        let unchanged =
-            prev.as_ref().is_some_and(|p| p.def == def) && self.channels.is_live_vault(def.name());
+        let unchanged = prev.as_ref().is_some_and(|p| p.def == def)
+            && self.channels.is_live_vault(def.name())
+            && self
+                .sinks
+                .read()
+                .iter()
+                .filter(|s| s.backend() == def.spec.backend)
+                .all(|s| s.contains(def.name()));
         if !unchanged {
             if let Err(e) = self.activate(&bound, &def) {
                 log::warn!(

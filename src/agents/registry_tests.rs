@@ -132,6 +132,9 @@ impl AgentSink for MemSink {
     fn remove(&self, name: &str, _channel: &str) {
         self.agents.lock().remove(name);
     }
+    fn contains(&self, name: &str) -> bool {
+        self.agents.lock().contains_key(name)
+    }
 }
 
 pub(crate) struct Rig {
@@ -185,6 +188,11 @@ fn load_instantiates_and_stamps_once() {
     assert_eq!(r.reg.load_all(), 1);
     assert_eq!(r.store.stamps.lock().len(), 2);
     assert_eq!(*r.channels.bring_ups.lock(), 1);
+    // deregistered behind the registry's back: the next pass registers it again
+    r.prog.agents.lock().clear();
+    r.reg.load_all();
+    assert_eq!(r.prog.names(), vec!["eng"]);
+    assert_eq!(*r.channels.bring_ups.lock(), 2);
     let d = r.reg.live_defs();
     assert_eq!(d[0].detail()["systemPromptPreview"], "be helpful");
     assert_eq!(d[0].detail()["channel"], "eng");

@@ -33,6 +33,15 @@ pub trait AgentSink: Send + Sync {
     /// messages of its wake channel `channel`. Also called on the sinks of the *other*
     /// backend when a definition switches backend (spec 03 §2.8 #2).
     fn remove(&self, name: &str, channel: &str);
+
+    /// Whether agent `name` is still registered here. A poll skips re-registering an
+    /// unchanged definition (spec 03 §2.8 #3) only while every sink of its backend still
+    /// holds it, so an agent deregistered behind the registry's back (e.g. `DELETE
+    /// /api/agents/<name>`) comes back on the next poll, as in the reference. Default:
+    /// true (the sink cannot tell).
+    fn contains(&self, _name: &str) -> bool {
+        true
+    }
 }
 
 /// The live channel map as seen by the registry.

@@ -19,11 +19,12 @@ pub fn build(
     _deps: &TransportDeps,
 ) -> Result<Arc<dyn Transport>, TransportError> {
     match entry.transport.as_str() {
+        super::http_ui::KIND => Ok(Arc::new(super::http_ui::HttpUiTransport::new(&entry.name))),
         crate::vault::transport::KIND => Ok(Arc::new(crate::vault::VaultTransport::new(
             &entry.name,
             entry.config.as_ref(),
         )?)),
-        kind @ ("telegram" | "http-ui") => Err(TransportError::Config(format!(
+        kind @ "telegram" => Err(TransportError::Config(format!(
             "transport kind \"{kind}\" is not yet supported by this build of parachute-agent"
         ))),
         other => Err(TransportError::Config(format!(

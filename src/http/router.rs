@@ -45,6 +45,9 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if req.is("GET") && req.raw_path() == "/api/channels" {
         return Some(channels_api::list(state, req));
     }
+    if let Some(r) = crate::channels::api::route(state, req) {
+        return Some(r);
+    }
     // Step 10: step-up PIN.
     if let Some(r) = crate::security::routes::route_step_up(state, req) {
         return Some(r);
@@ -69,6 +72,10 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if req.is("GET") && req.raw_path() == "/events" {
         return Some(events::events(state, req));
     }
+    // Step 17: the bridge REST routes.
+    if let Some(r) = crate::channels::session_api::route(state, req) {
+        return Some(r);
+    }
     // Step 18: the vault inbound webhook, then the definition reload webhook.
     if let Some(r) = crate::vault::routes::route_inbound(state, req) {
         return Some(r);
@@ -80,8 +87,16 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if let Some(r) = crate::security::routes::route_ticket(state, req) {
         return Some(r);
     }
+    // Step 20: the live turn events of programmatic agents.
+    if let Some(r) = crate::backend::programmatic::api::route_turn_events(state, req) {
+        return Some(r);
+    }
     // Step 20: POST /api/channels/<vault channel>/send (other channels fall through).
     if let Some(r) = crate::vault::routes::route_send(state, req) {
+        return Some(r);
+    }
+    // Step 20: GET /api/channels/<ch>/messages (the transport's transcript).
+    if let Some(r) = crate::channels::session_api::route_messages(state, req) {
         return Some(r);
     }
     // Step 22: the Streamable-HTTP MCP endpoint, any method.

@@ -806,3 +806,215 @@ fn no_operator_token_and_no_file_means_no_def_vaults() {
     );
     assert!(!d.state_dir().join("agent-vaults.json").exists());
 }
+
+#[test]
+fn a_definition_note_becomes_an_agent_that_answers() {
+    let fv = FakeVault::start();
+    let hub = MintHub::start();
+    let fakes = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes");
+    let path = format!(
+        "{}:{}",
+        fakes.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let b = DaemonBuilder::new()
+        .hub(&hub.origin)
+        .env("PATH", &path)
+        .env("PARACHUTE_AGENT_DEF_POLL_MS", "600000");
+    write_bindings(&b, &fv, &["default"]);
+    let home = b.state_dir().parent().unwrap().join("home/.parachute");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("operator.token"), "op-token").unwrap();
+    let d = b.start();
+    assert!(d.wait_log("vault-native agent defs —"), "{}", d.log());
+    let send = d.mint("agent:send");
+    fv.register_trigger(
+        "default",
+        json!({"name": "test-inbound", "events": ["created"],
+               "when": {"tags": ["agent/message/inbound"], "has_metadata": ["agent"]},
+               "action": {"webhook": d.url("/api/vault/inbound"), "send": "json",
+                          "auth": {"bearer": send}}}),
+    )
+    .unwrap();
+
+    let prompt = "You are eng. Answer briefly.\n";
+    let note = fv.create_note("default", def_note("eng", prompt, json!({"name": "eng"})));
+    let id = note["id"].as_str().unwrap();
+    let r = d.post(
+        "/api/vault/agent-def",
+        Some(&send),
+        &json!({"event": "created", "note": {"id": id}}),
+    );
+    assert_eq!(r.json()["reloaded"], "instantiated", "{}", d.log());
+
+    let ts = parachute_agent::util::time::now_iso();
+    let (_, body) = parachute_agent::vault::notes::inbound_message_body(
+        "channel",
+        "eng",
+        "hello there",
+        "operator",
+        &ts,
+        &[],
+    );
+    fv.create_note("default", body);
+    let reply = |fv: &FakeVault| {
+        fv.notes_tagged("default", "agent/message/outbound")
+            .into_iter()
+            .find(|n| n["metadata"]["agent"] == "eng")
+    };
+    assert!(
+        fv.wait_until(Duration::from_secs(20), |fv| reply(fv).is_some()),
+        "no reply; log:\n{}",
+        d.log()
+    );
+    let text = reply(&fv).unwrap()["content"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(text.contains("hello there"), "{text}");
+    // the note body is the system prompt, appended (the default mode)
+    let w = d.state_dir().join("sessions/eng");
+    assert_eq!(
+        std::fs::read_to_string(w.join("system-prompt.txt")).unwrap(),
+        prompt
+    );
+    let calls = std::fs::read_to_string(w.join("fake-claude-calls.jsonl")).unwrap();
+    assert!(calls.contains("--append-system-prompt-file"), "{calls}");
+    // the turn minted a token for the def-vault the note lives in
+    assert!(hub
+        .scopes
+        .lock()
+        .iter()
+        .any(|s| s["scope"] == "vault:default:write"));
+}
+
+/// A daemon bound to `vaults` on `fv`, with the minting hub and an operator token.
+fn start_with_hub(fv: &FakeVault, hub: &MintHub, vaults: &[&str], op_token: &str) -> Daemon {
+    let b = DaemonBuilder::new()
+        .hub(&hub.origin)
+        .env("PARACHUTE_AGENT_DEF_POLL_MS", "600000");
+    if !vaults.is_empty() {
+        write_bindings(&b, fv, vaults);
+    }
+    let home = b.state_dir().parent().unwrap().join("home/.parachute");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("operator.token"), op_token).unwrap();
+    b.start()
+}
+
+#[test]
+fn adding_a_def_vault_mints_persists_registers_triggers_and_loads() {
+    let fv = FakeVault::start();
+    fv.add_vault("research");
+    fv.grant("minted-vault:research:write", Some("research"), Verb::Write);
+    fv.grant("minted-vault:research:admin", Some("research"), Verb::Admin);
+    fv.create_note("research", def_note("rs", "", json!({"name": "rs"})));
+    let hub = MintHub::start();
+    let d = start_with_hub(&fv, &hub, &["default"], "op-token");
+    assert!(d.wait_log("vault-native agent defs —"), "{}", d.log());
+    let admin = d.mint("agent:admin");
+    let read = d.mint("agent:read");
+    let add = d.post(
+        "/api/agent-vaults",
+        Some(&admin),
+        &json!({"vault": "research", "url": fv.url()}),
+    );
+    assert_eq!(add.status, 201, "{}", add.body);
+    assert_eq!(
+        add.json(),
+        json!({"ok": true, "vault": {"vault": "research", "url": fv.url(), "tokenPresent": true}})
+    );
+    let file: Value = serde_json::from_str(
+        &std::fs::read_to_string(d.state_dir().join("agent-vaults.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(file["vaults"][1]["vault"], "research");
+    assert_eq!(file["vaults"][1]["token"], "minted-vault:research:write");
+    assert_eq!(
+        file["vaults"][0]["token"],
+        FakeVault::TOKEN,
+        "existing entries kept"
+    );
+    let defs = d.get("/api/agent-defs", Some(&read)).json();
+    assert_eq!(defs["defs"][0]["name"], "rs", "{defs}");
+    assert_eq!(defs["defs"][0]["vault"], "research");
+    // [ext] a vault added later gets its triggers too
+    assert_eq!(fv.triggers("research").len(), 3);
+    let dup = d.post(
+        "/api/agent-vaults",
+        Some(&admin),
+        &json!({"vault": "research"}),
+    );
+    assert_eq!(dup.status, 400);
+}
+
+#[test]
+fn a_refused_mint_passes_the_hub_status_and_binds_nothing() {
+    let fv = FakeVault::start();
+    let hub = MintHub::start();
+    let d = start_with_hub(&fv, &hub, &["default"], "wrong-operator-token");
+    assert!(d.wait_log("vault-native agent defs —"), "{}", d.log());
+    let admin = d.mint("agent:admin");
+    let add = d.post(
+        "/api/agent-vaults",
+        Some(&admin),
+        &json!({"vault": "research"}),
+    );
+    assert_eq!(add.status, 403, "{}", add.body);
+    assert_eq!(
+        add.error(),
+        "token mint failed: mint refused (forbidden): bad operator token"
+    );
+    let read = d.mint("agent:read");
+    assert_eq!(
+        d.get("/api/agent-vaults", Some(&read)).json()["vaults"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // boot could not mint the trigger tokens either: nothing was posted
+    assert!(d
+        .log()
+        .contains("mint vault:default:admin: mint refused (forbidden)"));
+    assert!(fv.triggers("default").is_empty());
+}
+
+#[test]
+fn one_vaults_trigger_failure_does_not_stop_the_next() {
+    let fv = FakeVault::start();
+    fv.add_vault("b");
+    fv.grant("minted-vault:b:admin", Some("b"), Verb::Admin);
+    let hub = MintHub::start();
+    let d = start_with_hub(&fv, &hub, &["a", "b"], "op-token");
+    assert!(d.wait_log("vault-native agent defs —"), "{}", d.log());
+    let log = d.log();
+    assert!(
+        log.contains("def-vault \"a\" — registered 0, 3 failed"),
+        "{log}"
+    );
+    assert!(log.contains("conn_agentdefs-create-a: HTTP 40"), "{log}");
+    assert!(
+        log.contains("def-vault \"b\" — auto-registered 3 trigger(s)"),
+        "{log}"
+    );
+    assert_eq!(fv.triggers("b").len(), 3);
+}
+
+#[test]
+fn a_failed_default_mint_leaves_no_def_vault() {
+    let hub = MintHub::start();
+    let fv = FakeVault::start();
+    let d = start_with_hub(&fv, &hub, &[], "wrong-operator-token");
+    assert!(
+        d.wait_log("minting the default def-vault token failed (continuing)"),
+        "{}",
+        d.log()
+    );
+    assert!(!d.state_dir().join("agent-vaults.json").exists());
+    let read = d.mint("agent:read");
+    assert_eq!(
+        d.get("/api/agent-vaults", Some(&read)).json(),
+        json!({"vaults": []})
+    );
+}

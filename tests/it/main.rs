@@ -6,11 +6,13 @@ mod support;
 
 mod agent_defs;
 mod attached_queue;
+mod channels;
 mod engine;
 mod foundation_auth;
 mod foundation_boot;
 mod foundation_http;
 mod mcp;
+mod sandbox;
 mod security;
 mod vault_channels;
 mod vault_client;

@@ -35,6 +35,24 @@ pub fn route(state: &AppState, req: &mut Req) -> Routed {
     }
 }
 
+/// Step 20: `GET /api/channels/<ch>/turn-events?ticket=…` (ticket consumed first; an
+/// unknown channel gives an idle open stream).
+pub fn route_turn_events(state: &AppState, req: &mut Req) -> Routed {
+    let segs = req.segs();
+    if !req.is("GET")
+        || segs.len() != 4
+        || segs[..2] != ["api", "channels"]
+        || segs[3] != "turn-events"
+    {
+        return None;
+    }
+    let channel = segs[2].to_string();
+    Some(
+        crate::security::guard::consume_ticket(state, req, Scope::Read)
+            .map(|_| state.turn_events.subscribe(&channel)),
+    )
+}
+
 fn list(state: &AppState, req: &Req) -> Result<Resp, ApiError> {
     state.auth.require(req, Scope::Admin)?;
     let svc = &state.programmatic;
@@ -79,7 +97,7 @@ fn spawn(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
     let body = req.json()?;
     let spec = build_spec(&body).map_err(ApiError::BadRequest)?;
     if spec.filesystem() == FilesystemMode::Full {
-        step_up(state, req)?;
+        crate::security::guard::require_step_up(state, req)?;
     }
     let channel = spec.wake_channel().to_string();
     let svc = &state.programmatic;
@@ -138,13 +156,4 @@ fn env_view(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
         "env": entries,
         "note": format!("no vault-native #agent/definition found for \"{name}\" — showing the env-store layers only (operator default + per-agent override); approved-grant service env names are unavailable without a registered def."),
     })))
-}
-
-/// Step-up gate for `filesystem:"full"` spawns. Until the security routes are wired in,
-/// this fails closed with the spec's 403 body.
-fn step_up(_state: &AppState, _req: &Req) -> Result<(), ApiError> {
-    Err(ApiError::custom(
-        403,
-        json!({"error": "step_up_required", "reason": "token"}),
-    ))
 }

@@ -2,4 +2,5 @@
 //! run against the fake `claude` (`tests/fakes/claude`, first on the daemon's PATH).
 
 mod api;
+mod live;
 mod turns;

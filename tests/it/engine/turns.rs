@@ -81,6 +81,19 @@ impl Env {
         n["id"].as_str().unwrap().to_string()
     }
 
+    /// [`send`](Self::send), then wait until the vault's webhook reached the daemon, so
+    /// the next message cannot overtake this one (the trigger engine delivers in parallel).
+    pub fn send_ordered(&self, channel: &str, text: &str) -> String {
+        let before = self.fv.hook_deliveries().len();
+        let id = self.send(channel, text, &[]);
+        assert!(
+            self.fv
+                .wait_until(WAIT, |fv| fv.hook_deliveries().len() > before),
+            "webhook never delivered"
+        );
+        id
+    }
+
     pub fn outbound(&self, channel: &str) -> Vec<Value> {
         let mut v: Vec<Value> = self
             .fv
@@ -119,6 +132,24 @@ impl Env {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }
+}
+
+/// Host pids whose command line contains `needle` as one argument (the fake's pid in its
+/// own record is a sandbox-namespace pid, so the host's process table is checked).
+pub fn processes_with_arg(needle: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if cmd.split(|b| *b == 0).any(|a| a == needle.as_bytes()) {
+            out.push(pid);
+        }
+    }
+    out
 }
 
 fn text(n: &Value) -> &str {
@@ -161,7 +192,11 @@ fn turn_runs_claude_with_exact_argv_and_env_and_replies() {
         ]
     );
     assert_eq!(calls[0]["cwd"], Value::String(ws.clone()));
-    let env = calls[0]["env"].as_object().unwrap();
+    let mut env = calls[0]["env"].as_object().unwrap().clone();
+    // bubblewrap's --chdir sets PWD (= the cwd); nothing else may be added.
+    if let Some(pwd) = env.remove("PWD") {
+        assert_eq!(pwd, Value::String(ws.clone()));
+    }
     let home = e.d.tmp().join("home").display().to_string();
     let expected = json!({
         "GH_TOKEN": "ghp_x",
@@ -181,7 +216,7 @@ fn turn_runs_claude_with_exact_argv_and_env_and_replies() {
         "TEMP": format!("{ws}/tmp"),
         "DISABLE_AUTOUPDATER": "1",
     });
-    assert_eq!(Value::Object(env.clone()), expected);
+    assert_eq!(Value::Object(env), expected);
     // .mcp.json: no vault on this spec → no servers; 0600.
     use std::os::unix::fs::PermissionsExt;
     let mcp = w.join(".mcp.json");
@@ -219,8 +254,8 @@ fn messages_queue_in_order_one_at_a_time_and_agents_run_in_parallel() {
     e.spawn("boss");
     e.send("w", "[fake:sleep:600] one", &[]);
     std::thread::sleep(Duration::from_millis(300));
-    e.send("w", "two", &[]);
-    e.send("w", "three", &[]);
+    e.send_ordered("w", "two");
+    e.send_ordered("w", "three");
     e.send("boss", "[fake:sleep:300] parallel", &[]);
     let t0 = Instant::now();
     loop {
@@ -282,8 +317,8 @@ fn failures_retries_timeout_and_fallback_keep_the_queue_moving() {
     );
     assert_eq!(e.calls("w").len(), 3);
     // hung claude → killed at the timeout, failure note, queue continues
-    e.send("w", "[fake:hang]", &[]);
-    e.send("w", "after the hang", &[]);
+    e.send_ordered("w", "[fake:hang]");
+    e.send_ordered("w", "after the hang");
     let out = e.wait_outbound("w", 4);
     assert!(
         text(&out[2]).contains("turn timed out after 2s"),
@@ -291,11 +326,9 @@ fn failures_retries_timeout_and_fallback_keep_the_queue_moving() {
         text(&out[2])
     );
     assert!(text(&out[3]).starts_with("echo: after the hang"));
-    let hung = &e.calls("w")[3];
-    let pid = hung["pid"].as_i64().unwrap();
     assert!(
-        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-        "hung claude reaped"
+        processes_with_arg("[fake:hang]").is_empty(),
+        "hung claude killed"
     );
     // resume of a vanished session → one fallback to a fresh session
     std::fs::remove_dir_all(e.private_dir("w").join("home/.claude/projects")).unwrap();
@@ -399,13 +432,21 @@ fn deleted_agent_stays_deleted_and_live_ones_come_back_after_restart() {
     assert!(status.success());
     let d2 = b.start();
     let admin = d2.mint("agent:admin");
-    let list = d2.get("/api/agents", Some(&admin)).json();
-    let names: Vec<&str> = list["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["name"].as_str().unwrap())
-        .collect();
+    // Re-registration runs right after the channels start (just after /health is up).
+    let t0 = Instant::now();
+    let names = loop {
+        let list = d2.get("/api/agents", Some(&admin)).json();
+        let names: Vec<String> = list["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap().to_string())
+            .collect();
+        if !names.is_empty() || t0.elapsed() > Duration::from_secs(10) {
+            break names;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    };
     assert_eq!(names, ["w"]);
     drop(fv);
 }

@@ -253,6 +253,16 @@ impl Daemon {
         }
     }
 
+    /// Stops the daemon (SIGTERM) and starts it again on the same port, state dir and
+    /// environment; waits for `/health`.
+    pub fn restart(&mut self) {
+        if self.child.is_some() {
+            self.terminate();
+        }
+        self.child = Some(spawn(&self.env, &[], self.tmp.path()));
+        self.wait_healthy();
+    }
+
     /// Waits for a daemon that is expected to exit on its own (boot failures).
     pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
         let mut child = self.child.take()?;
