@@ -585,3 +585,26 @@ fn helper_subcommand_reports_child_status() {
     let bad = Command::new(BIN).args(["sandbox-helper"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(125));
 }
+
+#[test]
+fn turn_without_bwrap_fails_closed_with_a_failure_note() {
+    let fake = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/claude");
+    let (_d, only_claude) = path_with(&[&fake]);
+    let e = crate::engine::turns::setup(&[("PATH", &only_claude)]);
+    assert_eq!(
+        e.d.get("/health", None).json()["dependencies"],
+        json!({"ok": false, "missing": ["bwrap"]})
+    );
+    e.spawn("w");
+    e.send("w", "hello", &[]);
+    let out = e.wait_outbound("w", 1);
+    let text = out[0]["content"].as_str().unwrap_or("");
+    assert!(
+        text.starts_with(
+            "⚠️ I couldn't complete that — the turn failed: Sandbox dependencies not available: \
+             bubblewrap (bwrap) not installed"
+        ),
+        "{text}"
+    );
+    assert!(e.calls("w").is_empty(), "claude must never run unsandboxed");
+}

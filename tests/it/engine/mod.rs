@@ -3,4 +3,4 @@
 
 mod api;
 mod live;
-mod turns;
+pub(crate) mod turns;
