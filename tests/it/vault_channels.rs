@@ -690,3 +690,144 @@ fn messages_route_returns_the_newest_transcript() {
         r.body
     );
 }
+
+#[test]
+fn channel_api_validates_hot_adds_and_swaps_the_secret() {
+    let fv = FakeVault::start();
+    let d = setup(&fv);
+    let admin = d.mint("agent:admin");
+    let r = d.post(
+        "/api/channels",
+        Some(&admin),
+        &json!({"name": "new", "transport": "vault", "config": {"vault": "default"}}),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.error(),
+        "invalid channel config: VaultTransport: config.token (vault:<name>:write JWT) is required"
+    );
+    let r = d.post(
+        "/api/channels",
+        Some(&admin),
+        &json!({"name": "new", "transport": "vault"}),
+    );
+    assert_eq!(
+        r.error(),
+        "invalid channel config: VaultTransport: config.vault (vault name) is required"
+    );
+
+    // Hot-add with a secret: the webhook works at once; replacing the secret retires the old.
+    let add = |secret: &str| {
+        let r = d.post(
+            "/api/channels",
+            Some(&admin),
+            &json!({"name": "new", "transport": "vault", "config": {
+                "vault": "default", "vaultUrl": fv.url(), "token": FakeVault::TOKEN, "webhookSecret": secret}}),
+        );
+        assert_eq!(
+            (r.status, r.json()["live"].clone()),
+            (200, json!(true)),
+            "{}",
+            r.body
+        );
+    };
+    add("first-secret");
+    let events = subscribe(&d, "new");
+    let b1 =
+        webhook(json!({"id": "h1", "content": "hot", "metadata": {"agent": "new"}})).to_string();
+    let (s, _) = post_raw(
+        &d,
+        "/api/vault/inbound?secret=first-secret",
+        None,
+        &[],
+        b1.as_bytes(),
+    );
+    assert_eq!(s, 200);
+    assert_eq!(events.next_event(WAIT).unwrap().1["content"], "hot");
+    add("second-secret");
+    let b2 = webhook(json!({"id": "h2", "content": "x", "metadata": {"agent": "new"}})).to_string();
+    let (s, _) = post_raw(
+        &d,
+        "/api/vault/inbound?secret=first-secret",
+        None,
+        &[],
+        b2.as_bytes(),
+    );
+    assert_eq!(s, 401, "the replaced secret stops working");
+    let (s, _) = post_raw(
+        &d,
+        "/api/vault/inbound?secret=second-secret",
+        None,
+        &[],
+        b2.as_bytes(),
+    );
+    assert_eq!(s, 200);
+    let listed = d.get("/api/channels", Some(&admin)).json();
+    let row = listed["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "new")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        row,
+        json!({"name": "new", "transport": "vault", "vault": "default"})
+    );
+    assert!(!listed.to_string().contains("secret") && !listed.to_string().contains("token"));
+}
+
+#[test]
+fn no_subscriber_no_delivery_mark() {
+    let fv = FakeVault::start();
+    let d = setup(&fv);
+    let token = d.mint("agent:send");
+    let body = webhook(json!({"id": "m1", "content": "x",
+                              "metadata": {"agent": "ops", "ts": "2031-01-01T00:00:00.000Z"}}));
+    assert_eq!(
+        d.post("/api/vault/inbound", Some(&token), &body).status,
+        200
+    );
+    let events = subscribe(&d, "eng");
+    let body = webhook(json!({"id": "m2", "content": "y",
+                              "metadata": {"agent": "eng", "ts": "2031-01-02T00:00:00.000Z"}}));
+    assert_eq!(
+        d.post("/api/vault/inbound", Some(&token), &body).status,
+        200
+    );
+    assert!(events.next_event(WAIT).is_some());
+    let marks: Value = serde_json::from_str(
+        &std::fs::read_to_string(d.state_dir().join("delivery-state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(marks, json!({"eng": "2031-01-02T00:00:00.000Z"}));
+}
+
+#[test]
+fn transcript_reaches_past_other_channels_notes() {
+    let fv = FakeVault::start();
+    let t = transport(&fv, "eng");
+    let base = 1_900_000_000_000u64;
+    for i in 0..100u64 {
+        let ts = parachute_agent::util::time::iso_from_ms(base + i);
+        fv.create_note("default", inbound_note("eng", &format!("eng {i}"), &ts));
+    }
+    for i in 0..2500u64 {
+        let ts = parachute_agent::util::time::iso_from_ms(base + 1000 + i);
+        fv.create_note("default", inbound_note("ops", &format!("ops {i}"), &ts));
+    }
+    let msgs = t.transcript().unwrap();
+    assert_eq!(
+        msgs.len(),
+        100,
+        "older messages of a quiet channel are still found"
+    );
+    assert_eq!(msgs[0]["text"], "eng 0");
+    assert_eq!(msgs[99]["text"], "eng 99");
+    let pages = fv
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET")
+        .count();
+    assert_eq!(pages, 4, "800-note pages until the vault ran out");
+}
