@@ -1018,3 +1018,59 @@ fn a_failed_default_mint_leaves_no_def_vault() {
         json!({"vaults": []})
     );
 }
+
+#[test]
+fn a_def_vault_token_near_expiry_is_re_minted_and_persisted() {
+    use base64::Engine;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let payload = json!({"scope": "vault:default:write", "iat": now - 3000, "exp": now + 60});
+    let old = format!(
+        "eyJhbGciOiJSUzI1NiJ9.{}.sig",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload.to_string())
+    );
+    let fv = FakeVault::start();
+    fv.grant(&old, None, Verb::Write);
+    fv.grant("minted-vault:default:write", None, Verb::Write);
+    let hub = MintHub::start();
+    let b = DaemonBuilder::new()
+        .hub(&hub.origin)
+        .env("PARACHUTE_AGENT_DEF_POLL_MS", "150");
+    let dir = b.state_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("credentials.json"),
+        json!({"claude": {"default": "sk-ant-oat01-test"}}).to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("agent-vaults.json"),
+        json!({"vaults": [{"vault": "default", "vaultUrl": fv.url(), "token": old}]}).to_string(),
+    )
+    .unwrap();
+    let home = dir.parent().unwrap().join("home/.parachute");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("operator.token"), "op-token").unwrap();
+    fv.create_note("default", def_note("eng", "", json!({"name": "eng"})));
+    let d = b.start();
+    let file = d.state_dir().join("agent-vaults.json");
+    assert!(
+        wait(10, || std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .contains("minted-vault:default:write")),
+        "token not refreshed:\n{}",
+        d.log()
+    );
+    // later vault calls use the new token, and the agent stays live
+    fv.clear_requests();
+    assert!(wait(10, || fv.requests().iter().any(|q| q
+        .header("authorization")
+        == Some("Bearer minted-vault:default:write"))));
+    let read = d.mint("agent:read");
+    let defs = d.get("/api/agent-defs", Some(&read)).json();
+    assert_eq!(defs["defs"][0]["name"], "eng", "{defs}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains(&old));
+}
