@@ -21,7 +21,10 @@ const QUIET: Duration = Duration::from_millis(400);
 
 /// A daemon with vault channels `eng` (with a webhook secret) and `ops` (JWT only).
 fn setup(fv: &FakeVault) -> Daemon {
-    let b = DaemonBuilder::new();
+    setup_with(fv, DaemonBuilder::new())
+}
+
+fn setup_with(fv: &FakeVault, b: DaemonBuilder) -> Daemon {
     let channels = json!({"channels": [
         {"name": "eng", "transport": "vault", "config": {
             "vault": "default", "vaultUrl": fv.url(), "token": FakeVault::TOKEN, "webhookSecret": SECRET}},
@@ -830,4 +833,35 @@ fn transcript_reaches_past_other_channels_notes() {
         .filter(|r| r.method == "GET")
         .count();
     assert_eq!(pages, 4, "800-note pages until the vault ran out");
+}
+
+#[test]
+fn hub_tokens_agent_send_and_legacy_channel_send_route_inbound() {
+    let hub = crate::support::hub::FakeHub::start();
+    let fv = FakeVault::start();
+    let d = setup_with(&fv, DaemonBuilder::new().hub(&hub.origin));
+    let events = subscribe(&d, "eng");
+    for (i, scope) in ["agent:send", "channel:send"].iter().enumerate() {
+        let body = webhook(
+            json!({"id": format!("hub-{i}"), "content": scope, "metadata": {"agent": "eng"}}),
+        );
+        let r = d.post(
+            "/api/vault/inbound",
+            Some(&hub.token(scope, json!({}))),
+            &body,
+        );
+        assert_eq!(r.status, 200, "{scope}: {}", r.body);
+        assert_eq!(events.next_event(WAIT).unwrap().1["content"], *scope);
+    }
+    let body = webhook(json!({"id": "hub-x", "content": "x", "metadata": {"agent": "eng"}}));
+    for token in [
+        hub.token("agent:read agent:write", json!({})),
+        hub.token_wrong_key("agent:send"),
+    ] {
+        let r = d.post("/api/vault/inbound", Some(&token), &body);
+        assert_eq!(
+            (r.status, r.json()),
+            (401, json!({"error": "unauthorized"}))
+        );
+    }
 }

@@ -4,4 +4,4 @@
 mod api;
 mod defs;
 mod live;
-mod turns;
+pub(crate) mod turns;
