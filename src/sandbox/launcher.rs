@@ -155,6 +155,9 @@ impl BwrapLauncher {
         if self.seccomp {
             argv.push("--seccomp".into());
         }
+        if !command.env.iter().any(|(k, _)| k == "PWD") {
+            argv.push("--unset-pwd".into());
+        }
         argv.push("--".into());
         argv.push(command.program.clone());
         argv.extend(command.args.iter().cloned());

@@ -746,7 +746,56 @@ fn malformed_credentials_file_is_500_on_read_and_left_alone_on_write() {
         "{}",
         r.body
     );
+    let writes = [
+        (
+            "POST",
+            "/api/credentials/claude/eng",
+            json!({"token": "t"}),
+            "write",
+        ),
+        ("DELETE", "/api/credentials/claude/eng", json!({}), "update"),
+        (
+            "POST",
+            "/api/credentials/env",
+            json!({"name": "A", "value": "v"}),
+            "write",
+        ),
+        (
+            "DELETE",
+            "/api/credentials/env",
+            json!({"name": "A"}),
+            "update",
+        ),
+    ];
+    for (method, path, body, verb) in writes {
+        let r = call(&d, method, path, &admin, Some(&su), Some(body));
+        assert_eq!(r.status, 500, "{method} {path}");
+        let prefix = format!("failed to {verb} credentials.json: ");
+        assert!(
+            r.error().starts_with(&prefix),
+            "{method} {path}: {}",
+            r.body
+        );
+    }
+    assert_eq!(d.get("/api/credentials/env", Some(&admin)).status, 500);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "{broken");
+}
+
+#[test]
+fn every_write_route_rejects_invalid_json() {
+    let (d, admin, su) = with_step_up();
+    let headers = [("X-Step-Up-Token", su.as_str())];
+    for (method, path) in CRED_ROUTES.iter().filter(|(m, _)| *m == "POST") {
+        for body in [&b"{nope"[..], b""] {
+            let r = d.send(method, path, Some(&admin), &headers, Some(body));
+            assert_eq!(
+                (r.status, r.error()),
+                (400, "invalid JSON body".into()),
+                "{method} {path}"
+            );
+        }
+    }
+    assert!(!d.state_dir().join("credentials.json").exists());
 }
 
 /// A daemon killed by the kernel while it writes the temp file (its file-size limit is

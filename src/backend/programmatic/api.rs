@@ -1,15 +1,16 @@
 //! The agents API (spec 01 §2.5, spec 03 §3, spec 04 §4): `GET|POST /api/agents`,
 //! `DELETE /api/agents/<name>`, `POST /api/agents/<name>/restart`,
 //! `GET /api/agents/<name>/env` (names only), and the live stream
-//! `GET /api/channels/<ch>/turn-events?ticket=…` (spec 03 §7). All admin-scoped; only a
-//! `filesystem:"full"` spawn is step-up gated. Improvement over the reference: DELETE
+//! `GET /api/channels/<ch>/turn-events?ticket=…` (spec 03 §7). All admin-scoped; a
+//! `filesystem:"full"` spawn is step-up gated, and [ext] (spec 04 G9) so is one whose
+//! `workspace` or a read-write mount lies outside the sessions dir. Improvement over the reference: DELETE
 //! removes `spec.json`, so the agent stays deleted across restarts.
 
 use serde_json::{json, Value};
 
 use super::persist;
 use super::spawn_request::build_spec;
-use crate::agents::spec::{FilesystemMode, SystemPromptMode};
+use crate::agents::spec::SystemPromptMode;
 use crate::auth::Scope;
 use crate::http::{ApiError, Req, Resp};
 use crate::state::AppState;
@@ -96,7 +97,10 @@ fn spawn(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
     state.auth.require(req, Scope::Admin)?;
     let body = req.json()?;
     let spec = build_spec(&body).map_err(ApiError::BadRequest)?;
-    if spec.filesystem() == FilesystemMode::Full {
+    // Step-up for `filesystem: full`, and [ext] (spec 04 G9) for a workspace or rw mount
+    // outside the sessions dir — wider than broad reads.
+    let sessions = state.config.state_dir.join("sessions");
+    if crate::sandbox::policy::step_up_reason(&spec, &sessions).is_some() {
         crate::security::guard::require_step_up(state, req)?;
     }
     let channel = spec.wake_channel().to_string();

@@ -2,5 +2,6 @@
 //! run against the fake `claude` (`tests/fakes/claude`, first on the daemon's PATH).
 
 mod api;
+mod defs;
 mod live;
-mod turns;
+pub(crate) mod turns;
