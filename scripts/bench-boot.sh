@@ -12,7 +12,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 times=()
 for i in $(seq "$runs"); do
   start=$(date +%s%N)
-  PORT=$port PARACHUTE_AGENT_STATE_DIR=$tmp/state PARACHUTE_HOME=$tmp/home RUST_LOG=warn "$bin" & pid=$!
+  PORT=$port PARACHUTE_AGENT_STATE_DIR=$tmp/state PARACHUTE_HOME=$tmp/home RUST_LOG=error "$bin" & pid=$!
   until curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1; do sleep 0.001; done
   end=$(date +%s%N)
   times+=($(( (end - start) / 1000 )))

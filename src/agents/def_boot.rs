@@ -17,6 +17,7 @@ use crate::state::AppState;
 use crate::vault::{VaultClient, VaultError};
 
 use super::def_triggers;
+use super::token_life::{lifetime, unix_now};
 use super::vaults::{self, DefVaultBinding, DEFAULT_VAULT_URL};
 
 /// Spawn the boot + poll thread.
@@ -28,6 +29,7 @@ pub fn start(state: Arc<AppState>) -> JoinHandle<()> {
             let interval = state.config.def_poll_interval;
             loop {
                 std::thread::sleep(interval);
+                refresh_tokens(&state);
                 state.agent_defs.load_all();
             }
         })
@@ -113,6 +115,77 @@ pub fn register_triggers(state: &AppState, bearer: &str, bindings: &[DefVaultBin
         }
     };
     for b in bindings {
-        def_triggers::register_for(b, &mint, &post);
+        let out = def_triggers::register_for(b, &mint, &post);
+        let life = out
+            .bearer
+            .filter(|_| out.registered > 0)
+            .and_then(|t| lifetime(&t));
+        state.agent_defs.note_trigger_bearer(&b.vault, life);
+    }
+}
+
+/// [ext] D5: re-mint def-vault tokens and re-register triggers whose bearer is in the last
+/// quarter of its lifetime; persist refreshed tokens to `agent-vaults.json`.
+fn refresh_tokens(state: &AppState) {
+    let Some(bearer) = read_operator_token(&state.config.parachute_home) else {
+        return;
+    };
+    let reg = &state.agent_defs;
+    let now = unix_now();
+    let mint = MintClient::new(&state.auth.hub_origin(), &bearer);
+    let mut refreshed = Vec::new();
+    for b in reg.bindings() {
+        if lifetime(&b.token).is_some_and(|l| l.needs_refresh(now)) {
+            match mint.mint(&MintRequest::scope(format!("vault:{}:write", b.vault))) {
+                Ok(token) => {
+                    let nb = DefVaultBinding { token, ..b.clone() };
+                    match reg.rebind(nb.clone()) {
+                        Ok(()) => {
+                            log::info!(
+                                "agent-defs: refreshed the token of def-vault \"{}\"",
+                                b.vault
+                            );
+                            refreshed.push(nb);
+                        }
+                        Err(e) => log::warn!("agent-defs: {e}"),
+                    }
+                }
+                Err(e) => log::warn!(
+                    "agent-defs: refreshing the token of def-vault \"{}\" failed (continuing): {e}",
+                    b.vault
+                ),
+            }
+        }
+        if reg.trigger_bearer_expiring(&b.vault, now) {
+            let current = reg.binding(&b.vault).unwrap_or(b);
+            register_triggers(state, &bearer, std::slice::from_ref(&current));
+        }
+    }
+    if !refreshed.is_empty() {
+        persist_refreshed(state, &refreshed);
+    }
+}
+
+/// Rewrite `agent-vaults.json` with the refreshed tokens (other entries untouched).
+fn persist_refreshed(state: &AppState, refreshed: &[DefVaultBinding]) {
+    let path = vaults::file_path(&state.config.state_dir);
+    let mut all = match vaults::load(&path) {
+        Ok(Some(b)) => b,
+        Ok(None) => state.agent_defs.bindings(),
+        Err(e) => {
+            log::warn!("agent-defs: not persisting refreshed tokens: {e}");
+            return;
+        }
+    };
+    for entry in all.iter_mut() {
+        if let Some(r) = refreshed.iter().find(|r| r.vault == entry.vault) {
+            entry.token = r.token.clone();
+        }
+    }
+    if let Err(e) = vaults::save(&path, &all) {
+        log::warn!(
+            "agent-defs: could not persist refreshed tokens to {} ({e})",
+            path.display()
+        );
     }
 }

@@ -58,21 +58,29 @@ pub fn trigger_bodies(vault: &str, hub: &str, bearer: &str) -> Vec<Value> {
 /// transport error text.
 pub type PostTrigger<'a> = dyn Fn(&DefVaultBinding, &str, &Value) -> Result<(), String> + 'a;
 
-/// Register the triggers of one vault; returns `(registered, failures)` and logs the
-/// per-vault summary of spec 02 §4.6.
+/// What registering one vault's triggers did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriggerOutcome {
+    pub registered: usize,
+    pub failures: Vec<String>,
+    /// The `agent:send` bearer the registered triggers carry (secret).
+    pub bearer: Option<String>,
+}
+
+/// Register the triggers of one vault and log the per-vault summary of spec 02 §4.6.
 pub fn register_for(
     binding: &DefVaultBinding,
     mint: &MintClient,
     post: &PostTrigger<'_>,
-) -> (usize, Vec<String>) {
+) -> TriggerOutcome {
     let v = &binding.vault;
     let admin = match mint.mint(&MintRequest::scope(format!("vault:{v}:admin")).expires_in(60)) {
         Ok(t) => t,
-        Err(e) => return summarize(v, 0, vec![format!("mint vault:{v}:admin: {e}")]),
+        Err(e) => return summarize(v, 0, vec![format!("mint vault:{v}:admin: {e}")], None),
     };
     let bearer = match mint.mint(&MintRequest::scope("agent:send")) {
         Ok(t) => t,
-        Err(e) => return summarize(v, 0, vec![format!("mint agent:send: {e}")]),
+        Err(e) => return summarize(v, 0, vec![format!("mint agent:send: {e}")], None),
     };
     let mut ok = 0;
     let mut failures = Vec::new();
@@ -83,10 +91,15 @@ pub fn register_for(
             Err(e) => failures.push(format!("{name}: {e}")),
         }
     }
-    summarize(v, ok, failures)
+    summarize(v, ok, failures, Some(bearer))
 }
 
-fn summarize(vault: &str, ok: usize, failures: Vec<String>) -> (usize, Vec<String>) {
+fn summarize(
+    vault: &str,
+    ok: usize,
+    failures: Vec<String>,
+    bearer: Option<String>,
+) -> TriggerOutcome {
     if failures.is_empty() {
         log::info!(
             "parachute-agent: def-vault \"{vault}\" — auto-registered {ok} trigger(s) \
@@ -100,7 +113,11 @@ fn summarize(vault: &str, ok: usize, failures: Vec<String>) -> (usize, Vec<Strin
             failures.join("; ")
         );
     }
-    (ok, failures)
+    TriggerOutcome {
+        registered: ok,
+        failures,
+        bearer,
+    }
 }
 
 #[cfg(test)]
@@ -148,8 +165,9 @@ mod tests {
             posted.set(posted.get() + 1);
             Ok(())
         };
-        let (ok, failures) = register_for(&binding, &mint, &post);
-        assert_eq!((ok, posted.get()), (0, 0));
-        assert!(failures[0].starts_with("mint vault:v:admin: mint request failed to reach hub"));
+        let out = register_for(&binding, &mint, &post);
+        assert_eq!((out.registered, posted.get()), (0, 0));
+        assert!(out.failures[0].starts_with("mint vault:v:admin: mint request failed to reach hub"));
+        assert_eq!(out.bearer, None);
     }
 }

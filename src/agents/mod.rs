@@ -17,5 +17,6 @@ pub mod definition;
 pub mod registry;
 pub mod sink;
 pub mod spec;
+pub mod token_life;
 pub mod vaults;
 pub mod wants;

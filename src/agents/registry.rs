@@ -26,6 +26,7 @@ use super::def_status::{resolve_status, DefStamp};
 use super::definition::{parse_definition, DefNote, ParsedDef};
 use super::sink::{AgentSink, DefChannels, DefStore};
 use super::spec::{Backend, ThreadMode};
+use super::token_life::Lifetime;
 use super::vaults::DefVaultBinding;
 
 /// A list of this many notes (or more) may be truncated: no removal diff (spec 03 §2.7).
@@ -164,6 +165,8 @@ pub struct DefRegistry {
     stores: StoreFactory,
     /// The hub grants client, when an operator token exists (spec 04 §3.3).
     grants: RwLock<Option<Arc<dyn GrantsApi>>>,
+    /// [ext] D5: lifetime of the webhook bearer in each vault's registered triggers.
+    trigger_bearers: Mutex<HashMap<String, Lifetime>>,
     /// Serialises every lifecycle operation (poll, reload, create/edit/delete, bind).
     pub(crate) ops: Mutex<()>,
 }
@@ -177,6 +180,7 @@ impl DefRegistry {
             channels,
             stores,
             grants: RwLock::new(None),
+            trigger_bearers: Mutex::new(HashMap::new()),
             ops: Mutex::new(()),
         })
     }
@@ -239,6 +243,59 @@ impl DefRegistry {
         }
         self.vaults.write().retain(|v| v.binding.vault != vault);
         true
+    }
+
+    /// [ext] D5: replace a bound vault's token (same vault) and bring its live agents'
+    /// wake channels up again with it.
+    pub fn rebind(&self, binding: DefVaultBinding) -> Result<(), String> {
+        let _ops = self.ops.lock();
+        let store = (self.stores)(&binding);
+        {
+            let mut vaults = self.vaults.write();
+            let v = vaults
+                .iter_mut()
+                .find(|v| v.binding.vault == binding.vault)
+                .ok_or_else(|| format!("def-vault \"{}\" is not configured", binding.vault))?;
+            v.binding = binding.clone();
+            v.store = store;
+        }
+        let defs: Vec<ParsedDef> = self
+            .live
+            .read()
+            .values()
+            .filter(|d| d.def.vault == binding.vault)
+            .map(|d| d.def.clone())
+            .collect();
+        for d in defs {
+            if let Err(e) = self.activate(&binding, &d) {
+                log::warn!(
+                    "agent-defs: re-registering \"{}\" after a token refresh failed: {e}",
+                    d.name()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Record the lifetime of the bearer carried by `vault`'s triggers (None: unknown).
+    pub fn note_trigger_bearer(&self, vault: &str, life: Option<Lifetime>) {
+        let mut m = self.trigger_bearers.lock();
+        match life {
+            Some(l) => {
+                m.insert(vault.to_string(), l);
+            }
+            None => {
+                m.remove(vault);
+            }
+        }
+    }
+
+    /// Whether `vault`'s trigger bearer is known and due for a refresh at `now`.
+    pub fn trigger_bearer_expiring(&self, vault: &str, now: u64) -> bool {
+        self.trigger_bearers
+            .lock()
+            .get(vault)
+            .is_some_and(|l| l.needs_refresh(now))
     }
 
     /// The bound bindings, in binding order.

@@ -87,6 +87,10 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if let Some(r) = crate::security::routes::route_ticket(state, req) {
         return Some(r);
     }
+    // Step 20: the live turn events of programmatic agents.
+    if let Some(r) = crate::backend::programmatic::api::route_turn_events(state, req) {
+        return Some(r);
+    }
     // Step 20: POST /api/channels/<vault channel>/send (other channels fall through).
     if let Some(r) = crate::vault::routes::route_send(state, req) {
         return Some(r);

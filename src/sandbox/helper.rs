@@ -8,7 +8,8 @@
 //!    in the child only, so the forwarders keep working) with `PDEATHSIG` = SIGKILL, and
 //!    exits with its status.
 //!
-//! Usage: `sandbox-helper [--http <sock>] [--socks <sock>] [--seccomp] -- <program> [args…]`.
+//! Usage: `sandbox-helper [--http <sock>] [--socks <sock>] [--seccomp] [--unset-pwd] --
+//! <program> [args…]`.
 //! Exit status: the command's, or 128+signal; 125 for a usage error, 126/127 when the
 //! command cannot be started.
 
@@ -35,6 +36,9 @@ struct Args {
     http: Option<PathBuf>,
     socks: Option<PathBuf>,
     seccomp: bool,
+    /// Remove the `PWD` bwrap sets for `--chdir`, so the command sees exactly the
+    /// environment the engine composed.
+    unset_pwd: bool,
     command: Vec<OsString>,
 }
 
@@ -47,6 +51,7 @@ fn parse(args: Vec<OsString>) -> Result<Args, String> {
             Long("http") => out.http = Some(p.value().map_err(|e| e.to_string())?.into()),
             Long("socks") => out.socks = Some(p.value().map_err(|e| e.to_string())?.into()),
             Long("seccomp") => out.seccomp = true,
+            Long("unset-pwd") => out.unset_pwd = true,
             Value(v) => {
                 out.command.push(v);
                 out.command.extend(p.raw_args().map_err(|e| e.to_string())?);
@@ -94,6 +99,9 @@ pub fn run(args: Vec<OsString>) -> i32 {
     };
     let mut cmd = Command::new(&args.command[0]);
     cmd.args(&args.command[1..]);
+    if args.unset_pwd {
+        cmd.env_remove("PWD");
+    }
     // SAFETY: the hook only calls prctl and seccomp on a program built before the fork
     // (no allocation, no locks).
     unsafe {
@@ -181,6 +189,7 @@ mod tests {
             "--socks",
             "/r/s.sock",
             "--seccomp",
+            "--unset-pwd",
             "--",
             "claude",
             "-p",
@@ -189,7 +198,7 @@ mod tests {
         .unwrap();
         assert_eq!(a.http, Some(PathBuf::from("/r/h.sock")));
         assert_eq!(a.socks, Some(PathBuf::from("/r/s.sock")));
-        assert!(a.seccomp);
+        assert!(a.seccomp && a.unset_pwd);
         assert_eq!(a.command, os(&["claude", "-p", "--not-ours"]));
         let b = parse(os(&["--seccomp", "sh", "-c", "echo --x"])).unwrap();
         assert_eq!(b.command, os(&["sh", "-c", "echo --x"]));

@@ -7,7 +7,9 @@
 //!   and verification takes its parameters from the stored string. A corrupt hash verifies
 //!   false (fail closed).
 //! - Every hash and verification runs behind one mutex: each allocates 64 MiB, and a burst
-//!   of attempts must not exhaust a small host's memory.
+//!   of attempts must not exhaust a small host's memory. [ext] A stored hash whose own
+//!   parameters exceed 4× ours (memory) or 16 passes/lanes is refused (verifies false)
+//!   instead of being computed.
 //! - Exchange: 5 attempts per 5 minutes per subject ([`RateLimiter`]); a correct PIN clears
 //!   the bucket and mints a reusable step-up token (32 random bytes, base64url) valid for
 //!   5 minutes from mint (shorter with `PARACHUTE_AGENT_STEP_UP_TTL_SECS`, spec 08), not
@@ -108,7 +110,7 @@ fn limiter_key(subject: &str) -> String {
 pub struct StepUpStore {
     path: PathBuf,
     ttl: Duration,
-    argon: Mutex<()>,
+    argon: ArgonGate,
     file: Mutex<()>,
     tokens: Mutex<HashMap<String, Instant>>,
     limiter: RateLimiter,
@@ -120,7 +122,7 @@ impl StepUpStore {
         StepUpStore {
             path: state_dir.join(FILE_NAME),
             ttl: ttl.min(MAX_TTL),
-            argon: Mutex::new(()),
+            argon: ArgonGate::default(),
             file: Mutex::new(()),
             tokens: Mutex::new(HashMap::new()),
             limiter: RateLimiter::default(),
@@ -264,11 +266,12 @@ impl StepUpStore {
         let params = Params::new(M_COST_KIB, T_COST, P_COST, Some(HASH_LEN))
             .map_err(|e| StepUpError::WriteFailed(e.to_string()))?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let _serial = self.argon.lock();
-        argon
-            .hash_password(pin.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| StepUpError::WriteFailed(e.to_string()))
+        self.argon.run(|| {
+            argon
+                .hash_password(pin.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| StepUpError::WriteFailed(e.to_string()))
+        })
     }
 
     /// Verify `pin` against a PHC string, with the parameters the string names.
@@ -276,10 +279,47 @@ impl StepUpStore {
         let Ok(parsed) = PasswordHash::new(phc) else {
             return false;
         };
-        let _serial = self.argon.lock();
-        Argon2::default()
-            .verify_password(pin.as_bytes(), &parsed)
-            .is_ok()
+        if !params_affordable(&parsed) {
+            log::warn!("step-up: stored PIN hash asks for more than {MAX_VERIFY_M_KIB} KiB or excessive passes; refusing to verify");
+            return false;
+        }
+        self.argon.run(|| {
+            Argon2::default()
+                .verify_password(pin.as_bytes(), &parsed)
+                .is_ok()
+        })
+    }
+}
+
+/// Largest memory cost a stored hash may ask for (4× ours). [ext] A hand-edited
+/// `step-up.json` naming gigabytes would otherwise make every PIN check allocate them.
+pub const MAX_VERIFY_M_KIB: u32 = 4 * M_COST_KIB;
+const MAX_VERIFY_T: u32 = 16;
+const MAX_VERIFY_P: u32 = 16;
+
+fn params_affordable(hash: &PasswordHash<'_>) -> bool {
+    let get = |name: &str, max: u32| hash.params.get_decimal(name).is_none_or(|v| v <= max);
+    get("m", MAX_VERIFY_M_KIB) && get("t", MAX_VERIFY_T) && get("p", MAX_VERIFY_P)
+}
+
+/// Runs argon2 computations one at a time (each allocates its memory cost, 64 MiB for
+/// ours) and records the peak number ever running at once, which tests check stays 1.
+#[derive(Default)]
+struct ArgonGate {
+    lock: Mutex<()>,
+    running: std::sync::atomic::AtomicUsize,
+    peak: std::sync::atomic::AtomicUsize,
+}
+
+impl ArgonGate {
+    fn run<T>(&self, work: impl FnOnce() -> T) -> T {
+        use std::sync::atomic::Ordering::SeqCst;
+        let _serial = self.lock.lock();
+        let now = self.running.fetch_add(1, SeqCst) + 1;
+        self.peak.fetch_max(now, SeqCst);
+        let out = work();
+        self.running.fetch_sub(1, SeqCst);
+        out
     }
 }
 
@@ -410,6 +450,34 @@ mod tests {
             s.exchange("op", "8888"),
             Err(StepUpError::Storage(_))
         ));
+    }
+
+    #[test]
+    fn argon_work_never_overlaps() {
+        let (_dir, s) = store();
+        let s = std::sync::Arc::new(s);
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..3 {
+                        assert!(s.verify("0000", OTHER_PARAMS_PHC));
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().for_each(|h| h.join().unwrap());
+        assert_eq!(s.argon.peak.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn unaffordable_stored_params_fail_closed_without_computing() {
+        let (_dir, s) = store();
+        let huge = "$argon2id$v=19$m=4194304,t=2,p=1$c29tZXNhbHQxNmJ5dGVzIQ$8pVCa/G6l0K4BUh13IOo3efY24v8zWAWDf1T6I5MYjo";
+        let started = Instant::now();
+        assert!(!s.verify("0000", huge));
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(s.argon.peak.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 
     #[test]

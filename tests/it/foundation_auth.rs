@@ -233,7 +233,7 @@ fn unknown_kid_refetches_at_most_once_per_cooldown() {
     let hub = FakeHub::start();
     let d = DaemonBuilder::new()
         .hub(&hub.origin)
-        .env("PARACHUTE_AGENT_JWKS_COOLDOWN_MS", "300")
+        .env("PARACHUTE_AGENT_JWKS_COOLDOWN_MS", "3000")
         .start();
     assert_eq!(status(&d, &hub.token("agent:admin", json!({}))), 200);
     assert_eq!(hub.state.jwks_fetches.load(Ordering::SeqCst), 1);
@@ -243,7 +243,7 @@ fn unknown_kid_refetches_at_most_once_per_cooldown() {
         1,
         "no refetch inside the cooldown after a fetch"
     );
-    std::thread::sleep(Duration::from_millis(400));
+    std::thread::sleep(Duration::from_millis(3100));
     assert_eq!(status(&d, &hub.token_unknown_kid("agent:admin")), 401);
     assert_eq!(
         hub.state.jwks_fetches.load(Ordering::SeqCst),

@@ -585,3 +585,63 @@ fn helper_subcommand_reports_child_status() {
     let bad = Command::new(BIN).args(["sandbox-helper"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(125));
 }
+
+#[test]
+fn turn_without_bwrap_fails_closed_with_a_failure_note() {
+    let fake = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/claude");
+    let (_d, only_claude) = path_with(&[&fake]);
+    let e = crate::engine::turns::setup(&[("PATH", &only_claude)]);
+    assert_eq!(
+        e.d.get("/health", None).json()["dependencies"],
+        json!({"ok": false, "missing": ["bwrap"]})
+    );
+    e.spawn("w");
+    e.send("w", "hello", &[]);
+    let out = e.wait_outbound("w", 1);
+    let text = out[0]["content"].as_str().unwrap_or("");
+    assert!(
+        text.starts_with(
+            "⚠️ I couldn't complete that — the turn failed: Sandbox dependencies not available: \
+             bubblewrap (bwrap) not installed"
+        ),
+        "{text}"
+    );
+    assert!(e.calls("w").is_empty(), "claude must never run unsandboxed");
+}
+
+#[test]
+fn spawn_needs_step_up_for_paths_outside_the_sessions_dir() {
+    let d = DaemonBuilder::new().start();
+    let admin = d.mint("agent:admin agent:read agent:write agent:send");
+    let sessions = d.state_dir().join("sessions").display().to_string();
+    let outside = d.tmp().join("outside").display().to_string();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::create_dir_all(format!("{sessions}/eng/ws")).unwrap();
+    let post = |extra: Value| {
+        let mut body = json!({"name": "eng", "channels": ["eng"]});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        d.post("/api/agents", Some(&admin), &body)
+    };
+    for gated in [
+        json!({"filesystem": "full"}),
+        json!({"workspace": outside}),
+        json!({"mounts": [{"hostPath": outside, "mountPath": outside, "mode": "rw"}]}),
+    ] {
+        let r = post(gated.clone());
+        assert_eq!(
+            (r.status, r.error()),
+            (403, "step_up_required".into()),
+            "{gated}"
+        );
+    }
+    // Inside the sessions dir, or read-only: no step-up (400 here: no Claude credential).
+    for free in [
+        json!({"workspace": format!("{sessions}/eng/ws")}),
+        json!({"mounts": [{"hostPath": outside, "mountPath": outside, "mode": "ro"}]}),
+    ] {
+        let r = post(free.clone());
+        assert_eq!(r.status, 400, "{free}: {}", r.body);
+    }
+}

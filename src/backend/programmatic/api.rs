@@ -1,15 +1,16 @@
 //! The agents API (spec 01 §2.5, spec 03 §3, spec 04 §4): `GET|POST /api/agents`,
 //! `DELETE /api/agents/<name>`, `POST /api/agents/<name>/restart`,
 //! `GET /api/agents/<name>/env` (names only), and the live stream
-//! `GET /api/channels/<ch>/turn-events?ticket=…` (spec 03 §7). All admin-scoped; only a
-//! `filesystem:"full"` spawn is step-up gated. Improvement over the reference: DELETE
+//! `GET /api/channels/<ch>/turn-events?ticket=…` (spec 03 §7). All admin-scoped; a
+//! `filesystem:"full"` spawn is step-up gated, and [ext] (spec 04 G9) so is one whose
+//! `workspace` or a read-write mount lies outside the sessions dir. Improvement over the reference: DELETE
 //! removes `spec.json`, so the agent stays deleted across restarts.
 
 use serde_json::{json, Value};
 
 use super::persist;
 use super::spawn_request::build_spec;
-use crate::agents::spec::{FilesystemMode, SystemPromptMode};
+use crate::agents::spec::SystemPromptMode;
 use crate::auth::Scope;
 use crate::http::{ApiError, Req, Resp};
 use crate::state::AppState;
@@ -33,6 +34,24 @@ pub fn route(state: &AppState, req: &mut Req) -> Routed {
         (true, _, _, ["api", "agents", name, "env"]) => Some(env_view(state, req, name)),
         _ => None,
     }
+}
+
+/// Step 20: `GET /api/channels/<ch>/turn-events?ticket=…` (ticket consumed first; an
+/// unknown channel gives an idle open stream).
+pub fn route_turn_events(state: &AppState, req: &mut Req) -> Routed {
+    let segs = req.segs();
+    if !req.is("GET")
+        || segs.len() != 4
+        || segs[..2] != ["api", "channels"]
+        || segs[3] != "turn-events"
+    {
+        return None;
+    }
+    let channel = segs[2].to_string();
+    Some(
+        crate::security::guard::consume_ticket(state, req, Scope::Read)
+            .map(|_| state.turn_events.subscribe(&channel)),
+    )
 }
 
 fn list(state: &AppState, req: &Req) -> Result<Resp, ApiError> {
@@ -78,8 +97,11 @@ fn spawn(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
     state.auth.require(req, Scope::Admin)?;
     let body = req.json()?;
     let spec = build_spec(&body).map_err(ApiError::BadRequest)?;
-    if spec.filesystem() == FilesystemMode::Full {
-        step_up(state, req)?;
+    // Step-up for `filesystem: full`, and [ext] (spec 04 G9) for a workspace or rw mount
+    // outside the sessions dir — wider than broad reads.
+    let sessions = state.config.state_dir.join("sessions");
+    if crate::sandbox::policy::step_up_reason(&spec, &sessions).is_some() {
+        crate::security::guard::require_step_up(state, req)?;
     }
     let channel = spec.wake_channel().to_string();
     let svc = &state.programmatic;
@@ -138,13 +160,4 @@ fn env_view(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
         "env": entries,
         "note": format!("no vault-native #agent/definition found for \"{name}\" — showing the env-store layers only (operator default + per-agent override); approved-grant service env names are unavailable without a registered def."),
     })))
-}
-
-/// Step-up gate for `filesystem:"full"` spawns. Until the security routes are wired in,
-/// this fails closed with the spec's 403 body.
-fn step_up(_state: &AppState, _req: &Req) -> Result<(), ApiError> {
-    Err(ApiError::custom(
-        403,
-        json!({"error": "step_up_required", "reason": "token"}),
-    ))
 }

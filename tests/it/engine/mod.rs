@@ -2,4 +2,6 @@
 //! run against the fake `claude` (`tests/fakes/claude`, first on the daemon's PATH).
 
 mod api;
-mod turns;
+mod defs;
+mod live;
+pub(crate) mod turns;

@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! A scripted JSON-RPC client for `/mcp/<ch>` over HTTP: POSTs with the headers a real
 //! Streamable-HTTP client sends, parses SSE-framed or JSON responses, and opens the GET
 //! push stream on a reader thread.

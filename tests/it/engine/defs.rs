@@ -1,0 +1,190 @@
+//! A vault-native (definition note) agent: multi-threaded mode, the per-turn vault token
+//! minted at the hub and handed to `claude` in `.mcp.json`, one thread note per fire.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parachute_agent::vault::notes::TAG_INBOUND;
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+
+use super::api::fakes_path;
+use crate::support::daemon::DaemonBuilder;
+use crate::support::fake_vault::FakeVault;
+
+/// A hub that answers `POST /api/auth/mint-token` for the operator token `op-token`.
+struct MintHub {
+    origin: String,
+    requests: Arc<Mutex<Vec<Value>>>,
+    server: Arc<tiny_http::Server>,
+}
+
+impl MintHub {
+    fn start() -> MintHub {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (srv, reqs) = (server.clone(), requests.clone());
+        std::thread::spawn(move || {
+            for mut req in srv.incoming_requests() {
+                let mut body = String::new();
+                let _ = req.as_reader().read_to_string(&mut body);
+                let authed = req
+                    .headers()
+                    .iter()
+                    .any(|h| h.field.equiv("Authorization") && h.value == "Bearer op-token");
+                let (status, reply) = if req.url() == "/api/auth/mint-token" && authed {
+                    let b: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                    reqs.lock().push(b.clone());
+                    let scope = b["scope"].as_str().unwrap_or("").to_string();
+                    (
+                        200,
+                        json!({"jti": "j", "token": format!("minted-{scope}"), "scope": scope}),
+                    )
+                } else {
+                    (
+                        403,
+                        json!({"error": "forbidden", "error_description": "bad operator token"}),
+                    )
+                };
+                let _ = req.respond(
+                    tiny_http::Response::from_string(reply.to_string()).with_status_code(status),
+                );
+            }
+        });
+        MintHub {
+            origin: format!("http://127.0.0.1:{port}"),
+            requests,
+            server,
+        }
+    }
+}
+
+impl Drop for MintHub {
+    fn drop(&mut self) {
+        self.server.unblock();
+    }
+}
+
+#[test]
+fn multi_threaded_definition_agent_mints_per_turn_and_writes_a_note_per_fire() {
+    let fv = FakeVault::start();
+    let hub = MintHub::start();
+    fv.create_note(
+        "default",
+        json!({"content": "You are terse.", "tags": ["agent/definition"], "path": "Agents/m",
+               "metadata": {"name": "m", "mode": "multi-threaded"}}),
+    );
+    let b = DaemonBuilder::new()
+        .env("PATH", &fakes_path())
+        .hub(&hub.origin)
+        .env("PARACHUTE_VAULT_URL", &fv.url());
+    let dir = b.state_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("credentials.json"),
+        json!({"claude": {"default": "sk-ant-oat01-fake"}}).to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("agent-vaults.json"),
+        json!({"vaults": [{"vault": "default", "vaultUrl": fv.url(), "token": FakeVault::TOKEN}]})
+            .to_string(),
+    )
+    .unwrap();
+    let home = dir.parent().unwrap().join("home/.parachute");
+    std::fs::write(home.join("operator.token"), "op-token\n").unwrap();
+    let d = b.start();
+    let admin = d.mint("agent:admin");
+    let t0 = Instant::now();
+    while d.get("/api/agents", Some(&admin)).json()["agents"] == json!([]) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "def never registered:\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    fv.register_trigger(
+        "default",
+        json!({"name": "engine-test-inbound", "events": ["created"],
+               "when": {"tags": [TAG_INBOUND], "has_metadata": ["agent"]},
+               "action": {"webhook": d.url("/api/vault/inbound"), "send": "json",
+                          "auth": {"bearer": d.mint("agent:send")}}}),
+    )
+    .unwrap();
+    for text in ["first", "second"] {
+        let ts = parachute_agent::util::time::now_iso();
+        let (_, body) = parachute_agent::vault::notes::inbound_message_body(
+            "channel",
+            "m",
+            text,
+            "operator",
+            &ts,
+            &[],
+        );
+        fv.create_note("default", body);
+        let t0 = Instant::now();
+        while !fv
+            .notes_tagged("default", "agent/message/outbound")
+            .iter()
+            .any(|n| n["content"].as_str().unwrap_or("").contains(text))
+        {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "no reply:\n{}",
+                d.log()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+    // one thread note per fire, each counting one turn, carrying the definition id
+    let threads = fv.notes_tagged("default", "agent/thread");
+    assert_eq!(threads.len(), 2, "{threads:?}");
+    for t in &threads {
+        assert_eq!(t["metadata"]["mode"], "multi-threaded");
+        assert_eq!(t["metadata"]["turn_count"], "1");
+        assert!(t["path"].as_str().unwrap().starts_with("Threads/m/"));
+        assert!(t["metadata"]["definition"].as_str().is_some());
+    }
+    // fresh session per fire; the append prompt file is passed every turn
+    let calls: Vec<Value> =
+        std::fs::read_to_string(d.state_dir().join("sessions/m/fake-claude-calls.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    assert_eq!(calls.len(), 2);
+    for c in &calls {
+        assert_eq!(c["argv"][9], "--append-system-prompt-file");
+        assert_eq!(c["argv"][11], "--session-id");
+    }
+    assert_ne!(calls[0]["argv"][12], calls[1]["argv"][12]);
+    // the vault token was minted per turn with the spec's request and reached .mcp.json
+    let mints: Vec<Value> = hub
+        .requests
+        .lock()
+        .iter()
+        .filter(|r| r["scope"] == "vault:default:write")
+        .cloned()
+        .collect();
+    assert_eq!(mints.len(), 2, "{mints:?}");
+    assert_eq!(
+        mints[0],
+        json!({"scope": "vault:default:write", "audience": "vault.default"})
+    );
+    let mcp: Value = serde_json::from_str(
+        &std::fs::read_to_string(d.state_dir().join("sessions/m/.mcp.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        mcp,
+        json!({"mcpServers": {"parachute-vault-default": {"type": "http",
+            "url": format!("{}/vault/default/mcp", fv.url()),
+            "headers": {"Authorization": "Bearer minted-vault:default:write"}}}})
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.state_dir().join("sessions/m/system-prompt.txt")).unwrap(),
+        "You are terse."
+    );
+}
