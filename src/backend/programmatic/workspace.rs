@@ -25,9 +25,12 @@ pub struct McpServer {
     pub token: Option<String>,
 }
 
-/// Replace `path` atomically (temp file with `mode` from the start, then rename) without
-/// fsync: per-turn files are rewritten every turn, so a crash may lose one version but
-/// never exposes a torn or wider-mode file. Saves two fsyncs per file on the turn's path.
+/// Replace `path` with a complete new file (temp file with `mode` from the start, the old
+/// file unlinked, then the temp renamed into place), without fsync. A reader never sees a
+/// torn or wider-mode file. Unlinking first (instead of renaming over the old file, or
+/// truncating it) avoids ext4's `auto_da_alloc` flush on replace, which measured ~4 ms per
+/// file on the turn's path; the file is absent for an instant, which is harmless because
+/// only this agent's next `claude` reads it and an agent's turns never overlap.
 pub fn write_replace(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
@@ -42,6 +45,10 @@ pub fn write_replace(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
             .open(&tmp)?;
         f.write_all(data)?;
         drop(f);
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
@@ -77,14 +84,16 @@ pub fn prepare(
     cwd: &Path,
     operator_home: Option<&Path>,
 ) -> io::Result<()> {
-    fsx::ensure_private_dir(w)?;
-    fsx::write_atomic(
+    if !w.is_dir() {
+        fsx::ensure_private_dir(w)?;
+    }
+    write_replace(
         &w.join(MCP_CONFIG_FILE),
         mcp_config_json(servers).as_bytes(),
         PRIVATE_FILE,
     )?;
     if let Some(p) = prompt {
-        fsx::write_atomic(&w.join(PROMPT_FILE), p.as_bytes(), PRIVATE_FILE)?;
+        write_replace(&w.join(PROMPT_FILE), p.as_bytes(), PRIVATE_FILE)?;
     }
     std::fs::create_dir_all(w.join("tmp"))?;
     seed_home(w, servers, cwd, operator_home)
