@@ -176,7 +176,7 @@ impl Launcher for BwrapLauncher {
             .as_ref()
             .map_err(|why| LaunchError(format!("Sandbox dependencies not available: {why}")))?;
         let mut host = self.settings.host.clone();
-        if let Some(program) = resolve_program(&command) {
+        for program in programs_to_bind(&command) {
             host.runtime_read.extend(install_binds(&program));
         }
         // W is the daemon's own dir (agents cannot replace it): bind its real path, so a
@@ -221,19 +221,43 @@ impl Launcher for BwrapLauncher {
     }
 }
 
-/// The command's program as a path: itself when it has a `/`, else looked up on the
-/// command's own `PATH`.
-fn resolve_program(command: &LaunchSpec) -> Option<PathBuf> {
-    let program = command.program.to_str()?;
-    if program.contains('/') {
-        return Some(PathBuf::from(program));
-    }
+/// The command's program as a path (itself when it has a `/`, else looked up on the
+/// command's own `PATH`), plus the interpreter its `#!` line names (an npm-installed
+/// `claude` needs a `node` that may live under a denied dir, e.g. `~/.nvm` — the
+/// reference's §1.2 gotcha).
+fn programs_to_bind(command: &LaunchSpec) -> Vec<PathBuf> {
     let path = command
         .env
         .iter()
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| v.as_os_str());
-    which_in(program, path)
+    let resolve = |name: &str| -> Option<PathBuf> {
+        if name.contains('/') {
+            Some(PathBuf::from(name))
+        } else {
+            which_in(name, path)
+        }
+    };
+    let Some(program) = command.program.to_str().and_then(resolve) else {
+        return Vec::new();
+    };
+    let interpreter = shebang_interpreter(&program).and_then(|i| resolve(&i));
+    std::iter::once(program).chain(interpreter).collect()
+}
+
+/// The program a script's `#!` line runs (through `env` when it uses `env`).
+fn shebang_interpreter(script: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(script).ok()?.read(&mut head).ok()?;
+    let text = std::str::from_utf8(&head[..n]).ok()?;
+    let line = text.strip_prefix("#!")?.lines().next()?;
+    let mut words = line.split_whitespace();
+    let first = words.next()?;
+    if Path::new(first).file_name().is_some_and(|f| f == "env") {
+        return words.find(|w| !w.starts_with('-')).map(String::from);
+    }
+    Some(first.to_string())
 }
 
 /// Proxy variables of a restricted turn (spec 04 §1.6.4, adjusted as in the module doc).
@@ -369,6 +393,34 @@ mod tests {
             err.0,
             "Sandbox dependencies not available: bubblewrap (bwrap) not installed"
         );
+    }
+
+    #[test]
+    fn scripts_bring_their_interpreter() {
+        let tmp = tempfile::tempdir().unwrap();
+        let bin = tmp.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let node = bin.join("node");
+        std::fs::write(&node, "").unwrap();
+        std::fs::set_permissions(&node, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let script = tmp.path().join("cli.js");
+        std::fs::write(&script, "#!/usr/bin/env -S node --no-warnings\n").unwrap();
+        assert_eq!(shebang_interpreter(&script).as_deref(), Some("node"));
+        let cmd = LaunchSpec {
+            program: script.clone().into(),
+            args: vec![],
+            env: vec![("PATH".into(), bin.clone().into())],
+            cwd: PathBuf::from("/"),
+        };
+        assert_eq!(programs_to_bind(&cmd), vec![script.clone(), node]);
+        std::fs::write(&script, "#!/usr/bin/python3 -u\n").unwrap();
+        assert_eq!(
+            shebang_interpreter(&script).as_deref(),
+            Some("/usr/bin/python3")
+        );
+        std::fs::write(&script, "\x7fELF").unwrap();
+        assert_eq!(shebang_interpreter(&script), None);
     }
 
     #[test]
