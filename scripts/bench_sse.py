@@ -3,7 +3,8 @@
 
 Opens N `/events?channel=<ch>` subscribers on one epoll loop, checks `/health` counts them
 and still answers, then sends R messages with `POST /api/channels/<ch>/send` and measures,
-for every subscriber, the time from the start of the POST to the arrival of the frame.
+for every subscriber, the time from the start of the POST to the arrival of the frame
+(the POST's own round trip is reported too: the frames are queued while it is handled).
 Reports p50/p99/max over all deliveries, the per-round time until the last subscriber got
 the frame, and the daemon's RSS (VmRSS) before and with the subscribers.
 
@@ -79,6 +80,10 @@ def main():
     ap.add_argument("--subscribers", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--pid", type=int, default=0, help="daemon pid for RSS")
+    ap.add_argument("--burst", type=int, default=1, help="connections opened at once")
+    ap.add_argument("--connect-timeout", type=float, default=60.0)
+    ap.add_argument("--connection-close", action="store_true",
+                    help="send `Connection: close` (frees tiny_http's per-connection thread)")
     args = ap.parse_args()
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -97,34 +102,43 @@ def main():
     req = (
         f"GET /events?channel={urllib.parse.quote(args.channel)} HTTP/1.1\r\n"
         f"Host: {host}:{port}\r\nAuthorization: Bearer {args.token}\r\n"
-        "Accept: text/event-stream\r\n\r\n"
+        "Accept: text/event-stream\r\n"
+        + ("Connection: close\r\n" if args.connection_close else "")
+        + "\r\n"
     ).encode()
-    for i in range(args.subscribers):
-        s = socket.create_connection((host, port))
-        s.sendall(req)
-        s.setblocking(False)
-        socks.append(s)
-        sel.register(s, selectors.EVENT_READ, i)
-    # Wait for every ": connected" comment.
-    bufs = [b""] * len(socks)
-    connected = [False] * len(socks)
-    pending = len(socks)
-    deadline = time.time() + 120
-    while pending and time.time() < deadline:
-        for key, _ in sel.select(timeout=1):
-            i = key.data
-            chunk = key.fileobj.recv(65536)
-            if not chunk:
-                sys.exit(f"subscriber {i} closed before connecting: {bufs[i][:200]!r}")
-            bufs[i] += chunk
-            if not connected[i] and b": connected" in bufs[i]:
-                if not bufs[i].startswith(b"HTTP/1.1 200"):
-                    sys.exit(f"subscriber {i} refused: {bufs[i][:200]!r}")
-                connected[i] = True
-                bufs[i] = b""
-                pending -= 1
-    if pending:
-        sys.exit(f"{pending} subscribers never connected")
+    bufs = [b""] * args.subscribers
+    connected = [False] * args.subscribers
+    pending = 0
+
+    def pump(deadline):
+        nonlocal pending
+        while pending and time.time() < deadline:
+            for key, _ in sel.select(timeout=1):
+                i = key.data
+                chunk = key.fileobj.recv(65536)
+                if not chunk:
+                    sys.exit(f"subscriber {i} closed before connecting: {bufs[i][:200]!r}")
+                bufs[i] += chunk
+                if not connected[i] and b": connected" in bufs[i]:
+                    if not bufs[i].startswith(b"HTTP/1.1 200"):
+                        sys.exit(f"subscriber {i} refused: {bufs[i][:200]!r}")
+                    connected[i] = True
+                    bufs[i] = b""
+                    pending -= 1
+
+    # Open in batches of --burst connections, each batch fully connected before the next.
+    # (--burst 1 is a steady ramp; a large burst exercises simultaneous connects.)
+    for start in range(0, args.subscribers, args.burst):
+        for i in range(start, min(start + args.burst, args.subscribers)):
+            s = socket.create_connection((host, port))
+            s.sendall(req)
+            s.setblocking(False)
+            socks.append(s)
+            sel.register(s, selectors.EVENT_READ, i)
+            pending += 1
+        pump(time.time() + args.connect_timeout)
+        if pending:
+            sys.exit(f"{pending} subscribers never connected (burst {args.burst})")
     open_secs = time.perf_counter() - t_open
 
     t = time.perf_counter()
@@ -138,6 +152,7 @@ def main():
 
     samples = []
     round_max = []
+    post_secs = []
     for r in range(args.rounds):
         marker = f"bench-{r}-{time.time_ns()}".encode()
         got = [None] * len(socks)
@@ -147,6 +162,7 @@ def main():
             host, port, "POST", f"/api/channels/{urllib.parse.quote(args.channel)}/send",
             token=args.token, body={"text": marker.decode()},
         )
+        post_secs.append(time.perf_counter() - t0)
         if status != 200:
             sys.exit(f"send failed: {status} {body[:300]!r}")
         deadline = time.time() + 30
@@ -173,12 +189,18 @@ def main():
     result = {
         "subscribers": args.subscribers,
         "rounds": args.rounds,
+        "burst": args.burst,
+        "connection_close": args.connection_close,
         "connect_all_secs": round(open_secs, 2),
         "health_ms_with_subscribers": round(health_ms, 2),
         "latency_ms": {
             "p50": ms(percentile(samples, 50)),
             "p99": ms(percentile(samples, 99)),
             "max": ms(samples[-1]),
+        },
+        "send_request_ms": {
+            "p50": ms(percentile(sorted(post_secs), 50)),
+            "max": ms(max(post_secs)),
         },
         "last_subscriber_ms": {
             "p50": ms(percentile(round_max, 50)),

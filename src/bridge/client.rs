@@ -105,7 +105,14 @@ impl DaemonClient {
             self.base,
             utf8_percent_encode(channel, NON_ALPHANUMERIC)
         );
-        let mut req = self.stream.get(url).header("accept", "text/event-stream");
+        // `Connection: close`: the stream is the connection's only request. tiny_http then
+        // releases the thread that would otherwise sit reading for a next request on this
+        // connection for the stream's whole life (one thread per subscriber instead of two).
+        let mut req = self
+            .stream
+            .get(url)
+            .header("accept", "text/event-stream")
+            .header("connection", "close");
         if let Some(h) = self.auth_header() {
             req = req.header("authorization", h);
         }

@@ -36,11 +36,12 @@ impl Read for ChanReader {
 /// Requests the fake daemon saw: (request line, authorization header, body).
 type Seen = Arc<Mutex<Vec<(String, String, String)>>>;
 
+/// Reads one request; the third element is the body, or for a GET the `connection` header.
 fn read_request(stream: &mut TcpStream) -> (String, String, String) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut first = String::new();
     reader.read_line(&mut first).unwrap();
-    let (mut auth, mut len) = (String::new(), 0usize);
+    let (mut auth, mut len, mut connection) = (String::new(), 0usize, String::new());
     loop {
         let mut h = String::new();
         reader.read_line(&mut h).unwrap();
@@ -52,16 +53,18 @@ fn read_request(stream: &mut TcpStream) -> (String, String, String) {
         match k.to_ascii_lowercase().as_str() {
             "authorization" => auth = v.trim().to_string(),
             "content-length" => len = v.trim().parse().unwrap(),
+            "connection" => connection = v.trim().to_string(),
             _ => {}
         }
     }
     let mut body = vec![0u8; len];
     reader.read_exact(&mut body).unwrap();
-    (
-        first.trim_end().to_string(),
-        auth,
-        String::from_utf8(body).unwrap(),
-    )
+    let third = if first.starts_with("GET ") {
+        connection
+    } else {
+        String::from_utf8(body).unwrap()
+    };
+    (first.trim_end().to_string(), auth, third)
 }
 
 fn fake_daemon(seen: Seen) -> String {
@@ -150,6 +153,10 @@ fn split_event_becomes_a_notification_and_reply_is_proxied() {
     );
     let seen = seen.lock();
     assert_eq!(seen[0].1, "Bearer tok");
+    assert_eq!(
+        seen[0].2, "close",
+        "the /events request asks for Connection: close"
+    );
     let post = seen
         .iter()
         .find(|r| r.0.starts_with("POST /api/reply "))

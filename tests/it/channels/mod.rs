@@ -91,11 +91,16 @@ impl RawSse {
 
     /// Connects and sends the request without waiting for anything.
     pub fn connect(port: u16, path: &str, token: Option<&str>) -> RawSse {
+        RawSse::connect_with(port, path, token, "")
+    }
+
+    /// Like [`RawSse::connect`] with extra header lines (each ending in `\r\n`).
+    pub fn connect_with(port: u16, path: &str, token: Option<&str>, extra: &str) -> RawSse {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
         let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
         write!(
             stream,
-            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Accept: text/event-stream\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}{extra}Accept: text/event-stream\r\n\r\n"
         )
         .unwrap();
         RawSse {
