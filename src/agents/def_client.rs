@@ -39,6 +39,16 @@ fn note_id(v: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
+/// [ext] A fetched note whose `tags` no longer include `agent/definition` is no longer a
+/// definition: treated as gone, as the next poll's list would. Notes read without `tags`
+/// are taken as they are (the reference checks nothing here).
+fn still_a_definition(note: &Value) -> bool {
+    match note.get("tags").and_then(Value::as_array) {
+        Some(tags) => tags.iter().any(|t| t.as_str() == Some(DEFINITION_TAG)),
+        None => true,
+    }
+}
+
 impl DefStore for VaultDefStore {
     fn list_defs(&self) -> Result<Vec<DefNote>, String> {
         let q = NoteQuery::tagged(DEFINITION_TAG, DEF_LIST_LIMIT);
@@ -60,7 +70,7 @@ impl DefStore for VaultDefStore {
         match self.client.get_note(id, true) {
             Ok(v) => {
                 let note = DefNote::from_json(&v);
-                Ok((!note.id.is_empty()).then_some(note))
+                Ok((!note.id.is_empty() && still_a_definition(&v)).then_some(note))
             }
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(self.err(&format!("get note {id}"), &e)),
@@ -114,6 +124,17 @@ mod tests {
         assert_eq!(note_id(&json!({"note": {"id": "b"}})).as_deref(), Some("b"));
         assert_eq!(note_id(&json!({"id": ""})), None);
         assert_eq!(note_id(&Value::Null), None);
+    }
+
+    #[test]
+    fn untagged_notes_are_no_longer_definitions() {
+        assert!(still_a_definition(&json!({"id": "a"})));
+        assert!(still_a_definition(
+            &json!({"id": "a", "tags": ["x", "agent/definition"]})
+        ));
+        assert!(!still_a_definition(
+            &json!({"id": "a", "tags": ["agent/message"]})
+        ));
     }
 
     #[test]

@@ -152,6 +152,18 @@ fn reload_webhook_auth_and_vault_resolution() {
     assert_eq!(r.def_named("rs").unwrap()["vault"], "research");
     let (_, out) = r.reload(json!({"vault": "elsewhere", "note": {"id": id}}));
     assert_eq!(out["reloaded"], "skipped");
+    // a note that is not (or no longer) a definition never becomes an agent
+    let other = r.fv.create_note(
+        "research",
+        json!({"content": "hi", "tags": ["agent/message"], "metadata": {"name": "msg"}}),
+    );
+    let q = r.d.post(
+        "/api/vault/agent-def?vault=research",
+        Some(&r.send),
+        &json!({"note": {"id": other["id"]}}),
+    );
+    assert_eq!(q.json()["reloaded"], "deregistered");
+    assert!(r.def_named("msg").is_none());
 }
 
 #[test]
