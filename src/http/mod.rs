@@ -37,7 +37,10 @@ pub struct HttpServer {
 impl HttpServer {
     /// Binds `127.0.0.1:<port>` (loopback only, spec 01 §0).
     pub fn bind(port: u16) -> Result<tiny_http::Server, String> {
-        tiny_http::Server::http(("127.0.0.1", port))
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+            .map_err(|e| format!("cannot bind 127.0.0.1:{port}: {e}"))?;
+        set_nodelay(&listener);
+        tiny_http::Server::from_listener(listener, None)
             .map_err(|e| format!("cannot bind 127.0.0.1:{port}: {e}"))
     }
 
@@ -70,6 +73,31 @@ impl HttpServer {
         for w in self.workers {
             let _ = w.join();
         }
+    }
+}
+
+/// `TCP_NODELAY` on the listening socket; Linux copies it to every accepted connection.
+/// tiny_http writes a response's head and body in separate writes, so with Nagle's
+/// algorithm a body that does not fit the first segment waits for the client's delayed ACK
+/// (~40 ms per response on a keep-alive connection). Best effort: failure only costs latency.
+fn set_nodelay(listener: &std::net::TcpListener) {
+    use std::os::fd::AsRawFd;
+    let one: libc::c_int = 1;
+    // SAFETY: a valid socket fd and a correctly sized c_int option value.
+    let rc = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        log::debug!(
+            "http: TCP_NODELAY not set: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }
 

@@ -59,6 +59,19 @@ pub fn endpoint_route(state: &AppState, req: &mut Req) -> Routed {
 
 fn serve(state: &AppState, req: &mut Req, channel: &str) -> Result<Resp, ApiError> {
     if state.channels.get(channel).is_none() {
+        if state
+            .mcp
+            .channel_starting(channel, req.header("mcp-session-id"))
+        {
+            return Ok(Resp::json(
+                503,
+                &super::jsonrpc::transport_error(
+                    super::jsonrpc::TRANSPORT_ERROR,
+                    "Service Unavailable: the channel is starting, retry",
+                ),
+            )
+            .header("Retry-After", "1"));
+        }
         return Err(ApiError::NotFound(format!(
             "unknown channel \"{channel}\" — known channels: {}",
             state.channels.known_list()

@@ -21,6 +21,8 @@ use crate::channels::{ChannelRegistry, FanoutEvent, FanoutSink};
 
 pub struct McpService {
     pub sessions: McpSessionStore,
+    /// When the daemon started (the boot window of [`McpService::channel_starting`]).
+    started: std::time::Instant,
     pub ns: NotifyNamespace,
     pub keepalive: Duration,
     channels: Arc<ChannelRegistry>,
@@ -36,11 +38,28 @@ impl McpService {
     ) -> Arc<McpService> {
         Arc::new(McpService {
             sessions,
+            started: std::time::Instant::now(),
             ns: NotifyNamespace::from_env(),
             keepalive,
             channels,
             attached,
         })
+    }
+}
+
+/// How long after boot a known session's channel may still be coming up.
+const BOOT_WINDOW: Duration = Duration::from_secs(120);
+
+impl McpService {
+    /// [ext] During the boot window, a request for a not-yet-live channel that carries a
+    /// session id persisted for that channel is told to retry (503) instead of 404: the
+    /// channels of agent definitions come up only after their def-vault was read, and a
+    /// Claude Code session whose request got 404 never recovers by itself.
+    pub fn channel_starting(&self, channel: &str, session_id: Option<&str>) -> bool {
+        self.started.elapsed() < BOOT_WINDOW
+            && session_id
+                .and_then(|id| self.sessions.get(id.trim()))
+                .is_some_and(|s| s.channel == channel)
     }
 }
 

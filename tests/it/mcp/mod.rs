@@ -3,6 +3,7 @@
 //! push streams, sessions across restarts, the attached queue through MCP, and the
 //! official MCP Python SDK as a real client.
 
+mod bench;
 mod client;
 mod discovery;
 mod pull;

@@ -52,6 +52,7 @@ pub fn start(attached: bool, extra_env: &[(&str, &str)]) -> Rig {
         );
     }
     let d = b.start();
+    wait_channels(&d);
     if attached {
         assert!(
             wait(10, || d.log().contains("attached agent \"eng\" registered")),
@@ -60,6 +61,18 @@ pub fn start(attached: bool, extra_env: &[(&str, &str)]) -> Rig {
         );
     }
     Rig { fv, d }
+}
+
+/// Channels start after the listener is up: wait until `/health` lists both.
+pub fn wait_channels(d: &Daemon) {
+    let up = || {
+        let h = d.get("/health", None).json();
+        let names: Vec<Value> = h["channels"].as_array().cloned().unwrap_or_default();
+        ["plain", "other"]
+            .iter()
+            .all(|n| names.iter().any(|c| c["name"] == *n))
+    };
+    assert!(wait(10, up), "channels did not come up:\n{}", d.log());
 }
 
 pub fn wait(secs: u64, mut pred: impl FnMut() -> bool) -> bool {

@@ -71,13 +71,31 @@ fn inbound_is_pushed_to_streaming_sessions_of_the_channel() {
 
 #[test]
 fn sessions_survive_a_restart_and_expire_when_idle() {
-    let mut r = rig::start(false, &[("PARACHUTE_AGENT_MCP_SESSION_IDLE_SECS", "2")]);
+    let mut r = rig::start(false, &[("PARACHUTE_AGENT_MCP_SESSION_IDLE_SECS", "5")]);
     let token = r.d.mint("agent:read");
     let mut c = McpClient::new(&r.d, "plain", Some(&token));
     c.initialize();
     let sid = c.session.clone().unwrap();
     drop(c);
+    let channels_json = std::fs::read_to_string(r.d.state_dir().join("channels.json")).unwrap();
+    // while the channel is not live yet, the persisted session is told to retry, not 404
+    std::fs::write(r.d.state_dir().join("channels.json"), r#"{"channels":[]}"#).unwrap();
     r.d.restart();
+    let wait_reply = r.d.send(
+        "POST",
+        "/mcp/plain",
+        Some(&token),
+        &[
+            ("mcp-session-id", &sid),
+            ("Content-Type", "application/json"),
+        ],
+        Some(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
+    );
+    assert_eq!(wait_reply.status, 503, "{}", wait_reply.body);
+    assert_eq!(wait_reply.header("retry-after"), Some("1"));
+    std::fs::write(r.d.state_dir().join("channels.json"), &channels_json).unwrap();
+    r.d.restart();
+    rig::wait_channels(&r.d);
     let mut c = McpClient::new(&r.d, "plain", Some(&token));
     c.session = Some(sid.clone());
     assert_eq!(c.tool_names().len(), 4, "old session id must still work");
@@ -85,7 +103,7 @@ fn sessions_survive_a_restart_and_expire_when_idle() {
     let file = std::fs::read_to_string(r.d.state_dir().join("mcp-sessions.json")).unwrap();
     assert!(file.contains(&sid) && !file.contains(&token));
     // idle past the lifetime (no stream): reaped, the client gets 404 and can re-initialize
-    std::thread::sleep(Duration::from_millis(2200));
+    std::thread::sleep(Duration::from_millis(5200));
     let mut fresh = McpClient::new(&r.d, "plain", Some(&token));
     fresh.initialize();
     let stale = c.post_raw(

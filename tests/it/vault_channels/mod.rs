@@ -4,6 +4,7 @@
 //! the daemon's `/events` subscribers see what the routing fork delivered. `inbound`: the
 //! webhook; `outbound`: chat send, replies, transcripts, schema, channel API.
 
+mod bench;
 mod inbound;
 mod outbound;
 
