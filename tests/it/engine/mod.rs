@@ -3,5 +3,6 @@
 
 mod api;
 mod defs;
+mod http_ui;
 mod live;
 pub(crate) mod turns;
