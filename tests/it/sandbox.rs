@@ -645,3 +645,38 @@ fn spawn_needs_step_up_for_paths_outside_the_sessions_dir() {
         assert_eq!(r.status, 400, "{free}: {}", r.body);
     }
 }
+
+#[test]
+fn bwrap_without_user_namespaces_is_reported_with_the_fix() {
+    // A stand-in bwrap failing the way it does under Ubuntu's AppArmor userns restriction.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("bwrap");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let claude = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/claude");
+    std::os::unix::fs::symlink(&claude, dir.path().join("claude")).unwrap();
+    let e = crate::engine::turns::setup(&[("PATH", &dir.path().display().to_string())]);
+    let deps = e.d.get("/health", None).json()["dependencies"].clone();
+    assert_eq!((&deps["ok"], &deps["missing"]), (&json!(false), &json!([])));
+    let problem = deps["problems"][0].as_str().unwrap();
+    assert!(
+        problem.contains("uid map: Permission denied") && problem.contains("AppArmor"),
+        "{problem}"
+    );
+    assert!(e.d.log().contains("cannot create the turn sandbox"));
+    e.spawn("w");
+    e.send("w", "hello", &[]);
+    let out = e.wait_outbound("w", 1);
+    let text = out[0]["content"].as_str().unwrap_or("");
+    assert!(
+        text.contains(
+            "Sandbox dependencies not available: bubblewrap (bwrap) cannot create a sandbox"
+        ),
+        "{text}"
+    );
+    assert!(e.calls("w").is_empty());
+}

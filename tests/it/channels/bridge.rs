@@ -175,6 +175,16 @@ fn bridge_relays_messages_and_replies_and_survives_a_restart() {
         format!("sent 1 part (id: {})", reply["id"].as_str().unwrap())
     );
 
+    // A permission request from the session is relayed to the channel (its page).
+    b.send(json!({"jsonrpc":"2.0","method":"notifications/claude/agent/permission_request",
+        "params":{"request_id":"abcde","tool_name":"Bash","description":"list files","input_preview":"ls"}}));
+    assert_eq!(
+        page.event("permission", WAIT),
+        Some(
+            json!({"request_id":"abcde","tool_name":"Bash","description":"list files","input_preview":"ls"})
+        )
+    );
+
     // A refused call is a tool error, not a JSON-RPC error.
     b.send(json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"react","arguments":{"message_id":"1","emoji":"👍"}}}));
     let res = b.response(4);

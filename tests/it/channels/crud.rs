@@ -217,3 +217,73 @@ fn hot_removal_closes_the_channels_streams_only() {
     assert_eq!(r.status, 200);
     assert!(other.wait_for("still here", Duration::from_secs(5)));
 }
+
+#[test]
+fn vault_channels_are_validated_and_never_leak_their_token() {
+    let d = daemon();
+    let admin = d.mint(ALL);
+    let r = d.post(
+        "/api/channels",
+        Some(&admin),
+        &json!({"name": "eng", "transport": "vault", "config": {"vault": "default"}}),
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        r.error().starts_with("invalid channel config: "),
+        "{}",
+        r.body
+    );
+    assert!(!d.state_dir().join("channels.json").exists());
+    let secret = "vault-secret-jwt-value";
+    let r = d.post(
+        "/api/channels",
+        Some(&admin),
+        &json!({"name": "eng", "transport": "vault",
+                "config": {"vault": "default", "vaultUrl": "http://127.0.0.1:9", "token": secret,
+                           "declareSchemaOnStart": false}}),
+    );
+    assert_eq!(r.json()["live"], true, "{}", r.body);
+    let listed = d.get("/api/channels", Some(&admin));
+    assert_eq!(
+        listed.json(),
+        json!({"channels": [{"name": "eng", "transport": "vault", "vault": "default"}]})
+    );
+    let h = d.get("/health", None).body;
+    for body in [&listed.body, &h] {
+        assert!(!body.contains(secret) && !body.contains("token"), "{body}");
+    }
+    let file = std::fs::read_to_string(d.state_dir().join("channels.json")).unwrap();
+    assert!(file.contains(secret), "the file keeps the config");
+}
+
+#[test]
+fn replacing_or_deleting_an_http_ui_channel_closes_its_pages() {
+    let d = daemon();
+    let admin = d.mint(ALL);
+    add_channel(&d, &admin, "web", "http-ui");
+    let ticket = |d: &crate::support::daemon::Daemon| {
+        d.post("/api/ui/sse-ticket", Some(&admin), &json!({}))
+            .json()["ticket"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let mut page = RawSse::open(
+        d.port,
+        &format!("/ui/events?channel=web&ticket={}", ticket(&d)),
+        None,
+    );
+    add_channel(&d, &admin, "web", "http-ui");
+    assert_eq!(page.event("close", Duration::from_secs(5)), Some(json!({})));
+    assert!(page.ended_within(Duration::from_secs(5)));
+
+    let mut page = RawSse::open(
+        d.port,
+        &format!("/ui/events?channel=web&ticket={}", ticket(&d)),
+        None,
+    );
+    let r = d.send("DELETE", "/api/channels/web", Some(&admin), &[], None);
+    assert_eq!(r.json()["removed"], true);
+    assert_eq!(page.event("close", Duration::from_secs(5)), Some(json!({})));
+    assert!(page.ended_within(Duration::from_secs(5)));
+}

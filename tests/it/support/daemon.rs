@@ -190,9 +190,13 @@ impl Daemon {
     pub fn wait_healthy(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-                && self.get("/health", None).status == 200
-            {
+            // A refused request is "not yet" too: a bare TCP connect can succeed before
+            // the daemon listens (a loopback self-connect when the port is still free).
+            let healthy = http::agent()
+                .get(self.url("/health"))
+                .call()
+                .is_ok_and(|r| r.status() == 200);
+            if healthy {
                 return;
             }
             std::thread::sleep(Duration::from_millis(25));
