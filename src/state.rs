@@ -85,6 +85,7 @@ impl AppState {
         let health = HealthHooks::default();
         let sessions = mcp.clone();
         *health.mcp_sessions.write() = Some(Arc::new(move |ch: &str| {
+            sessions.sessions.maybe_reap();
             sessions.sessions.count_for_channel(ch)
         }));
         let vault =

@@ -187,3 +187,46 @@ impl FanoutSink for McpService {
             .push_to_channel(channel, &notification_frame(self.ns, event))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(frame: &[u8]) -> Value {
+        let text = std::str::from_utf8(frame).unwrap();
+        let data = text
+            .strip_prefix("event: message\ndata: ")
+            .and_then(|t| t.strip_suffix("\n\n"))
+            .unwrap();
+        serde_json::from_str(data).unwrap()
+    }
+
+    #[test]
+    fn message_notification_overlays_inbound_meta_on_the_default_source() {
+        let ev = FanoutEvent::Message(json!({"content": "hi",
+            "meta": {"chat_id": "42", "ts": "t"}, "source": "telegram"}));
+        let v = parse(&notification_frame(NotifyNamespace::Agent, &ev));
+        assert_eq!(
+            v,
+            json!({"jsonrpc":"2.0","method":"notifications/claude/agent","params":{
+                "content":"hi","meta":{"source":"parachute-agent","chat_id":"42","ts":"t"}}})
+        );
+        let ev = FanoutEvent::Message(json!({"content": "x", "meta": {"source": "http-ui"}}));
+        let v = parse(&notification_frame(NotifyNamespace::Channel, &ev));
+        assert_eq!(v["method"], "notifications/claude/channel");
+        assert_eq!(v["params"]["meta"]["source"], "http-ui");
+    }
+
+    #[test]
+    fn permission_verdict_notification() {
+        let ev =
+            FanoutEvent::PermissionVerdict(json!({"request_id": "abcde", "behavior": "allow"}));
+        let v = parse(&notification_frame(NotifyNamespace::Agent, &ev));
+        assert_eq!(v["method"], "notifications/claude/agent/permission");
+        assert_eq!(
+            v["params"],
+            json!({"request_id": "abcde", "behavior": "allow"})
+        );
+    }
+}

@@ -94,6 +94,7 @@ pub struct McpSessionStore {
     path: Option<PathBuf>,
     idle_ms: u64,
     next_stream: AtomicU64,
+    last_reap_ms: AtomicU64,
 }
 
 impl McpSessionStore {
@@ -106,6 +107,7 @@ impl McpSessionStore {
             path: state_dir.map(|d| d.join(SESSIONS_FILE)),
             idle_ms: idle.as_millis() as u64,
             next_stream: AtomicU64::new(1),
+            last_reap_ms: AtomicU64::new(time::now_ms()),
         };
         store.load();
         store
@@ -323,6 +325,20 @@ impl McpSessionStore {
             .lock()
             .get_mut(id)
             .is_some_and(|s| s.cancelled.remove(key))
+    }
+
+    /// [`reap`](Self::reap), at most once a minute (called from hot paths such as `/health`).
+    pub fn maybe_reap(&self) {
+        let now = time::now_ms();
+        let last = self.last_reap_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= 60_000
+            && self
+                .last_reap_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.reap();
+        }
     }
 
     /// Drop sessions idle for the configured time with no open push stream; how many.

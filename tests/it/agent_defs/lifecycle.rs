@@ -108,6 +108,9 @@ fn webhook_creates_edits_and_deletes_an_agent_without_a_self_trigger_loop() {
         r.fv.create_note("default", def_note("ops", "", json!({"name": "ops"})));
     let id2 = n2["id"].as_str().unwrap().to_string();
     assert!(wait(10, || r.def_named("ops").is_some()));
+    // let the create + stamp deliveries finish before counting requests
+    assert!(wait(10, || r.note_meta("default", &id2)["status"] == "enabled"));
+    assert!(r.fv.wait_hooks_idle(Duration::from_secs(10)));
     r.fv.clear_requests();
     let (st, body) = r.reload(json!({"event": "deleted", "note": {"id": id2}}));
     assert_eq!((st, body["reloaded"].as_str()), (200, Some("deregistered")));
