@@ -66,7 +66,11 @@ pub fn build(
             "claude".into()
         }
     };
-    let mint = match read_operator_token(&config.parachute_home) {
+    let operator = read_operator_token(&config.parachute_home);
+    let grants = operator
+        .as_deref()
+        .map(|tok| crate::grants::GrantsClient::new(hub_origin, tok));
+    let mint = match operator {
         Some(tok) => Some(MintClient::new(hub_origin, &tok)),
         None => {
             log::warn!(
@@ -81,6 +85,7 @@ pub fn build(
         channels,
         credentials: CredentialStore::new(&config.state_dir),
         mint,
+        grants,
         vault_url: vault_url_from_env(),
     };
     let engine = EngineConfig {

@@ -21,6 +21,8 @@ pub struct DaemonHost {
     pub credentials: CredentialStore,
     /// `None` when the operator token was missing at boot.
     pub mint: Option<MintClient>,
+    /// Hub grants client; `None` without an operator token.
+    pub grants: Option<crate::grants::GrantsClient>,
     /// Daemon-wide vault URL (`PARACHUTE_VAULT_URL`, default `http://127.0.0.1:1940`).
     pub vault_url: String,
 }
@@ -120,6 +122,13 @@ impl TurnHost for DaemonHost {
             .reply(&args)
             .map(|ids| ids.into_iter().next())
             .map_err(|e| e.to_string())
+    }
+
+    fn grants(&self, name: &str) -> super::grants::GrantInjection {
+        match &self.grants {
+            Some(client) => super::grants::resolve(client, name),
+            None => super::grants::GrantInjection::default(),
+        }
     }
 
     fn notes(&self, channel: &str) -> Option<Arc<dyn NoteStore>> {

@@ -46,4 +46,9 @@ pub trait TurnHost: Send + Sync {
     fn reply(&self, channel: &str, out: &Outbound) -> Result<Option<String>, String>;
     /// The note store of a live vault-transport channel; `None` for other transports.
     fn notes(&self, channel: &str) -> Option<Arc<dyn NoteStore>>;
+    /// Approved grants of agent `name`, fetched fresh (spec 04 §3.4). Default: none (no
+    /// grants client).
+    fn grants(&self, _name: &str) -> super::grants::GrantInjection {
+        super::grants::GrantInjection::default()
+    }
 }

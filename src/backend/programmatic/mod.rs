@@ -11,6 +11,7 @@ pub mod boot;
 pub mod daemon_host;
 pub mod env;
 pub mod events;
+pub mod grants;
 pub mod host;
 pub mod hub;
 pub mod notes;

@@ -408,6 +408,8 @@ fn deliver(
             token: Some(vtok),
         });
     }
+    let granted = ctx.host.grants(&spec.name);
+    servers.extend(granted.servers);
     run_turn(
         &ctx.engine,
         &TurnInput {
@@ -416,7 +418,7 @@ fn deliver(
             session: session.clone(),
             oauth_token: &token,
             store_env: &store_env,
-            grant_env: &BTreeMap::new(),
+            grant_env: &granted.env,
             mcp_servers: &servers,
         },
         sink,

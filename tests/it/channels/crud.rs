@@ -287,3 +287,34 @@ fn replacing_or_deleting_an_http_ui_channel_closes_its_pages() {
     assert_eq!(page.event("close", Duration::from_secs(5)), Some(json!({})));
     assert!(page.ended_within(Duration::from_secs(5)));
 }
+
+#[test]
+fn a_corrupt_channels_file_fails_writes_with_500() {
+    let d = daemon();
+    let admin = d.mint(ALL);
+    add_channel(&d, &admin, "web", "http-ui");
+    let path = d.state_dir().join("channels.json");
+    std::fs::write(&path, "{ not json").unwrap();
+    let r = d.post(
+        "/api/channels",
+        Some(&admin),
+        &json!({"name": "more", "transport": "http-ui"}),
+    );
+    assert_eq!(r.status, 500);
+    assert!(
+        r.error().starts_with("failed to write channels.json: "),
+        "{}",
+        r.body
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "{ not json");
+    assert_eq!(names(&health(&d), "channels"), ["web"], "nothing went live");
+    // DELETE removes the live channel first, then reports the file failure.
+    let r = d.send("DELETE", "/api/channels/web", Some(&admin), &[], None);
+    assert_eq!(r.status, 500);
+    assert!(
+        r.error().starts_with("failed to update channels.json: "),
+        "{}",
+        r.body
+    );
+    assert_eq!(health(&d)["channels"], json!([]));
+}

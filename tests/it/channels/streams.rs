@@ -134,6 +134,14 @@ fn a_send_reaches_events_and_ui_subscribers_and_health_counts_them() {
         d.get("/api/channels/other/messages", Some(&tok)).json(),
         json!({"messages": []})
     );
+    assert_eq!(d.get("/api/channels/web/messages", None).status, 401);
+    let r = d.get("/api/channels/ghost/messages", Some(&tok));
+    assert_eq!(r.status, 404);
+    assert!(
+        r.error().starts_with("unknown channel \"ghost\""),
+        "{}",
+        r.body
+    );
 }
 
 #[test]

@@ -33,7 +33,34 @@ impl MintHub {
                     .headers()
                     .iter()
                     .any(|h| h.field.equiv("Authorization") && h.value == "Bearer op-token");
-                let (status, reply) = if req.url() == "/api/auth/mint-token" && authed {
+                let url = req.url().to_string();
+                if authed && url.starts_with("/admin/grants") {
+                    reqs.lock().push(json!({"grants_call": url}));
+                }
+                let (status, reply) = if !authed {
+                    (
+                        403,
+                        json!({"error": "forbidden", "error_description": "bad operator token"}),
+                    )
+                } else if url == "/admin/grants?agent=m" {
+                    (
+                        200,
+                        json!({"grants": [
+                        {"id": "g-ok", "status": "approved", "agent": "m",
+                         "connection": {"kind": "service", "target": "github", "inject": ["env", "mcp"]}},
+                        {"id": "g-pending", "status": "pending", "agent": "m",
+                         "connection": {"kind": "vault", "target": "research", "access": "read"}}]}),
+                    )
+                } else if url == "/admin/grants/g-ok/material" {
+                    (
+                        200,
+                        json!({"kind": "service", "token": "ghp_granted", "inject": ["env", "mcp"]}),
+                    )
+                } else if url.starts_with("/admin/grants") && req.method().as_str() == "GET" {
+                    (404, json!({"error": "not_found"}))
+                } else if url.starts_with("/admin/grants") {
+                    (200, json!({"id": "g", "status": "pending", "pruned": 0}))
+                } else if url == "/api/auth/mint-token" {
                     let b: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
                     reqs.lock().push(b.clone());
                     let scope = b["scope"].as_str().unwrap_or("").to_string();
@@ -173,15 +200,37 @@ fn multi_threaded_definition_agent_mints_per_turn_and_writes_a_note_per_fire() {
         mints[0],
         json!({"scope": "vault:default:write", "audience": "vault.default"})
     );
+    // approved grants: fetched fresh every turn; the pending one never fetched
+    let calls_to_hub: Vec<String> = hub
+        .requests
+        .lock()
+        .iter()
+        .filter_map(|r| r["grants_call"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        calls_to_hub
+            .iter()
+            .filter(|u| *u == "/admin/grants/g-ok/material")
+            .count(),
+        2
+    );
+    assert!(!calls_to_hub
+        .iter()
+        .any(|u| u.contains("g-pending/material")));
+    assert_eq!(calls[0]["env"]["GITHUB_TOKEN"], "ghp_granted");
     let mcp: Value = serde_json::from_str(
         &std::fs::read_to_string(d.state_dir().join("sessions/m/.mcp.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(
         mcp,
-        json!({"mcpServers": {"parachute-vault-default": {"type": "http",
-            "url": format!("{}/vault/default/mcp", fv.url()),
-            "headers": {"Authorization": "Bearer minted-vault:default:write"}}}})
+        json!({"mcpServers": {
+            "parachute-vault-default": {"type": "http",
+                "url": format!("{}/vault/default/mcp", fv.url()),
+                "headers": {"Authorization": "Bearer minted-vault:default:write"}},
+            "grant-service-github": {"type": "http",
+                "url": "https://api.githubcopilot.com/mcp/",
+                "headers": {"Authorization": "Bearer ghp_granted"}}}})
     );
     assert_eq!(
         std::fs::read_to_string(d.state_dir().join("sessions/m/system-prompt.txt")).unwrap(),
