@@ -151,13 +151,34 @@ fn restart(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
 
 fn env_view(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
     state.auth.require(req, Scope::Admin)?;
-    let store = crate::credentials::CredentialStore::new(&state.config.state_dir);
-    let entries = store.effective_env_view(name, &[]).unwrap_or_else(|e| {
-        log::warn!("env view for {name}: {e}");
-        Vec::new()
-    });
-    Ok(Resp::ok(&json!({
-        "env": entries,
-        "note": format!("no vault-native #agent/definition found for \"{name}\" — showing the env-store layers only (operator default + per-agent override); approved-grant service env names are unavailable without a registered def."),
-    })))
+    // Approved service connections of the live definition named `name` (resolved at its
+    // last instantiate; no hub call, no material fetch).
+    let def = state
+        .agent_defs
+        .live_defs()
+        .into_iter()
+        .find(|d| d.name() == name);
+    let grants: Vec<(String, String)> = def
+        .as_ref()
+        .map(|d| {
+            d.connections()
+                .iter()
+                .filter(|c| c["kind"] == "service" && c["status"] == "approved")
+                .filter_map(|c| c["target"].as_str())
+                .map(|t| (t.to_string(), crate::agents::wants::service_env_var(t)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let entries = state
+        .credentials
+        .effective_env_view(name, &grants)
+        .unwrap_or_else(|e| {
+            log::warn!("env view for {name}: {e}");
+            Vec::new()
+        });
+    let mut body = json!({ "env": entries });
+    if def.is_none() {
+        body["note"] = json!(format!("no vault-native #agent/definition found for \"{name}\" — showing the env-store layers only (operator default + per-agent override); approved-grant service env names are unavailable without a registered def."));
+    }
+    Ok(Resp::ok(&body))
 }

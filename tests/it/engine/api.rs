@@ -138,6 +138,10 @@ fn spawn_list_conflict_restart_delete() {
         json!([{"name": "GH_TOKEN", "source": "default"}])
     );
     assert!(!env.to_string().contains("\"x\""));
+    assert!(env["note"]
+        .as_str()
+        .unwrap()
+        .starts_with("no vault-native #agent/definition found for \"eng\""));
     // restart
     let r = d.post("/api/agents/eng/restart", Some(&admin), &json!({}));
     assert_eq!(r.json()["session_reset"], true);
