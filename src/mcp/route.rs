@@ -157,9 +157,22 @@ fn to_resp(mcp: &Arc<McpService>, r: McpHttpResponse) -> Resp {
             let svc = mcp.clone();
             let sid = session_id.clone();
             Resp::sse(Box::new(move |mut w| {
-                let mut send = |b: &[u8]| w.send(b);
+                let channel = svc.sessions.get(&sid).map(|s| s.channel);
+                let live = || channel.as_deref().is_some_and(|c| svc.channel_live(c));
+                // [ext] at each keepalive, a stream whose channel was deleted ends and its
+                // session is unregistered (the reference keeps both forever)
+                let mut send = |b: &[u8]| {
+                    if b == sse::KEEPALIVE && !live() {
+                        return Err(std::io::Error::other("channel removed"));
+                    }
+                    w.send(b)
+                };
                 let _ = sse::pump(&rx, &mut send, svc.keepalive);
-                svc.sessions.close_push(&sid, stream_id);
+                if live() {
+                    svc.sessions.close_push(&sid, stream_id);
+                } else {
+                    svc.sessions.remove(&sid);
+                }
                 let _ = w.finish();
             }))
             .header("Cache-Control", "no-cache, no-transform")
