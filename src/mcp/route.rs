@@ -3,6 +3,11 @@
 //! before auth, the [ext] `Origin` check, the `agent:read` gate with the `WWW-Authenticate`
 //! challenge on 401, then [`super::endpoint::handle`]. GET push streams run on their own
 //! stream thread and end when the client leaves or the session is deleted.
+//!
+//! [ext] Beyond the reference: an unknown channel asked for with a session id persisted for
+//! it, in the first two minutes after boot, gets `503` + `Retry-After: 1` instead of 404
+//! (definition channels come up after their def-vault is read); a push stream whose channel
+//! was deleted ends at its next keepalive and the session is unregistered.
 
 use std::sync::Arc;
 
