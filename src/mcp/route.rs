@@ -3,6 +3,11 @@
 //! before auth, the [ext] `Origin` check, the `agent:read` gate with the `WWW-Authenticate`
 //! challenge on 401, then [`super::endpoint::handle`]. GET push streams run on their own
 //! stream thread and end when the client leaves or the session is deleted.
+//!
+//! [ext] Beyond the reference: an unknown channel asked for with a session id persisted for
+//! it, in the first two minutes after boot, gets `503` + `Retry-After: 1` instead of 404
+//! (definition channels come up after their def-vault is read); a push stream whose channel
+//! was deleted ends at its next keepalive and the session is unregistered.
 
 use std::sync::Arc;
 
@@ -157,9 +162,22 @@ fn to_resp(mcp: &Arc<McpService>, r: McpHttpResponse) -> Resp {
             let svc = mcp.clone();
             let sid = session_id.clone();
             Resp::sse(Box::new(move |mut w| {
-                let mut send = |b: &[u8]| w.send(b);
+                let channel = svc.sessions.get(&sid).map(|s| s.channel);
+                let live = || channel.as_deref().is_some_and(|c| svc.channel_live(c));
+                // [ext] at each keepalive, a stream whose channel was deleted ends and its
+                // session is unregistered (the reference keeps both forever)
+                let mut send = |b: &[u8]| {
+                    if b == sse::KEEPALIVE && !live() {
+                        return Err(std::io::Error::other("channel removed"));
+                    }
+                    w.send(b)
+                };
                 let _ = sse::pump(&rx, &mut send, svc.keepalive);
-                svc.sessions.close_push(&sid, stream_id);
+                if live() {
+                    svc.sessions.close_push(&sid, stream_id);
+                } else {
+                    svc.sessions.remove(&sid);
+                }
                 let _ = w.finish();
             }))
             .header("Cache-Control", "no-cache, no-transform")

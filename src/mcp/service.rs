@@ -51,6 +51,11 @@ impl McpService {
 const BOOT_WINDOW: Duration = Duration::from_secs(120);
 
 impl McpService {
+    /// Whether `channel` is in the live channel map.
+    pub fn channel_live(&self, channel: &str) -> bool {
+        self.channels.get(channel).is_some()
+    }
+
     /// [ext] During the boot window, a request for a not-yet-live channel that carries a
     /// session id persisted for that channel is told to retry (503) instead of 404: the
     /// channels of agent definitions come up only after their def-vault was read, and a

@@ -337,3 +337,87 @@ fn a_refused_mint_passes_the_hub_status_and_binds_nothing() {
         .contains("mint vault:default:admin: mint refused (forbidden)"));
     assert!(fv.triggers("default").is_empty());
 }
+
+#[test]
+fn wants_are_registered_with_the_hub_and_drive_the_status() {
+    let fv = FakeVault::start();
+    let hub = MintHub::start();
+    hub.grant_status
+        .lock()
+        .insert("github".into(), "approved".into());
+    let d = start_with_hub(&fv, &hub, &["default"], "op-token");
+    assert!(d.wait_log("vault-native agent defs —"), "{}", d.log());
+    let (admin, read) = (d.mint("agent:admin"), d.mint("agent:read"));
+    let c = d.post(
+        "/api/agent-defs",
+        Some(&admin),
+        &json!({"vault": "default", "name": "gh", "wants": "env:github vault:research:read"}),
+    );
+    assert_eq!(c.status, 201, "{}", c.body);
+    let def = c.json()["def"].clone();
+    assert_eq!(def["status"], "pending");
+    assert_eq!(def["pending"], json!(["vault:research:read"]));
+    assert_eq!(
+        def["connections"],
+        json!([
+            {"key": "env:github", "kind": "service", "target": "github", "status": "approved",
+             "grantId": "gh--github"},
+            {"key": "vault:research:read", "kind": "vault", "target": "research",
+             "status": "pending", "grantId": "gh--research"}
+        ])
+    );
+    let id = def["noteId"].as_str().unwrap().to_string();
+    assert_eq!(
+        fv.note("default", &id).unwrap()["metadata"]["pending"],
+        "vault:research:read"
+    );
+    let calls = hub.grant_calls.lock().clone();
+    assert_eq!(
+        calls[0].1,
+        json!({"agent": "gh", "connection":
+        {"kind": "service", "target": "github", "inject": ["env"]}})
+    );
+    assert_eq!(
+        calls[1].1["connection"],
+        json!({"kind": "vault", "target": "research", "access": "read"})
+    );
+    assert_eq!(calls[2].0, "POST /admin/grants/reconcile");
+    assert_eq!(calls[2].1["liveConnections"].as_array().unwrap().len(), 2);
+
+    // the operator approves the vault grant: the next instantiate enables the agent
+    hub.grant_status
+        .lock()
+        .insert("research".into(), "approved".into());
+    let send = d.mint("agent:send");
+    let r = d.post(
+        "/api/vault/agent-def",
+        Some(&send),
+        &json!({"note": {"id": id}}),
+    );
+    assert_eq!(r.json()["reloaded"], "instantiated");
+    let meta = fv.note("default", &id).unwrap()["metadata"].clone();
+    assert_eq!(
+        (meta["status"].as_str(), meta["pending"].as_str()),
+        (Some("enabled"), Some(""))
+    );
+    let list = d.get("/api/agent-defs", Some(&read)).json();
+    assert_eq!(list["defs"][0]["status"], "enabled");
+
+    // deleting the definition prunes all its grants
+    let del = d.send(
+        "DELETE",
+        &format!("/api/agent-defs/{id}"),
+        Some(&admin),
+        &[],
+        None,
+    );
+    assert_eq!(del.json()["grantsReconciled"], true);
+    let last = hub.grant_calls.lock().last().cloned().unwrap();
+    assert_eq!(
+        last,
+        (
+            "POST /admin/grants/reconcile".to_string(),
+            json!({"agent": "gh", "liveConnections": []})
+        )
+    );
+}

@@ -135,10 +135,65 @@ impl Rig {
 }
 
 /// A minimal hub that mints tokens (`POST /api/auth/mint-token`) and records the scopes.
+/// A minimal hub: mints tokens (`POST /api/auth/mint-token`, recording the bodies) and
+/// answers the grants API (`PUT /admin/grants` from a status table keyed by connection
+/// target, default `pending`; `POST /admin/grants/reconcile`), all behind `op-token`.
 pub(super) struct MintHub {
     origin: String,
     scopes: Arc<Mutex<Vec<Value>>>,
+    /// connection target → grant status.
+    grant_status: Arc<Mutex<std::collections::HashMap<String, String>>>,
+    /// `(method path, body)` of every grants call.
+    grant_calls: Arc<Mutex<Vec<(String, Value)>>>,
     server: Arc<tiny_http::Server>,
+}
+
+type Shared<T> = Arc<Mutex<T>>;
+
+fn hub_answer(
+    method: &str,
+    url: &str,
+    body: &Value,
+    scopes: &Shared<Vec<Value>>,
+    grant_status: &Shared<std::collections::HashMap<String, String>>,
+    grant_calls: &Shared<Vec<(String, Value)>>,
+) -> (u16, Value) {
+    match (method, url) {
+        ("POST", "/api/auth/mint-token") => {
+            scopes.lock().push(body.clone());
+            let scope = body["scope"].as_str().unwrap_or("").to_string();
+            (
+                200,
+                json!({"jti": "j", "token": format!("minted-{scope}"), "scope": scope}),
+            )
+        }
+        ("PUT", "/admin/grants") => {
+            grant_calls
+                .lock()
+                .push(("PUT /admin/grants".into(), body.clone()));
+            let target = body["connection"]["target"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            let status = grant_status
+                .lock()
+                .get(&target)
+                .cloned()
+                .unwrap_or("pending".into());
+            let id = format!("{}--{target}", body["agent"].as_str().unwrap_or(""));
+            (
+                200,
+                json!({"id": id, "agent": body["agent"], "connection": body["connection"], "status": status}),
+            )
+        }
+        ("POST", "/admin/grants/reconcile") => {
+            grant_calls
+                .lock()
+                .push(("POST /admin/grants/reconcile".into(), body.clone()));
+            (200, json!({"pruned": 0}))
+        }
+        _ => (404, json!({"error": "not found"})),
+    }
 }
 
 impl MintHub {
@@ -146,7 +201,14 @@ impl MintHub {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
         let port = server.server_addr().to_ip().unwrap().port();
         let scopes = Arc::new(Mutex::new(Vec::new()));
-        let (srv, sc) = (server.clone(), scopes.clone());
+        let grant_status = Arc::new(Mutex::new(std::collections::HashMap::new()));
+        let grant_calls = Arc::new(Mutex::new(Vec::new()));
+        let (srv, sc, gs, gc) = (
+            server.clone(),
+            scopes.clone(),
+            grant_status.clone(),
+            grant_calls.clone(),
+        );
         std::thread::spawn(move || {
             for mut req in srv.incoming_requests() {
                 let mut body = String::new();
@@ -157,16 +219,10 @@ impl MintHub {
                     .find(|h| h.field.equiv("Authorization"))
                     .map(|h| h.value.to_string())
                     .unwrap_or_default();
-                let (status, reply) = if req.url() == "/api/auth/mint-token"
-                    && auth == "Bearer op-token"
-                {
+                let (status, reply) = if auth == "Bearer op-token" {
                     let b: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-                    sc.lock().push(b.clone());
-                    let scope = b["scope"].as_str().unwrap_or("").to_string();
-                    (
-                        200,
-                        json!({"jti": "j", "token": format!("minted-{scope}"), "scope": scope}),
-                    )
+                    let method = req.method().as_str().to_string();
+                    hub_answer(&method, req.url(), &b, &sc, &gs, &gc)
                 } else {
                     (
                         403,
@@ -181,6 +237,8 @@ impl MintHub {
         MintHub {
             origin: format!("http://127.0.0.1:{port}"),
             scopes,
+            grant_status,
+            grant_calls,
             server,
         }
     }

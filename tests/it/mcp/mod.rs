@@ -6,6 +6,7 @@
 mod bench;
 mod client;
 mod discovery;
+mod http_ui;
 mod pull;
 mod push;
 mod rig;

@@ -113,3 +113,38 @@ fn sessions_survive_a_restart_and_expire_when_idle() {
     assert_eq!(stale.status, 404);
     assert_eq!(mcp_sessions(&r.d, "plain"), 1);
 }
+
+#[test]
+fn deleting_the_channel_ends_its_streams_and_sessions() {
+    let r = rig::start(true, &[("PARACHUTE_AGENT_SSE_KEEPALIVE_SECS", "1")]);
+    let d = &r.d;
+    let mut c = McpClient::new(d, "eng", Some(&d.mint("agent:read")));
+    c.initialize();
+    let sid = c.session.clone().unwrap();
+    let stream = c.open_stream().map_err(|e| e.body).unwrap();
+    let def = r.fv.notes_tagged("default", "agent/definition").remove(0);
+    r.fv.delete_note("default", def["id"].as_str().unwrap());
+    let hook = json!({"trigger": "agent_def", "event": "deleted", "note": {"id": def["id"]}});
+    let resp = d.post(
+        "/api/vault/agent-def?vault=default",
+        Some(&d.mint("agent:send")),
+        &hook,
+    );
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    assert!(
+        stream.ended_within(Duration::from_secs(5)),
+        "stream outlived its channel"
+    );
+    let file = r.d.state_dir().join("mcp-sessions.json");
+    assert!(
+        rig::wait(5, || !std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .contains(&sid)),
+        "session of a deleted channel still registered"
+    );
+    let gone = c.post_raw(
+        &json!({"jsonrpc":"2.0","id":3,"method":"ping"}),
+        super::client::ACCEPT_BOTH,
+    );
+    assert_eq!(gone.status, 404);
+}
