@@ -102,6 +102,11 @@ fn multi_threaded_definition_agent_mints_per_turn_and_writes_a_note_per_fire() {
         json!({"content": "You are terse.", "tags": ["agent/definition"], "path": "Agents/m",
                "metadata": {"name": "m", "mode": "multi-threaded"}}),
     );
+    fv.create_note(
+        "default",
+        json!({"content": "Be kind.", "tags": ["agent/definition"], "path": "Agents/att",
+               "metadata": {"name": "att", "backend": "attached"}}),
+    );
     let b = DaemonBuilder::new()
         .env("PATH", &fakes_path())
         .hub(&hub.origin)
@@ -124,14 +129,29 @@ fn multi_threaded_definition_agent_mints_per_turn_and_writes_a_note_per_fire() {
     let d = b.start();
     let admin = d.mint("agent:admin");
     let t0 = Instant::now();
-    while d.get("/api/agents", Some(&admin)).json()["agents"] == json!([]) {
+    let agents = loop {
+        let a = d.get("/api/agents", Some(&admin)).json()["agents"].clone();
+        if a.as_array().unwrap().len() == 2 {
+            break a;
+        }
         assert!(
             t0.elapsed() < Duration::from_secs(10),
-            "def never registered:\n{}",
+            "defs never registered:\n{}",
             d.log()
         );
         std::thread::sleep(Duration::from_millis(25));
-    }
+    };
+    // programmatic first, then attached
+    assert_eq!(agents[0]["name"], "m");
+    assert_eq!(agents[0]["systemPromptMode"], "append");
+    let sessions = d.state_dir().join("sessions");
+    assert_eq!(
+        agents[1],
+        json!({"name": "att", "session": "att-agent",
+               "workspace": sessions.join("att").display().to_string(), "hasWorkspace": false,
+               "backend": "attached", "status": "idle", "channel": "att",
+               "systemPromptMode": "append"})
+    );
     fv.register_trigger(
         "default",
         json!({"name": "engine-test-inbound", "events": ["created"],
