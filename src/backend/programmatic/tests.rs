@@ -354,3 +354,45 @@ fn spawn_failure_is_not_retried() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_background_straggler_holding_stdout_does_not_hang_the_turn() {
+    use super::runner::run;
+    use crate::backend::launch::LaunchSpec;
+    let dir = tempfile::tempdir().unwrap();
+    // A unique fractional duration identifies the straggler in the process table.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let marker = format!("60.{nanos:09}");
+    // The leader prints a success result and exits; a background child in its process
+    // group keeps stdout open for a minute.
+    let script = format!(
+        "sleep {marker} & echo '{{\"type\":\"result\",\"subtype\":\"success\",\"result\":\"done\",\"session_id\":\"s\"}}'; exit 0"
+    );
+    let cmd = LaunchSpec {
+        program: "/bin/sh".into(),
+        args: vec!["-c".into(), script.into(), "sh".into()],
+        env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+        cwd: dir.path().to_path_buf(),
+    };
+    let t0 = Instant::now();
+    let report = run(&cmd, RunLimits::default(), &mut |_| {}).unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    assert!(!report.timed_out);
+    assert_eq!(report.summary.result.unwrap().text.as_deref(), Some("done"));
+    // the straggler was killed with its group
+    let alive = || {
+        std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| c.split(|b| *b == 0).any(|a| a == marker.as_bytes()))
+                .unwrap_or(false)
+        })
+    };
+    let t1 = Instant::now();
+    while alive() {
+        assert!(t1.elapsed() < Duration::from_secs(3), "straggler survived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
