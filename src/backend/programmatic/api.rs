@@ -90,7 +90,44 @@ fn list(state: &AppState, req: &Req) -> Result<Resp, ApiError> {
             row
         })
         .collect();
+    let mut agents = agents;
+    agents.extend(attached_rows(state));
     Ok(Resp::ok(&json!({ "agents": agents })))
+}
+
+/// Attached agents after the programmatic ones, sorted by name (spec 03 §3 `AgentInfo`):
+/// status `queued:<N>` with N pending messages, `idle` when none or the read failed.
+fn attached_rows(state: &AppState) -> Vec<Value> {
+    let sessions = &state.programmatic.sessions_dir;
+    let mut list = state.attached.list();
+    list.sort_by(|a, b| a.0.cmp(&b.0));
+    list.into_iter()
+        .filter_map(|(name, channel)| {
+            let agent = state.attached.get(&channel)?;
+            let pending = crate::backend::attached::queue::pending(&*agent.store, &channel)
+                .ok()
+                .and_then(|v| v["count"].as_u64())
+                .unwrap_or(0);
+            let status = if pending > 0 {
+                format!("queued:{pending}")
+            } else {
+                "idle".into()
+            };
+            let mut row = json!({
+                "name": name,
+                "session": format!("{name}-agent"),
+                "workspace": sessions.join(&name).display().to_string(),
+                "hasWorkspace": persist::spec_exists(sessions, &name),
+                "backend": "attached",
+                "status": status,
+                "channel": channel,
+            });
+            if !agent.system_prompt.is_empty() {
+                row["systemPromptMode"] = json!("append");
+            }
+            Some(row)
+        })
+        .collect()
 }
 
 fn spawn(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {

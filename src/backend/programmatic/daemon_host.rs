@@ -124,6 +124,12 @@ impl TurnHost for DaemonHost {
             .map_err(|e| e.to_string())
     }
 
+    fn fetch_attachment(&self, vault: &str, token: &str, path: &str) -> Result<Vec<u8>, String> {
+        VaultClient::new(Some(&self.vault_url), vault, token)
+            .get_storage(path)
+            .map_err(|e| e.context("vault: fetch attachment"))
+    }
+
     fn grants(&self, name: &str) -> super::grants::GrantInjection {
         match &self.grants {
             Some(client) => super::grants::resolve(client, name),

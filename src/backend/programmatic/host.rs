@@ -46,6 +46,11 @@ pub trait TurnHost: Send + Sync {
     fn reply(&self, channel: &str, out: &Outbound) -> Result<Option<String>, String>;
     /// The note store of a live vault-transport channel; `None` for other transports.
     fn notes(&self, channel: &str) -> Option<Arc<dyn NoteStore>>;
+    /// Bytes of an attachment in `vault`'s storage, read with the turn's vault `token`.
+    /// Default: unsupported.
+    fn fetch_attachment(&self, _vault: &str, _token: &str, path: &str) -> Result<Vec<u8>, String> {
+        Err(format!("no vault storage to fetch {path} from"))
+    }
     /// Approved grants of agent `name`, fetched fresh (spec 04 §3.4). Default: none (no
     /// grants client).
     fn grants(&self, _name: &str) -> super::grants::GrantInjection {

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod argv;
+pub mod attachments;
 pub mod boot;
 pub mod daemon_host;
 pub mod env;

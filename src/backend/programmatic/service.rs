@@ -122,8 +122,17 @@ impl ProgrammaticService {
 
 impl InboundRoute for ProgrammaticService {
     fn take(&self, channel: &str, msg: &InboundMessage) -> bool {
-        self.registry
-            .route(channel, QueuedMessage::from_meta(&msg.content, &msg.meta))
+        let mut queued = QueuedMessage::from_meta(&msg.content, &msg.meta);
+        queued.attachments = msg
+            .attachments
+            .iter()
+            .map(|a| super::attachments::AttachmentRef {
+                path: a.path.clone(),
+                mime_type: a.mime_type.clone(),
+                filename: a.filename.clone(),
+            })
+            .collect();
+        self.registry.route(channel, queued)
     }
 }
 

@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::argv::SessionChoice;
+use super::attachments::{self, AttachmentRef};
 use super::events::TurnEvent;
 use super::host::{NoteStore, Outbound, TurnHost};
 use super::hub::TurnEventSink;
@@ -38,6 +39,8 @@ pub struct QueuedMessage {
     pub reply_to: Option<String>,
     pub correlation_id: Option<String>,
     pub delegation_depth: u32,
+    /// Attachment references of the inbound message (spec 03 §4.6).
+    pub attachments: Vec<AttachmentRef>,
 }
 
 impl QueuedMessage {
@@ -48,6 +51,7 @@ impl QueuedMessage {
             reply_to: None,
             correlation_id: None,
             delegation_depth: 0,
+            attachments: Vec::new(),
         }
     }
 
@@ -60,6 +64,7 @@ impl QueuedMessage {
             reply_to: get("reply_to"),
             correlation_id: get("correlation_id"),
             delegation_depth: notes::parse_depth(meta.get("delegation_depth").map(String::as_str)),
+            attachments: Vec::new(),
         }
     }
 }
@@ -393,11 +398,24 @@ fn deliver(
         Err(e) => return Ok(TurnResult::failed(e, false)),
     };
     let mut servers = Vec::new();
+    let mut message = msg.content.clone();
+    if spec.vault.is_none() && !msg.attachments.is_empty() {
+        log::warn!(
+            "agent {}: {} attachment(s) skipped — the agent has no vault to read them from",
+            spec.name,
+            msg.attachments.len()
+        );
+    }
     if let Some(v) = &spec.vault {
         let vtok = match ctx.host.mint_vault_token(v) {
             Ok(t) => t,
             Err(e) => return Ok(TurnResult::failed(e, false)),
         };
+        if !msg.attachments.is_empty() {
+            let w = workspace::private_dir(&ctx.engine.sessions_dir, &spec.name);
+            let fetch = |p: &str| ctx.host.fetch_attachment(&v.name, &vtok, p);
+            message = attachments::stage(&w, &message, &msg.attachments, &fetch);
+        }
         servers.push(McpServer {
             name: format!("parachute-vault-{}", v.name),
             url: format!(
@@ -414,7 +432,7 @@ fn deliver(
         &ctx.engine,
         &TurnInput {
             spec,
-            message: &msg.content,
+            message: &message,
             session: session.clone(),
             oauth_token: &token,
             store_env: &store_env,

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::api::fakes_path;
 use crate::support::daemon::DaemonBuilder;
-use crate::support::fake_vault::FakeVault;
+use crate::support::fake_vault::{FakeVault, Verb};
 
 /// A hub that answers `POST /api/auth/mint-token` for the operator token `op-token`.
 struct MintHub {
@@ -102,6 +102,11 @@ fn multi_threaded_definition_agent_mints_per_turn_and_writes_a_note_per_fire() {
         json!({"content": "You are terse.", "tags": ["agent/definition"], "path": "Agents/m",
                "metadata": {"name": "m", "mode": "multi-threaded"}}),
     );
+    fv.create_note(
+        "default",
+        json!({"content": "Be kind.", "tags": ["agent/definition"], "path": "Agents/att",
+               "metadata": {"name": "att", "backend": "attached"}}),
+    );
     let b = DaemonBuilder::new()
         .env("PATH", &fakes_path())
         .hub(&hub.origin)
@@ -124,14 +129,29 @@ fn multi_threaded_definition_agent_mints_per_turn_and_writes_a_note_per_fire() {
     let d = b.start();
     let admin = d.mint("agent:admin");
     let t0 = Instant::now();
-    while d.get("/api/agents", Some(&admin)).json()["agents"] == json!([]) {
+    let agents = loop {
+        let a = d.get("/api/agents", Some(&admin)).json()["agents"].clone();
+        if a.as_array().unwrap().len() == 2 {
+            break a;
+        }
         assert!(
             t0.elapsed() < Duration::from_secs(10),
-            "def never registered:\n{}",
+            "defs never registered:\n{}",
             d.log()
         );
         std::thread::sleep(Duration::from_millis(25));
-    }
+    };
+    // programmatic first, then attached
+    assert_eq!(agents[0]["name"], "m");
+    assert_eq!(agents[0]["systemPromptMode"], "append");
+    let sessions = d.state_dir().join("sessions");
+    assert_eq!(
+        agents[1],
+        json!({"name": "att", "session": "att-agent",
+               "workspace": sessions.join("att").display().to_string(), "hasWorkspace": false,
+               "backend": "attached", "status": "idle", "channel": "att",
+               "systemPromptMode": "append"})
+    );
     fv.register_trigger(
         "default",
         json!({"name": "engine-test-inbound", "events": ["created"],
@@ -235,5 +255,105 @@ fn multi_threaded_definition_agent_mints_per_turn_and_writes_a_note_per_fire() {
     assert_eq!(
         std::fs::read_to_string(d.state_dir().join("sessions/m/system-prompt.txt")).unwrap(),
         "You are terse."
+    );
+}
+
+#[test]
+fn attachments_of_an_inbound_note_are_staged_for_a_vault_agent() {
+    let fv = FakeVault::start();
+    let hub = MintHub::start();
+    fv.create_note(
+        "default",
+        json!({"content": "", "tags": ["agent/definition"], "path": "Agents/m",
+               "metadata": {"name": "m"}}),
+    );
+    let b = DaemonBuilder::new()
+        .env("PATH", &fakes_path())
+        .hub(&hub.origin)
+        .env("PARACHUTE_VAULT_URL", &fv.url());
+    let dir = b.state_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("credentials.json"),
+        json!({"claude": {"default": "sk-ant-oat01-fake"}}).to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("agent-vaults.json"),
+        json!({"vaults": [{"vault": "default", "vaultUrl": fv.url(), "token": FakeVault::TOKEN}]})
+            .to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.parent().unwrap().join("home/.parachute/operator.token"),
+        "op-token",
+    )
+    .unwrap();
+    // The per-turn token the hub mints is valid on the vault.
+    fv.grant("minted-vault:default:write", Some("default"), Verb::Read);
+    let d = b.start();
+    let admin = d.mint("agent:admin");
+    let t0 = Instant::now();
+    while d.get("/api/agents", Some(&admin)).json()["agents"] == json!([]) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "def never registered:\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    // An inbound note (untagged, so no vault trigger races us) with two attachments, one
+    // of them with a hostile name; then the webhook as the vault would send it.
+    let note = fv.create_note(
+        "default",
+        json!({"content": "see files", "path": "channel/m/x1",
+               "metadata": {"agent": "m", "direction": "inbound", "sender": "operator"}}),
+    );
+    let id = note["id"].as_str().unwrap().to_string();
+    fv.add_attachment(
+        "default",
+        &id,
+        "uploads/../../etc/passwd",
+        "text/plain",
+        b"not really",
+    );
+    fv.add_attachment("default", &id, "uploads/chart.png", "image/png", b"\x89PNG");
+    // The vault's webhook payload lists the attachments inline.
+    let mut inline = fv.note("default", &id).unwrap();
+    inline["attachments"] = json!([{"path": "uploads/chart.png"}]);
+    let payload = json!({"trigger": "t", "event": "created", "note": inline});
+    let r = d.post("/api/vault/inbound", Some(&d.mint("agent:send")), &payload);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t0 = Instant::now();
+    while fv
+        .notes_tagged("default", "agent/message/outbound")
+        .is_empty()
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no reply:\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let att = d.state_dir().join("sessions/m/attachments");
+    assert_eq!(std::fs::read(att.join("passwd")).unwrap(), b"not really");
+    assert_eq!(std::fs::read(att.join("chart.png")).unwrap(), b"\x89PNG");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(att.join("chart.png"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let calls =
+        std::fs::read_to_string(d.state_dir().join("sessions/m/fake-claude-calls.jsonl")).unwrap();
+    let call: Value = serde_json::from_str(calls.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        call["argv"][1],
+        Value::String(format!(
+            "see files\n\n[Attached files — read them as needed:\n- {} (text/plain)\n- {} (image/png)\n]",
+            att.join("passwd").display(),
+            att.join("chart.png").display()
+        ))
     );
 }

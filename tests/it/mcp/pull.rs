@@ -261,3 +261,45 @@ fn official_python_sdk_runs_the_pull_loop() {
     // the SDK deletes its session on exit
     assert!(rig::wait(5, || rig::mcp_sessions(&r.d, "eng") == 0));
 }
+
+#[test]
+fn daemon_restart_loses_nothing() {
+    let mut r = rig::start(true, &[]);
+    let a = inbound(
+        &r.fv,
+        "eng",
+        "claimed before the restart",
+        "2026-01-01T00:00:01.000Z",
+    );
+    let b = inbound(&r.fv, "eng", "still pending", "2026-01-01T00:00:02.000Z");
+    let token = r.d.mint("agent:read agent:write");
+    let mut c = McpClient::new(&r.d, "eng", Some(&token));
+    c.initialize();
+    c.call("next-message", json!({}));
+    let sid = c.session.clone().unwrap();
+    drop(c);
+    r.d.restart();
+    // the same session id keeps working once the definition's channel is back
+    let mut c = McpClient::new(&r.d, "eng", Some(&token));
+    c.session = Some(sid);
+    assert!(
+        rig::wait(10, || c
+            .post_raw(
+                &json!({"jsonrpc":"2.0","id":1,"method":"ping"}),
+                super::client::ACCEPT_BOTH
+            )
+            .status
+            == 200),
+        "old session not served after restart:\n{}",
+        r.d.log()
+    );
+    assert_eq!(meta(&r, &a)["status"], "in-flight");
+    let (text, _) = c.call("pending", json!({}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["items"][0]["id"],
+        Value::String(b)
+    );
+    let (text, err) = c.call("reply", json!({"inReplyTo": a, "text": "after restart"}));
+    assert!(!err, "{text}");
+    assert_eq!(meta(&r, &a)["status"], "handled");
+}

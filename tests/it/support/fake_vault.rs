@@ -413,19 +413,34 @@ impl Drop for FakeVault {
 
 // ---------------------------------------------------------------- HTTP side
 
+/// Key of an outcome body that stands for raw bytes (base64), e.g. storage downloads.
+const RAW_BODY: &str = "$raw-bytes-base64";
+
+fn base64_std(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 fn respond(rq: tiny_http::Request, status: u16, body: &Value) {
     // Written raw so the answer can carry `Connection: close` (tiny_http strips that
     // header): no keep-alive, so a "down" vault refuses the very next call instead of
     // leaving a pooled connection nobody serves any more.
-    let body = body.to_string();
+    let raw = body.get(RAW_BODY).and_then(Value::as_str).and_then(|b| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.decode(b).ok()
+    });
+    let (ctype, body) = match raw {
+        Some(bytes) => ("application/octet-stream", bytes),
+        None => ("application/json", body.to_string().into_bytes()),
+    };
     let head = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status} {}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         if status < 400 { "OK" } else { "Error" },
         body.len()
     );
     let mut w = rq.into_writer();
     let _ = w.write_all(head.as_bytes());
-    let _ = w.write_all(body.as_bytes());
+    let _ = w.write_all(&body);
     let _ = w.flush();
 }
 
@@ -556,7 +571,8 @@ fn route(shared: &Arc<Shared>, rq: &LoggedRequest, body: Option<&Value>, raw: &s
             }
         }
         ("GET", ["storage", p]) => match st.vaults[&vault].storage.get(&decode(p)) {
-            Some(bytes) => Outcome::err(200, json!({"bytes": String::from_utf8_lossy(bytes)})),
+            // served as raw bytes, like the real vault (see `respond`)
+            Some(bytes) => Outcome::err(200, json!({ RAW_BODY: base64_std(bytes) })),
             None => Outcome::err(404, json!({"error": "Not found"})),
         },
         ("PUT", ["tags", name]) => {
