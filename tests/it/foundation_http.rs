@@ -146,3 +146,45 @@ fn config_documents_and_redirects() {
         "/ui/events is not redirected"
     );
 }
+
+/// Regression test for the patched tiny_http pool (vendor/tiny_http/PATCHED.md): a burst
+/// of keep-alive SSE clients connecting at once must all be served, none left queued
+/// behind the long-lived connections that the idle pool threads picked up first.
+#[test]
+fn a_burst_of_keepalive_streams_is_all_served() {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+    const CLIENTS: usize = 300;
+    let d = DaemonBuilder::new().start();
+    let token = d.mint("agent:read");
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(CLIENTS));
+    let port = d.port;
+    let handles: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (barrier, token) = (barrier.clone(), token.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                write!(s, "GET /events?channel=burst HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n").unwrap();
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !String::from_utf8_lossy(&seen).contains(": connected") {
+                    match s.read(&mut buf) {
+                        Ok(n) if n > 0 => seen.extend_from_slice(&buf[..n]),
+                        _ => return None,
+                    }
+                }
+                Some(s)
+            })
+        })
+        .collect();
+    let streams: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let served = streams.iter().filter(|s| s.is_some()).count();
+    assert_eq!(served, CLIENTS, "every client of the burst got its stream");
+    assert_eq!(
+        d.get("/health", None).json()["total_clients"],
+        CLIENTS,
+        "/health counts every /events stream"
+    );
+}
