@@ -144,7 +144,7 @@ pub fn to_notification(ev: &SseEvent, ns: Namespace) -> Option<Value> {
     } else {
         Some(json!({
             "jsonrpc": "2.0",
-            "method": ns.verdict_method(),
+            "method": ns.permission_method(),
             "params": {
                 "request_id": data.get("request_id").cloned().unwrap_or(Value::Null),
                 "behavior": data.get("behavior").cloned().unwrap_or(Value::Null),

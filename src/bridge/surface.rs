@@ -1,150 +1,31 @@
-//! The MCP surface the stdio bridge presents (spec 05 §4.2, §1.8.1, §1.8.4, §1.7): the push
-//! tool list with its input schemas, the instructions text, the `initialize` result with
-//! protocol negotiation (§1.4), and the notification method names.
-//!
-//! [ext] `PARACHUTE_AGENT_NOTIFY_NAMESPACE=channel` swaps the capability keys and the
-//! notification methods to the Claude Code `claude/channel` family (§1.7 interop warning);
-//! the default `agent` reproduces the reference names.
+//! The MCP surface the stdio bridge presents (spec 05 §4.2, §1.8.1, §1.8.4, §1.7). It is
+//! the HTTP MCP endpoint's push surface (tool list, instructions, negotiation and
+//! notification names all come from `crate::mcp`), plus what only the bridge needs: the
+//! REST route behind each tool and its failure texts.
 
 use serde_json::{json, Value};
 
-/// Protocol versions we accept, latest first (spec 05 §1.4).
-pub const SUPPORTED_VERSIONS: [&str; 5] = [
-    "2025-11-25",
-    "2025-06-18",
-    "2025-03-26",
-    "2024-11-05",
-    "2024-10-07",
-];
+use crate::mcp::protocol::{self, NotifyNamespace};
+use crate::mcp::tools::{self, Surface, ToolResult};
 
-/// The notification family: `claude/agent` (reference) or `claude/channel` (Claude Code).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Namespace {
-    Agent,
-    Channel,
-}
+/// The notification family (`claude/agent` or, with the [ext] switch, `claude/channel`);
+/// the same type as the HTTP MCP endpoint's.
+pub type Namespace = NotifyNamespace;
 
-impl Namespace {
-    /// From `PARACHUTE_AGENT_NOTIFY_NAMESPACE` (`channel` → Channel, anything else → Agent).
-    pub fn from_env() -> Self {
-        match std::env::var("PARACHUTE_AGENT_NOTIFY_NAMESPACE").as_deref() {
-            Ok("channel") => Namespace::Channel,
-            _ => Namespace::Agent,
-        }
-    }
-
-    fn word(self) -> &'static str {
-        match self {
-            Namespace::Agent => "agent",
-            Namespace::Channel => "channel",
-        }
-    }
-
-    /// Capability key, e.g. `claude/agent`.
-    pub fn capability(self) -> String {
-        format!("claude/{}", self.word())
-    }
-
-    /// Method of an inbound-message notification.
-    pub fn message_method(self) -> String {
-        format!("notifications/claude/{}", self.word())
-    }
-
-    /// Method of a permission-verdict notification.
-    pub fn verdict_method(self) -> String {
-        format!("notifications/claude/{}/permission", self.word())
-    }
-
-    /// Method of the client's permission-request notification.
-    pub fn permission_request_method(self) -> String {
-        format!("notifications/claude/{}/permission_request", self.word())
-    }
-}
-
-/// Echo the client's version when we support it, else our latest.
-pub fn negotiate_version(requested: Option<&str>) -> &'static str {
-    requested
-        .and_then(|r| SUPPORTED_VERSIONS.iter().find(|v| **v == r))
-        .copied()
-        .unwrap_or(SUPPORTED_VERSIONS[0])
-}
-
-/// Instructions for a push-surface session reached through the stdio bridge (§1.8.4,
-/// wording not contractual).
-pub const INSTRUCTIONS: &str = "You are attached to a live chat channel. The human sees ONLY what you send with the `reply` tool — \
-answer every inbound message with `reply`. Inbound messages arrive as <channel source=\"parachute-agent\" ...> tags whose \
-attributes are the message meta; when the meta carries addressing fields such as chat_id, pass them back to `reply`. Use \
-`reply_to` to thread a reply under a message. If the meta has image_path, Read that file; if it has attachment_file_id, \
-call `download_attachment` and then Read the returned path. Use `react` for a quick emoji reaction, `edit_message` to update \
-a progress message, and a fresh `reply` when the work is done. `reply` takes absolute file paths in `files`.";
-
-/// The `initialize` result of the bridge (§4.2).
+/// The `initialize` result of the bridge (§4.2): the HTTP endpoint's capabilities,
+/// negotiation and push instructions, under the bridge's own server name.
 pub fn initialize_result(ns: Namespace, requested_version: Option<&str>) -> Value {
-    let mut experimental = serde_json::Map::new();
-    experimental.insert(ns.capability(), json!({}));
-    experimental.insert(format!("{}/permission", ns.capability()), json!({}));
     json!({
-        "protocolVersion": negotiate_version(requested_version),
-        "capabilities": { "experimental": experimental, "tools": {} },
-        "serverInfo": { "name": "parachute-agent", "version": "0.1.0" },
-        "instructions": INSTRUCTIONS,
+        "protocolVersion": protocol::negotiate(requested_version.unwrap_or_default()),
+        "capabilities": ns.capabilities(),
+        "serverInfo": { "name": "parachute-agent", "version": protocol::SERVER_VERSION },
+        "instructions": protocol::instructions(Surface::Push, ns),
     })
 }
 
-/// The push tool surface (§1.8.1), the same names and schemas as the HTTP MCP endpoint.
+/// The push tool surface (§1.8.1): exactly the HTTP MCP endpoint's list.
 pub fn push_tools() -> Value {
-    let s = |d: &str| json!({"type": "string", "description": d});
-    json!({ "tools": [
-        {
-            "name": "reply",
-            "description": "Send text and/or files back through the channel. Pass chat_id only when the inbound message carried one; reply_to quote-replies to a message id.",
-            "inputSchema": {
-                "type": "object",
-                "properties": {
-                    "text": s("The message text."),
-                    "reply_to": s("Message id to reply to (threading)."),
-                    "files": {"type": "array", "items": {"type": "string"}, "description": "Absolute paths of files to send."},
-                    "chat_id": s("Chat id from the inbound meta, when present."),
-                },
-                "required": [],
-            },
-        },
-        {
-            "name": "react",
-            "description": "Add an emoji reaction to a message, where the transport supports it (Telegram whitelist e.g. 👍 👎 ❤ 🔥 👀).",
-            "inputSchema": {
-                "type": "object",
-                "properties": {
-                    "message_id": s("The message to react to."),
-                    "emoji": s("The emoji."),
-                    "chat_id": s("Chat id from the inbound meta, when present."),
-                },
-                "required": ["message_id", "emoji"],
-            },
-        },
-        {
-            "name": "edit_message",
-            "description": "Edit a message you sent earlier (most transports send no notification for edits).",
-            "inputSchema": {
-                "type": "object",
-                "properties": {
-                    "message_id": s("The message to edit."),
-                    "text": s("The new text."),
-                    "chat_id": s("Chat id from the inbound meta, when present."),
-                },
-                "required": ["message_id", "text"],
-            },
-        },
-        {
-            "name": "download_attachment",
-            "description": "Download a Telegram attachment by file_id; returns a local path you can Read.",
-            "inputSchema": {
-                "type": "object",
-                "properties": { "file_id": s("attachment_file_id from the inbound meta.") },
-                "required": ["file_id"],
-            },
-        },
-    ]})
+    tools::list(Surface::Push)
 }
 
 /// The daemon REST route behind a tool, or `None` for an unknown tool.
@@ -167,37 +48,21 @@ pub fn failure_verb(tool: &str) -> &str {
     }
 }
 
-/// Success text of a `reply` from its `sent` ids: `sent 1 part (id: x)`, `sent 2 parts
-/// (ids: a, b)`. For zero ids we say `sent 0 parts (ids: )` like the HTTP MCP endpoint
-/// (§1.8.1), not the reference bridge's ungrammatical `sent 0 part`.
-pub fn sent_text(ids: &[String]) -> String {
-    if ids.len() == 1 {
-        format!("sent 1 part (id: {})", ids[0])
-    } else {
-        format!("sent {} parts (ids: {})", ids.len(), ids.join(", "))
-    }
-}
+pub use crate::mcp::tools::sent_text;
 
 /// A successful tool result.
 pub fn tool_ok(text: impl Into<String>) -> Value {
-    json!({"content": [{"type": "text", "text": text.into()}]})
+    ToolResult::ok(text).to_json()
 }
 
 /// A failed tool result (`isError: true`, a JSON-RPC success).
 pub fn tool_err(text: impl Into<String>) -> Value {
-    json!({"content": [{"type": "text", "text": text.into()}], "isError": true})
+    ToolResult::err(text).to_json()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn negotiation_echoes_known_versions_only() {
-        assert_eq!(negotiate_version(Some("2025-06-18")), "2025-06-18");
-        assert_eq!(negotiate_version(Some("1999-01-01")), "2025-11-25");
-        assert_eq!(negotiate_version(None), "2025-11-25");
-    }
 
     #[test]
     fn tools_have_the_spec_required_arrays() {
@@ -237,7 +102,7 @@ mod tests {
             "notifications/claude/agent"
         );
         assert_eq!(
-            Namespace::Channel.verdict_method(),
+            Namespace::Channel.permission_method(),
             "notifications/claude/channel/permission"
         );
         let init = initialize_result(Namespace::Agent, Some("2025-06-18"));

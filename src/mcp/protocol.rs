@@ -89,6 +89,17 @@ impl NotifyNamespace {
         format!("notifications/claude/{}/permission", self.word())
     }
 
+    /// `notifications/claude/agent/permission_request` — a client's permission prompt
+    /// (the stdio bridge relays it, spec 05 §4.5).
+    pub fn permission_request_method(self) -> String {
+        format!("notifications/claude/{}/permission_request", self.word())
+    }
+
+    /// `claude/agent` — the experimental capability a client must declare to get pushes.
+    pub fn capability(self) -> String {
+        format!("claude/{}", self.word())
+    }
+
     /// `capabilities.experimental` of the initialize result.
     pub fn capabilities(self) -> Value {
         let w = self.word();
@@ -124,7 +135,7 @@ pub fn instructions(surface: Surface, ns: NotifyNamespace) -> String {
 
 fn push_instructions(ns: NotifyNamespace) -> String {
     format!(
-        "You are attached to a live chat channel (over HTTP MCP). Inbound messages arrive as \
+        "You are attached to a live chat channel. Inbound messages arrive as \
 <channel source=\"parachute-agent\" ...> tags (notifications/claude/{w}) whose attributes are \
 the message's meta. The human sees ONLY what you send with the `reply` tool, never your \
 transcript — answer every inbound message with `reply`. Echo addressing fields such as \
