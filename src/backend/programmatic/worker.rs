@@ -443,7 +443,6 @@ fn deliver(
     )
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
