@@ -19,7 +19,7 @@ use serde_json::json;
 use super::argv::SessionChoice;
 use super::attachments::{self, AttachmentRef};
 use super::events::TurnEvent;
-use super::host::{NoteStore, Outbound, TurnHost};
+use super::host::{Outbound, TurnHost};
 use super::hub::TurnEventSink;
 use super::notes::{self, Callback, Prior, ThreadTurn, ThreadWrite, MAX_DELEGATION_DEPTH};
 use super::outcome::TurnResult;
@@ -442,9 +442,6 @@ fn deliver(
         sink,
     )
 }
-
-/// The note store type, re-exported for the registry's users.
-pub type SharedNoteStore = Arc<dyn NoteStore>;
 
 #[cfg(test)]
 mod tests {

@@ -450,3 +450,57 @@ fn deleted_agent_stays_deleted_and_live_ones_come_back_after_restart() {
     assert_eq!(names, ["w"]);
     drop(fv);
 }
+
+#[test]
+fn an_undelivered_reply_is_recorded_on_the_thread_and_reported() {
+    use crate::support::fake_vault::FailRule;
+    let e = setup(&[]);
+    e.spawn("w");
+    let read = e.d.mint("agent:read");
+    let ticket =
+        e.d.post("/api/ui/sse-ticket", Some(&read), &json!({}))
+            .json()["ticket"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let events = crate::support::sse::connect(
+        &e.d.url(&format!("/api/channels/w/turn-events?ticket={ticket}")),
+        None,
+    )
+    .unwrap();
+    // Outbound note writes fail with 500 (3 attempts); 4xx would not be retried.
+    e.fv.fail(FailRule {
+        times: Some(3),
+        ..FailRule::always(Some("POST"), "/api/notes", 500)
+    });
+    e.send_ordered("w", "unlucky");
+    let last = loop {
+        let (_, ev) = events.next_event(WAIT).expect("a final event");
+        if ev["kind"] == "done" || ev["kind"] == "error" {
+            break ev;
+        }
+    };
+    assert_eq!(last["kind"], "error");
+    assert!(last["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("reply produced but not saved: "));
+    let note = e.fv.note("default", "Threads/w/w").unwrap();
+    assert_eq!(note["metadata"]["status"], "error");
+    assert_eq!(
+        note["metadata"]["turn_count"], "1",
+        "the re-record does not recount"
+    );
+    assert!(note["content"]
+        .as_str()
+        .unwrap()
+        .contains("Undelivered reply text: echo: unlucky (turn 1)"));
+    assert!(
+        e.outbound("w").is_empty(),
+        "no failure note for an undelivered reply"
+    );
+    // the next message goes through
+    e.send_ordered("w", "lucky");
+    let out = e.wait_outbound("w", 1);
+    assert_eq!(text(&out[0]), "echo: lucky (turn 2)");
+}
