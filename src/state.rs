@@ -97,18 +97,19 @@ impl AppState {
         // Turns go through the sandbox; it refuses them until the boot preflight installs
         // the bubblewrap launcher (spec 04 §5, §6).
         let sandbox = crate::sandbox::Sandbox::new();
+        let credentials = Arc::new(crate::credentials::CredentialStore::new(&config.state_dir));
         let programmatic = crate::backend::programmatic::boot::build(
             &config,
             channels.clone(),
             &auth.hub_origin(),
             turn_events.clone(),
             sandbox.launcher(),
+            credentials.clone(),
         );
         channels.add_route(programmatic.clone());
         agent_defs.add_sink(programmatic.clone());
         let tickets = crate::security::TicketStore::new(config.sse_ticket_ttl);
         let step_up = crate::security::StepUpStore::new(&config.state_dir, config.step_up_ttl);
-        let credentials = Arc::new(crate::credentials::CredentialStore::new(&config.state_dir));
         AppState {
             tickets,
             step_up,

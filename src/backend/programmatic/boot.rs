@@ -53,6 +53,7 @@ pub fn build(
     hub_origin: &str,
     events: Arc<dyn TurnEventSink>,
     launcher: Arc<dyn Launcher>,
+    credentials: Arc<CredentialStore>,
 ) -> Arc<ProgrammaticService> {
     let daemon_env: Vec<(String, String)> = std::env::vars().collect();
     let path_var = daemon_env
@@ -83,7 +84,7 @@ pub fn build(
     let sessions_dir = config.state_dir.join("sessions");
     let host = DaemonHost {
         channels,
-        credentials: CredentialStore::new(&config.state_dir),
+        credentials,
         mint,
         grants,
         vault_url: vault_url_from_env(),

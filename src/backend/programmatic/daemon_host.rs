@@ -18,7 +18,8 @@ use crate::vault::VaultClient;
 
 pub struct DaemonHost {
     pub channels: Arc<ChannelRegistry>,
-    pub credentials: CredentialStore,
+    /// The daemon's one credential store (shared with the credentials API).
+    pub credentials: Arc<CredentialStore>,
     /// `None` when the operator token was missing at boot.
     pub mint: Option<MintClient>,
     /// Hub grants client; `None` without an operator token.
