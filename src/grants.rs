@@ -6,12 +6,11 @@
 //! spec 04 §3.3/§3.5) and by the turn engine (injection, §3.4).
 
 use std::fmt;
-use std::sync::OnceLock;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::agents::wants::Connection;
+use crate::util::client::hub_agent;
 
 /// A failed grants call: `<op> failed (<status>) <body>` (status 0 = hub unreachable).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,20 +60,6 @@ pub trait GrantsApi: Send + Sync {
     fn reconcile(&self, agent: &str, live: &[Connection]) -> Result<u64, GrantsError>;
 }
 
-fn agent() -> ureq::Agent {
-    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
-    AGENT
-        .get_or_init(|| {
-            ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .timeout_connect(Some(Duration::from_secs(5)))
-                .timeout_global(Some(Duration::from_secs(30)))
-                .build()
-                .new_agent()
-        })
-        .clone()
-}
-
 /// The hub grants client.
 #[derive(Clone)]
 pub struct GrantsClient {
@@ -117,7 +102,7 @@ impl GrantsClient {
     ) -> Result<(u16, String), GrantsError> {
         let url = format!("{}{path}", self.base);
         let auth = format!("Bearer {}", self.bearer);
-        let a = agent();
+        let a = hub_agent();
         let sent = match (method, body) {
             ("GET", _) => a.get(&url).header("Authorization", &auth).call(),
             ("PUT", Some(b)) => a

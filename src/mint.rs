@@ -9,10 +9,10 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::OnceLock;
-use std::time::Duration;
 
 use serde_json::{json, Map, Value};
+
+use crate::util::client::hub_agent;
 
 /// File holding the operator bearer, inside `$PARACHUTE_HOME`.
 pub const OPERATOR_TOKEN_FILE: &str = "operator.token";
@@ -77,20 +77,6 @@ impl fmt::Display for MintError {
 
 impl std::error::Error for MintError {}
 
-fn agent() -> ureq::Agent {
-    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
-    AGENT
-        .get_or_init(|| {
-            ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .timeout_connect(Some(Duration::from_secs(5)))
-                .timeout_global(Some(Duration::from_secs(30)))
-                .build()
-                .new_agent()
-        })
-        .clone()
-}
-
 /// A hub origin plus the operator bearer.
 #[derive(Clone)]
 pub struct MintClient {
@@ -121,7 +107,7 @@ impl MintClient {
     /// Mint one token; returns the token text.
     pub fn mint(&self, req: &MintRequest) -> Result<String, MintError> {
         let url = format!("{}/api/auth/mint-token", self.origin);
-        let sent = agent()
+        let sent = hub_agent()
             .post(&url)
             .header("Authorization", &format!("Bearer {}", self.bearer))
             .header("content-type", "application/json")

@@ -106,10 +106,7 @@ fn metadata_bag(body: &Map<String, Value>) -> Result<Option<Map<String, Value>>,
 
 fn create_def(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
     state.auth.require(req, Scope::Admin)?;
-    let body = match req.json()? {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
+    let body = req.json_object()?;
     let vault = opt_string(&body, "vault", "body.vault (string) is required")?
         .ok_or_else(|| ApiError::bad_request("body.vault (string) is required"))?;
     let name = opt_string(&body, "name", "body.name (string) is required")?
@@ -141,10 +138,7 @@ fn create_def(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
 
 fn edit_def(state: &AppState, req: &mut Req, id: &str) -> Result<Resp, ApiError> {
     state.auth.require(req, Scope::Admin)?;
-    let body = match req.json()? {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
+    let body = req.json_object()?;
     let edit = EditDef {
         system_prompt: opt_string(&body, "systemPrompt", "body.systemPrompt must be a string")?,
         wants: opt_string(
@@ -181,10 +175,7 @@ fn list_vaults(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
 
 fn add_vault(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
     state.auth.require(req, Scope::Admin)?;
-    let body = match req.json()? {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
+    let body = req.json_object()?;
     let vault = opt_string(&body, "vault", "body.vault (string) is required")?
         .ok_or_else(|| ApiError::bad_request("body.vault (string) is required"))?;
     if !super::spec::is_slug(&vault) {

@@ -68,10 +68,7 @@ fn required_str(body: &Map<String, Value>, key: &str) -> Result<String, ApiError
 /// `POST /api/channels` in the order of spec 05 §5.3.
 fn upsert(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
     state.auth.require(req, Scope::Admin)?;
-    let body = match req.json()? {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
+    let body = req.json_object()?;
     let name = required_str(&body, "name")?;
     let kind = required_str(&body, "transport")?;
     let config = body.get("config").and_then(Value::as_object).cloned();

@@ -78,10 +78,7 @@ enum Op {
 
 fn bridge_call(state: &AppState, req: &mut Req, op: Op) -> Result<Resp, ApiError> {
     state.auth.require(req, Scope::Write)?;
-    let body = match req.json()? {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
+    let body = req.json_object()?;
     let channel = resolve(state, &body)?;
     let t = &channel.transport;
     let result = match op {

@@ -7,31 +7,19 @@ use serde_json::{json, Map, Value};
 use super::events::cut_chars;
 use super::stream::Usage;
 use crate::agents::spec::ThreadMode;
+use crate::vault::notes::safe_name;
 
 /// Callbacks stop at this delegation depth (spec 03 §5.9).
 pub const MAX_DELEGATION_DEPTH: u32 = 8;
-
-/// `[^a-zA-Z0-9_-]` → `-`.
-pub fn safe_segment(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
-}
 
 /// `Threads/<safe channel>/<safe name>` (single) or `Threads/<safe channel>/<turn id>`.
 pub fn thread_path(channel: &str, name: &str, mode: ThreadMode, turn_thread_id: &str) -> String {
     match mode {
         ThreadMode::SingleThreaded => {
-            format!("Threads/{}/{}", safe_segment(channel), safe_segment(name))
+            format!("Threads/{}/{}", safe_name(channel), safe_name(name))
         }
         ThreadMode::MultiThreaded => {
-            format!("Threads/{}/{}", safe_segment(channel), turn_thread_id)
+            format!("Threads/{}/{}", safe_name(channel), turn_thread_id)
         }
     }
 }
@@ -326,7 +314,7 @@ impl Callback<'_> {
         put("delegation_depth", &(self.depth + 1).to_string());
         json!({
             "content": content,
-            "path": format!("channel/{}/{}", safe_segment(self.to_channel), crate::util::rand::uuid()),
+            "path": format!("channel/{}/{}", safe_name(self.to_channel), crate::util::rand::uuid()),
             "tags": ["agent/message", "agent/message/inbound"],
             "metadata": meta,
         })
