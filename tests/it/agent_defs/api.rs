@@ -267,7 +267,7 @@ fn adding_a_def_vault_mints_persists_registers_triggers_and_loads() {
     fv.grant("minted-vault:research:write", Some("research"), Verb::Write);
     fv.grant("minted-vault:research:admin", Some("research"), Verb::Admin);
     fv.create_note("research", def_note("rs", "", json!({"name": "rs"})));
-    let hub = MintHub::start();
+    let hub = FakeHub::start();
     let d = start_with_hub(&fv, &hub, &["default"], "op-token");
     assert!(d.wait_log("vault-native agent defs —"), "{}", d.log());
     let admin = d.mint("agent:admin");
@@ -309,7 +309,7 @@ fn adding_a_def_vault_mints_persists_registers_triggers_and_loads() {
 #[test]
 fn a_refused_mint_passes_the_hub_status_and_binds_nothing() {
     let fv = FakeVault::start();
-    let hub = MintHub::start();
+    let hub = FakeHub::start();
     let d = start_with_hub(&fv, &hub, &["default"], "wrong-operator-token");
     assert!(d.wait_log("vault-native agent defs —"), "{}", d.log());
     let admin = d.mint("agent:admin");
@@ -341,8 +341,9 @@ fn a_refused_mint_passes_the_hub_status_and_binds_nothing() {
 #[test]
 fn wants_are_registered_with_the_hub_and_drive_the_status() {
     let fv = FakeVault::start();
-    let hub = MintHub::start();
-    hub.grant_status
+    let hub = FakeHub::start();
+    hub.state
+        .grant_status
         .lock()
         .insert("github".into(), "approved".into());
     let d = start_with_hub(&fv, &hub, &["default"], "op-token");
@@ -371,7 +372,7 @@ fn wants_are_registered_with_the_hub_and_drive_the_status() {
         fv.note("default", &id).unwrap()["metadata"]["pending"],
         "vault:research:read"
     );
-    let calls = hub.grant_calls.lock().clone();
+    let calls = hub.state.grant_calls.lock().clone();
     assert_eq!(
         calls[0].1,
         json!({"agent": "gh", "connection":
@@ -385,7 +386,8 @@ fn wants_are_registered_with_the_hub_and_drive_the_status() {
     assert_eq!(calls[2].1["liveConnections"].as_array().unwrap().len(), 2);
 
     // the operator approves the vault grant: the next instantiate enables the agent
-    hub.grant_status
+    hub.state
+        .grant_status
         .lock()
         .insert("research".into(), "approved".into());
     let send = d.mint("agent:send");
@@ -412,7 +414,7 @@ fn wants_are_registered_with_the_hub_and_drive_the_status() {
         None,
     );
     assert_eq!(del.json()["grantsReconciled"], true);
-    let last = hub.grant_calls.lock().last().cloned().unwrap();
+    let last = hub.state.grant_calls.lock().last().cloned().unwrap();
     assert_eq!(
         last,
         (

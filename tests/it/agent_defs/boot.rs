@@ -10,7 +10,7 @@ use crate::support::fake_vault::{FakeVault, Verb};
 fn boot_registers_triggers_with_an_operator_token() {
     let fv = FakeVault::start();
     fv.grant("minted-vault:default:admin", None, Verb::Admin);
-    let hub = MintHub::start();
+    let hub = FakeHub::start();
     let b = DaemonBuilder::new()
         .hub(&hub.origin)
         .env("PARACHUTE_AGENT_DEF_POLL_MS", "600000");
@@ -20,7 +20,7 @@ fn boot_registers_triggers_with_an_operator_token() {
     std::fs::write(home.join("operator.token"), "op-token\n").unwrap();
     let d = b.start();
     assert!(d.wait_log("auto-registered 3 trigger(s)"), "{}", d.log());
-    let scopes: Vec<Value> = hub.scopes.lock().clone();
+    let scopes: Vec<Value> = hub.state.mints.lock().clone();
     assert_eq!(
         scopes[0],
         json!({"scope": "vault:default:admin", "expires_in": 60})
@@ -58,7 +58,7 @@ fn boot_registers_triggers_with_an_operator_token() {
 
 #[test]
 fn boot_mints_the_default_def_vault_when_no_file_exists() {
-    let hub = MintHub::start();
+    let hub = FakeHub::start();
     let b = DaemonBuilder::new().hub(&hub.origin);
     let home = b.state_dir().parent().unwrap().join("home/.parachute");
     std::fs::create_dir_all(&home).unwrap();
@@ -78,7 +78,7 @@ fn boot_mints_the_default_def_vault_when_no_file_exists() {
         0o600
     );
     assert_eq!(
-        hub.scopes.lock()[0],
+        hub.state.mints.lock()[0],
         json!({"scope": "vault:default:write"})
     );
 }
@@ -108,7 +108,7 @@ fn one_vaults_trigger_failure_does_not_stop_the_next() {
     let fv = FakeVault::start();
     fv.add_vault("b");
     fv.grant("minted-vault:b:admin", Some("b"), Verb::Admin);
-    let hub = MintHub::start();
+    let hub = FakeHub::start();
     let d = start_with_hub(&fv, &hub, &["a", "b"], "op-token");
     assert!(d.wait_log("vault-native agent defs —"), "{}", d.log());
     let log = d.log();
@@ -126,7 +126,7 @@ fn one_vaults_trigger_failure_does_not_stop_the_next() {
 
 #[test]
 fn a_failed_default_mint_leaves_no_def_vault() {
-    let hub = MintHub::start();
+    let hub = FakeHub::start();
     let fv = FakeVault::start();
     let d = start_with_hub(&fv, &hub, &[], "wrong-operator-token");
     assert!(
@@ -157,7 +157,7 @@ fn a_def_vault_token_near_expiry_is_re_minted_and_persisted() {
     let fv = FakeVault::start();
     fv.grant(&old, None, Verb::Write);
     fv.grant("minted-vault:default:write", None, Verb::Write);
-    let hub = MintHub::start();
+    let hub = FakeHub::start();
     let b = DaemonBuilder::new()
         .hub(&hub.origin)
         .env("PARACHUTE_AGENT_DEF_POLL_MS", "150");

@@ -295,7 +295,7 @@ fn a_missing_claude_credential_is_a_bring_up_error() {
 #[test]
 fn a_definition_note_becomes_an_agent_that_answers() {
     let fv = FakeVault::start();
-    let hub = MintHub::start();
+    let hub = FakeHub::start();
     let fakes = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes");
     let path = format!(
         "{}:{}",
@@ -367,7 +367,8 @@ fn a_definition_note_becomes_an_agent_that_answers() {
     assert!(calls.contains("--append-system-prompt-file"), "{calls}");
     // the turn minted a token for the def-vault the note lives in
     assert!(hub
-        .scopes
+        .state
+        .mints
         .lock()
         .iter()
         .any(|s| s["scope"] == "vault:default:write"));

@@ -4,10 +4,8 @@
 //! `/api/agent-defs` CRUD, `/api/agent-vaults`, `/api/vaults`, and boot-time trigger
 //! auto-registration.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
 use serde_json::{json, Value};
 
 use crate::support::daemon::{Daemon, DaemonBuilder};
@@ -134,126 +132,12 @@ impl Rig {
     }
 }
 
-/// A minimal hub that mints tokens (`POST /api/auth/mint-token`) and records the scopes.
-/// A minimal hub: mints tokens (`POST /api/auth/mint-token`, recording the bodies) and
-/// answers the grants API (`PUT /admin/grants` from a status table keyed by connection
-/// target, default `pending`; `POST /admin/grants/reconcile`), all behind `op-token`.
-pub(super) struct MintHub {
-    origin: String,
-    scopes: Arc<Mutex<Vec<Value>>>,
-    /// connection target → grant status.
-    grant_status: Arc<Mutex<std::collections::HashMap<String, String>>>,
-    /// `(method path, body)` of every grants call.
-    grant_calls: Arc<Mutex<Vec<(String, Value)>>>,
-    server: Arc<tiny_http::Server>,
-}
-
-type Shared<T> = Arc<Mutex<T>>;
-
-fn hub_answer(
-    method: &str,
-    url: &str,
-    body: &Value,
-    scopes: &Shared<Vec<Value>>,
-    grant_status: &Shared<std::collections::HashMap<String, String>>,
-    grant_calls: &Shared<Vec<(String, Value)>>,
-) -> (u16, Value) {
-    match (method, url) {
-        ("POST", "/api/auth/mint-token") => {
-            scopes.lock().push(body.clone());
-            let scope = body["scope"].as_str().unwrap_or("").to_string();
-            (
-                200,
-                json!({"jti": "j", "token": format!("minted-{scope}"), "scope": scope}),
-            )
-        }
-        ("PUT", "/admin/grants") => {
-            grant_calls
-                .lock()
-                .push(("PUT /admin/grants".into(), body.clone()));
-            let target = body["connection"]["target"]
-                .as_str()
-                .unwrap_or("")
-                .to_string();
-            let status = grant_status
-                .lock()
-                .get(&target)
-                .cloned()
-                .unwrap_or("pending".into());
-            let id = format!("{}--{target}", body["agent"].as_str().unwrap_or(""));
-            (
-                200,
-                json!({"id": id, "agent": body["agent"], "connection": body["connection"], "status": status}),
-            )
-        }
-        ("POST", "/admin/grants/reconcile") => {
-            grant_calls
-                .lock()
-                .push(("POST /admin/grants/reconcile".into(), body.clone()));
-            (200, json!({"pruned": 0}))
-        }
-        _ => (404, json!({"error": "not found"})),
-    }
-}
-
-impl MintHub {
-    fn start() -> MintHub {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-        let port = server.server_addr().to_ip().unwrap().port();
-        let scopes = Arc::new(Mutex::new(Vec::new()));
-        let grant_status = Arc::new(Mutex::new(std::collections::HashMap::new()));
-        let grant_calls = Arc::new(Mutex::new(Vec::new()));
-        let (srv, sc, gs, gc) = (
-            server.clone(),
-            scopes.clone(),
-            grant_status.clone(),
-            grant_calls.clone(),
-        );
-        std::thread::spawn(move || {
-            for mut req in srv.incoming_requests() {
-                let mut body = String::new();
-                let _ = req.as_reader().read_to_string(&mut body);
-                let auth = req
-                    .headers()
-                    .iter()
-                    .find(|h| h.field.equiv("Authorization"))
-                    .map(|h| h.value.to_string())
-                    .unwrap_or_default();
-                let (status, reply) = if auth == "Bearer op-token" {
-                    let b: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-                    let method = req.method().as_str().to_string();
-                    hub_answer(&method, req.url(), &b, &sc, &gs, &gc)
-                } else {
-                    (
-                        403,
-                        json!({"error": "forbidden", "error_description": "bad operator token"}),
-                    )
-                };
-                let _ = req.respond(
-                    tiny_http::Response::from_string(reply.to_string()).with_status_code(status),
-                );
-            }
-        });
-        MintHub {
-            origin: format!("http://127.0.0.1:{port}"),
-            scopes,
-            grant_status,
-            grant_calls,
-            server,
-        }
-    }
-}
-
-impl Drop for MintHub {
-    fn drop(&mut self) {
-        self.server.unblock();
-    }
-}
+pub(super) use crate::support::hub::FakeHub;
 
 /// A daemon bound to `vaults` on `fv`, with the minting hub and an operator token.
 pub(super) fn start_with_hub(
     fv: &FakeVault,
-    hub: &MintHub,
+    hub: &FakeHub,
     vaults: &[&str],
     op_token: &str,
 ) -> Daemon {

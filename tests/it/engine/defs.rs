@@ -1,102 +1,40 @@
 //! A vault-native (definition note) agent: multi-threaded mode, the per-turn vault token
 //! minted at the hub and handed to `claude` in `.mcp.json`, one thread note per fire.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parachute_agent::vault::notes::TAG_INBOUND;
-use parking_lot::Mutex;
 use serde_json::{json, Value};
 
 use super::api::fakes_path;
 use crate::support::daemon::DaemonBuilder;
 use crate::support::fake_vault::{FakeVault, Verb};
+use crate::support::hub::FakeHub;
 
-/// A hub that answers `POST /api/auth/mint-token` for the operator token `op-token`.
-struct MintHub {
-    origin: String,
-    requests: Arc<Mutex<Vec<Value>>>,
-    server: Arc<tiny_http::Server>,
-}
-
-impl MintHub {
-    fn start() -> MintHub {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-        let port = server.server_addr().to_ip().unwrap().port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let (srv, reqs) = (server.clone(), requests.clone());
-        std::thread::spawn(move || {
-            for mut req in srv.incoming_requests() {
-                let mut body = String::new();
-                let _ = req.as_reader().read_to_string(&mut body);
-                let authed = req
-                    .headers()
-                    .iter()
-                    .any(|h| h.field.equiv("Authorization") && h.value == "Bearer op-token");
-                let url = req.url().to_string();
-                if authed && url.starts_with("/admin/grants") {
-                    reqs.lock().push(json!({"grants_call": url}));
-                }
-                let (status, reply) = if !authed {
-                    (
-                        403,
-                        json!({"error": "forbidden", "error_description": "bad operator token"}),
-                    )
-                } else if url == "/admin/grants?agent=m" {
-                    (
-                        200,
-                        json!({"grants": [
-                        {"id": "g-ok", "status": "approved", "agent": "m",
-                         "connection": {"kind": "service", "target": "github", "inject": ["env", "mcp"]}},
-                        {"id": "g-pending", "status": "pending", "agent": "m",
-                         "connection": {"kind": "vault", "target": "research", "access": "read"}}]}),
-                    )
-                } else if url == "/admin/grants/g-ok/material" {
-                    (
-                        200,
-                        json!({"kind": "service", "token": "ghp_granted", "inject": ["env", "mcp"]}),
-                    )
-                } else if url.starts_with("/admin/grants") && req.method().as_str() == "GET" {
-                    (404, json!({"error": "not_found"}))
-                } else if url.starts_with("/admin/grants") {
-                    (200, json!({"id": "g", "status": "pending", "pruned": 0}))
-                } else if url == "/api/auth/mint-token" {
-                    let b: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-                    reqs.lock().push(b.clone());
-                    let scope = b["scope"].as_str().unwrap_or("").to_string();
-                    (
-                        200,
-                        json!({"jti": "j", "token": format!("minted-{scope}"), "scope": scope}),
-                    )
-                } else {
-                    (
-                        403,
-                        json!({"error": "forbidden", "error_description": "bad operator token"}),
-                    )
-                };
-                let _ = req.respond(
-                    tiny_http::Response::from_string(reply.to_string()).with_status_code(status),
-                );
-            }
-        });
-        MintHub {
-            origin: format!("http://127.0.0.1:{port}"),
-            requests,
-            server,
-        }
-    }
-}
-
-impl Drop for MintHub {
-    fn drop(&mut self) {
-        self.server.unblock();
-    }
+/// The fake hub, with the grants the tests' agent `m` has: one approved service grant
+/// (with material) and one pending vault grant.
+fn hub_with_grants() -> FakeHub {
+    let hub = FakeHub::start();
+    hub.state.grants.lock().insert(
+        "m".into(),
+        vec![
+            json!({"id": "g-ok", "status": "approved", "agent": "m",
+                   "connection": {"kind": "service", "target": "github", "inject": ["env", "mcp"]}}),
+            json!({"id": "g-pending", "status": "pending", "agent": "m",
+                   "connection": {"kind": "vault", "target": "research", "access": "read"}}),
+        ],
+    );
+    hub.state.materials.lock().insert(
+        "g-ok".into(),
+        json!({"kind": "service", "token": "ghp_granted", "inject": ["env", "mcp"]}),
+    );
+    hub
 }
 
 #[test]
 fn multi_threaded_definition_agent_mints_per_turn_and_writes_a_note_per_fire() {
     let fv = FakeVault::start();
-    let hub = MintHub::start();
+    let hub = hub_with_grants();
     fv.create_note(
         "default",
         json!({"content": "You are terse.", "tags": ["agent/definition"], "path": "Agents/m",
@@ -209,7 +147,8 @@ fn multi_threaded_definition_agent_mints_per_turn_and_writes_a_note_per_fire() {
     assert_ne!(calls[0]["argv"][12], calls[1]["argv"][12]);
     // the vault token was minted per turn with the spec's request and reached .mcp.json
     let mints: Vec<Value> = hub
-        .requests
+        .state
+        .mints
         .lock()
         .iter()
         .filter(|r| r["scope"] == "vault:default:write")
@@ -222,10 +161,11 @@ fn multi_threaded_definition_agent_mints_per_turn_and_writes_a_note_per_fire() {
     );
     // approved grants: fetched fresh every turn; the pending one never fetched
     let calls_to_hub: Vec<String> = hub
-        .requests
+        .state
+        .grant_calls
         .lock()
         .iter()
-        .filter_map(|r| r["grants_call"].as_str().map(str::to_string))
+        .filter_map(|(call, _)| call.strip_prefix("GET ").map(str::to_string))
         .collect();
     assert_eq!(
         calls_to_hub
@@ -261,7 +201,7 @@ fn multi_threaded_definition_agent_mints_per_turn_and_writes_a_note_per_fire() {
 #[test]
 fn attachments_of_an_inbound_note_are_staged_for_a_vault_agent() {
     let fv = FakeVault::start();
-    let hub = MintHub::start();
+    let hub = hub_with_grants();
     fv.create_note(
         "default",
         json!({"content": "", "tags": ["agent/definition"], "path": "Agents/m",

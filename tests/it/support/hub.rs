@@ -1,7 +1,10 @@
 //! A fake Parachute hub: serves a JWKS for a test RSA-2048 key and a revocation list,
 //! counts fetches, can be switched down, and signs tokens with chosen claims the way the
-//! real hub does (RS256, `kid` in the header).
+//! real hub does (RS256, `kid` in the header). For the operator token [`OPERATOR_TOKEN`]
+//! it also mints child tokens (`POST /api/auth/mint-token`, spec 01 §3.9) and answers the
+//! grants API (`/admin/grants…`, spec 04 §3.2), recording every call.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -11,6 +14,8 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 
 pub const KID: &str = "test-kid-1";
+/// The operator bearer the hub accepts for minting and grants.
+pub const OPERATOR_TOKEN: &str = "op-token";
 const HUB_PEM: &str = include_str!("keys/hub.pem");
 const OTHER_PEM: &str = include_str!("keys/other.pem");
 const HUB_JWK: &str = include_str!("keys/hub.jwk.json");
@@ -22,6 +27,16 @@ pub struct HubState {
     pub revocation_down: AtomicBool,
     pub jwks_down: AtomicBool,
     pub revoked: Mutex<Vec<String>>,
+    /// Bodies of `POST /api/auth/mint-token`, in order.
+    pub mints: Mutex<Vec<Value>>,
+    /// Status a `PUT /admin/grants` answers per connection target (default `pending`).
+    pub grant_status: Mutex<HashMap<String, String>>,
+    /// Every authorised `/admin/grants…` call: (`"<METHOD> <url>"`, body or null).
+    pub grant_calls: Mutex<Vec<(String, Value)>>,
+    /// What `GET /admin/grants?agent=<a>` lists, per agent.
+    pub grants: Mutex<HashMap<String, Vec<Value>>>,
+    /// What `GET /admin/grants/<id>/material` answers, per grant id.
+    pub materials: Mutex<HashMap<String, Value>>,
 }
 
 pub struct FakeHub {
@@ -38,8 +53,23 @@ impl FakeHub {
         let state = Arc::new(HubState::default());
         let (srv, st) = (server.clone(), state.clone());
         let thread = std::thread::spawn(move || {
-            for req in srv.incoming_requests() {
-                let (status, body) = answer(&st, req.url());
+            for mut req in srv.incoming_requests() {
+                let mut raw = String::new();
+                let _ = req.as_reader().read_to_string(&mut raw);
+                let body: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
+                let authed = req.headers().iter().any(|h| {
+                    h.field.equiv("Authorization")
+                        && h.value == format!("Bearer {OPERATOR_TOKEN}").as_str()
+                });
+                let method = req.method().as_str().to_string();
+                let (status, body) = match answer(&st, req.url()) {
+                    Some(answer) => answer,
+                    None if !authed => (
+                        403,
+                        json!({"error": "forbidden", "error_description": "bad operator token"}),
+                    ),
+                    None => operator_answer(&st, &method, req.url(), &body),
+                };
                 let resp = tiny_http::Response::from_string(body.to_string())
                     .with_status_code(status)
                     .with_header(
@@ -127,12 +157,13 @@ pub fn hub_jwk() -> Value {
     serde_json::from_str(HUB_JWK).unwrap()
 }
 
-fn answer(st: &HubState, url: &str) -> (u16, Value) {
-    match url {
+/// The public documents (JWKS, revocation list); `None` for everything else.
+fn answer(st: &HubState, url: &str) -> Option<(u16, Value)> {
+    Some(match url {
         "/.well-known/jwks.json" => {
             st.jwks_fetches.fetch_add(1, Ordering::SeqCst);
             if st.jwks_down.load(Ordering::SeqCst) {
-                return (503, json!({"error": "down"}));
+                return Some((503, json!({"error": "down"})));
             }
             let jwk = hub_jwk();
             (
@@ -143,13 +174,67 @@ fn answer(st: &HubState, url: &str) -> (u16, Value) {
         "/.well-known/parachute-revocation.json" => {
             st.revocation_fetches.fetch_add(1, Ordering::SeqCst);
             if st.revocation_down.load(Ordering::SeqCst) {
-                return (503, json!({"error": "down"}));
+                return Some((503, json!({"error": "down"})));
             }
             (
                 200,
                 json!({"generated_at": "2026-01-01T00:00:00.000Z", "jtis": *st.revoked.lock()}),
             )
         }
-        _ => (404, json!({"error": "not found"})),
+        _ => return None,
+    })
+}
+
+/// The operator-authenticated API: token mint and grants.
+fn operator_answer(st: &HubState, method: &str, url: &str, body: &Value) -> (u16, Value) {
+    if url == "/api/auth/mint-token" && method == "POST" {
+        st.mints.lock().push(body.clone());
+        let scope = body["scope"].as_str().unwrap_or("").to_string();
+        return (
+            200,
+            json!({"jti": "j", "token": format!("minted-{scope}"), "scope": scope}),
+        );
+    }
+    if !url.starts_with("/admin/grants") {
+        return (404, json!({"error": "not found"}));
+    }
+    st.grant_calls
+        .lock()
+        .push((format!("{method} {url}"), body.clone()));
+    match method {
+        "PUT" if url == "/admin/grants" => {
+            let target = body["connection"]["target"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            let status = st
+                .grant_status
+                .lock()
+                .get(&target)
+                .cloned()
+                .unwrap_or("pending".into());
+            let id = format!("{}--{target}", body["agent"].as_str().unwrap_or(""));
+            (
+                200,
+                json!({"id": id, "agent": body["agent"], "connection": body["connection"], "status": status}),
+            )
+        }
+        "POST" if url == "/admin/grants/reconcile" => (200, json!({"pruned": 0})),
+        "GET" => grant_lookup(st, url),
+        _ => (404, json!({"error": "not_found"})),
+    }
+}
+
+fn grant_lookup(st: &HubState, url: &str) -> (u16, Value) {
+    if let Some(agent) = url.strip_prefix("/admin/grants?agent=") {
+        let list = st.grants.lock().get(agent).cloned().unwrap_or_default();
+        return (200, json!({ "grants": list }));
+    }
+    let id = url
+        .strip_prefix("/admin/grants/")
+        .and_then(|r| r.strip_suffix("/material"));
+    match id.and_then(|id| st.materials.lock().get(id).cloned()) {
+        Some(material) => (200, material),
+        None => (404, json!({"error": "not_found"})),
     }
 }
