@@ -6,10 +6,12 @@
 //!    each TCP connection to the turn's Unix sockets (replaces the reference's socat);
 //! 3. spawns the real command under the seccomp filter of [`super::seccomp`] (installed
 //!    in the child only, so the forwarders keep working) with `PDEATHSIG` = SIGKILL, and
-//!    exits with its status.
+//!    exits with its status;
+//! 4. with `--alive-fd <n>`, watches the daemon-liveness pipe ([`super::liveness`]): when
+//!    the daemon is gone it kills the command and exits, ending the sandbox.
 //!
-//! Usage: `sandbox-helper [--http <sock>] [--socks <sock>] [--seccomp] [--unset-pwd] --
-//! <program> [args…]`.
+//! Usage: `sandbox-helper [--http <sock>] [--socks <sock>] [--seccomp] [--unset-pwd]
+//! [--alive-fd <n>] -- <program> [args…]`.
 //! Exit status: the command's, or 128+signal; 125 for a usage error, 126/127 when the
 //! command cannot be started.
 
@@ -39,6 +41,8 @@ struct Args {
     /// Remove the `PWD` bwrap sets for `--chdir`, so the command sees exactly the
     /// environment the engine composed.
     unset_pwd: bool,
+    /// The read end of the daemon-liveness pipe.
+    alive_fd: Option<i32>,
     command: Vec<OsString>,
 }
 
@@ -52,6 +56,14 @@ fn parse(args: Vec<OsString>) -> Result<Args, String> {
             Long("socks") => out.socks = Some(p.value().map_err(|e| e.to_string())?.into()),
             Long("seccomp") => out.seccomp = true,
             Long("unset-pwd") => out.unset_pwd = true,
+            Long("alive-fd") => {
+                let v = p.value().map_err(|e| e.to_string())?;
+                let fd = v
+                    .to_string_lossy()
+                    .parse()
+                    .map_err(|_| "--alive-fd takes a number".to_string())?;
+                out.alive_fd = Some(fd);
+            }
             Value(v) => {
                 out.command.push(v);
                 out.command.extend(p.raw_args().map_err(|e| e.to_string())?);
@@ -115,7 +127,28 @@ pub fn run(args: Vec<OsString>) -> i32 {
             }
         });
     }
-    let status = match cmd.status() {
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return start_failure(&args.command[0], &e),
+    };
+    if let Some(fd) = args.alive_fd {
+        let pid = child.id() as libc::pid_t;
+        let watcher = thread::Builder::new()
+            .name("sandbox-alive".into())
+            .spawn(move || {
+                super::liveness::wait_for_eof(fd);
+                // SAFETY: kill and _exit take plain values; the daemon is gone, so the command
+                // and this helper end here (the sandbox's pid namespace goes with them).
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::_exit(137);
+                }
+            });
+        if let Err(e) = watcher {
+            eprintln!("parachute-agent {SUBCOMMAND}: cannot watch the daemon: {e}");
+        }
+    }
+    let status = match child.wait() {
         Ok(s) => s,
         Err(e) => return start_failure(&args.command[0], &e),
     };

@@ -158,6 +158,10 @@ impl BwrapLauncher {
         if !command.env.iter().any(|(k, _)| k == "PWD") {
             argv.push("--unset-pwd".into());
         }
+        if let Some(fd) = super::liveness::read_fd() {
+            argv.push("--alive-fd".into());
+            argv.push(fd.to_string().into());
+        }
         argv.push("--".into());
         argv.push(command.program.clone());
         argv.extend(command.args.iter().cloned());

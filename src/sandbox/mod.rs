@@ -16,6 +16,7 @@ pub mod bwrap;
 pub mod helper;
 pub mod hosts;
 pub mod launcher;
+pub mod liveness;
 pub mod policy;
 pub mod preflight;
 pub mod proxy;
