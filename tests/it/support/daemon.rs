@@ -25,6 +25,12 @@ pub struct Daemon {
     pub child: Option<Child>,
     tmp: tempfile::TempDir,
     env: Vec<(String, String)>,
+    args: Vec<String>,
+}
+
+enum Ready {
+    Yes,
+    BindFailed,
 }
 
 impl DaemonBuilder {
@@ -66,11 +72,25 @@ impl DaemonBuilder {
         self.tmp.path().join("state")
     }
 
+    /// Spawns on a free port and waits for `/health`. A port picked free can be taken by
+    /// another test's connection before the daemon binds it; then the daemon exits with
+    /// "cannot bind" and we try again on another port.
     pub fn start(self) -> Daemon {
-        let port = super::free_port();
-        let d = self.spawn_on(port);
-        d.wait_healthy();
-        d
+        let mut d = self.spawn_on(super::free_port());
+        for _ in 0..4 {
+            match d.wait_ready() {
+                Ready::Yes => return d,
+                Ready::BindFailed => {
+                    let port = super::free_port();
+                    d.port = port;
+                    d.base = format!("http://127.0.0.1:{port}");
+                    d.env.retain(|(k, _)| k != "PORT");
+                    d.env.push(("PORT".into(), port.to_string()));
+                    d.child = Some(spawn(&d.env, &d.args, d.tmp.path()));
+                }
+            }
+        }
+        panic!("daemon could not bind a free port; log:\n{}", d.log());
     }
 
     /// Spawns without waiting (for boot-failure tests).
@@ -118,6 +138,7 @@ impl DaemonBuilder {
             child: Some(child),
             tmp: self.tmp,
             env,
+            args: self.args,
         }
     }
 }
@@ -185,6 +206,35 @@ impl Daemon {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Waits until this daemon (not another test's on a recycled port: its own log must
+    /// say it listens) answers `/health`, or exits because its port was taken.
+    fn wait_ready(&mut self) -> Ready {
+        let listening = format!("listening on http://127.0.0.1:{}", self.port);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let log = self.log();
+            let healthy = || {
+                http::agent()
+                    .get(self.url("/health"))
+                    .call()
+                    .is_ok_and(|r| r.status() == 200)
+            };
+            if log.contains(&listening) && healthy() {
+                return Ready::Yes;
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|c| c.try_wait().ok().flatten().is_some());
+            if exited && log.contains("cannot bind") {
+                self.child = None;
+                return Ready::BindFailed;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("daemon did not become healthy; log:\n{}", self.log());
     }
 
     pub fn wait_healthy(&self) {
@@ -263,7 +313,7 @@ impl Daemon {
         if self.child.is_some() {
             self.terminate();
         }
-        self.child = Some(spawn(&self.env, &[], self.tmp.path()));
+        self.child = Some(spawn(&self.env, &self.args, self.tmp.path()));
         self.wait_healthy();
     }
 
