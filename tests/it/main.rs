@@ -14,5 +14,6 @@ mod foundation_http;
 mod mcp;
 mod sandbox;
 mod security;
+mod telegram;
 mod vault_channels;
 mod vault_client;

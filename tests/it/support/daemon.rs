@@ -121,6 +121,11 @@ impl DaemonBuilder {
                 "PARACHUTE_HUB_ORIGIN".to_string(),
                 "http://127.0.0.1:9".to_string(),
             ),
+            // No test ever reaches the real Telegram Bot API.
+            (
+                "PARACHUTE_AGENT_TELEGRAM_API".to_string(),
+                "http://127.0.0.1:9".to_string(),
+            ),
             ("PORT".to_string(), port.to_string()),
             ("RUST_LOG".to_string(), "debug".to_string()),
             ("PARACHUTE_AGENT_TEST_HOOKS".to_string(), "1".to_string()),
