@@ -105,7 +105,7 @@ impl AppState {
             channels.clone(),
             &auth.hub_origin(),
             turn_events.clone(),
-            sandbox.launcher(),
+            turn_launcher(&sandbox),
             credentials.clone(),
         );
         channels.add_route(programmatic.clone());
@@ -132,4 +132,21 @@ impl AppState {
             turn_events,
         }
     }
+}
+
+/// The launcher every programmatic turn goes through: the bubblewrap sandbox. Debug builds
+/// have one escape hatch for tests on hosts where bwrap cannot run (`cargo test` must pass
+/// on a bare machine): with `PARACHUTE_AGENT_TEST_HOOKS=1` and
+/// `PARACHUTE_AGENT_TEST_UNSANDBOXED=1`, turns run unsandboxed. Release builds have no such
+/// switch; CI runs the same tests sandboxed.
+fn turn_launcher(sandbox: &crate::sandbox::Sandbox) -> Arc<dyn crate::backend::launch::Launcher> {
+    let flag = |k: &str| std::env::var(k).as_deref() == Ok("1");
+    if cfg!(debug_assertions)
+        && flag("PARACHUTE_AGENT_TEST_HOOKS")
+        && flag("PARACHUTE_AGENT_TEST_UNSANDBOXED")
+    {
+        log::warn!("TEST BUILD: programmatic turns run WITHOUT the sandbox (PARACHUTE_AGENT_TEST_UNSANDBOXED=1)");
+        return Arc::new(crate::backend::launch::DirectLauncher);
+    }
+    sandbox.launcher()
 }

@@ -16,7 +16,7 @@ pub const KNOWN_KINDS: &str = "telegram, http-ui, vault";
 
 pub fn build(
     entry: &ChannelEntry,
-    _deps: &TransportDeps,
+    deps: &TransportDeps,
 ) -> Result<Arc<dyn Transport>, TransportError> {
     match entry.transport.as_str() {
         super::http_ui::KIND => Ok(Arc::new(super::http_ui::HttpUiTransport::new(&entry.name))),
@@ -24,9 +24,11 @@ pub fn build(
             &entry.name,
             entry.config.as_ref(),
         )?)),
-        kind @ "telegram" => Err(TransportError::Config(format!(
-            "transport kind \"{kind}\" is not yet supported by this build of parachute-agent"
-        ))),
+        super::telegram::KIND => Ok(Arc::new(super::telegram::TelegramTransport::new(
+            &entry.name,
+            entry.config.as_ref(),
+            &deps.state_dir,
+        )?)),
         other => Err(TransportError::Config(format!(
             "registry: unknown transport kind \"{other}\" for channel \"{}\" (known: {KNOWN_KINDS})",
             entry.name

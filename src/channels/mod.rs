@@ -10,6 +10,7 @@ pub mod registry;
 pub mod session_api;
 pub mod sse_hub;
 pub mod store;
+pub mod telegram;
 pub mod transport;
 
 pub use registry::{Channel, ChannelRegistry, FanoutEvent, FanoutSink, InboundRoute};

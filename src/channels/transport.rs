@@ -138,6 +138,11 @@ pub trait Transport: Send + Sync {
         None
     }
 
+    /// Liveness for `/health` (`channels[].poller`), e.g. a telegram poll loop's state.
+    fn health(&self) -> Option<Value> {
+        None
+    }
+
     /// For kind-specific access (e.g. the vault transport's webhook secret).
     fn as_any(&self) -> &dyn Any;
 }

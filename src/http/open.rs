@@ -17,12 +17,16 @@ pub fn health(state: &AppState) -> Resp {
         .list()
         .iter()
         .map(|c| {
-            json!({
+            let mut row = json!({
                 "name": c.name,
                 "kind": c.transport.kind(),
                 "clients": state.events.count(&c.name),
                 "mcp_sessions": mcp.as_ref().map_or(0, |f| f(&c.name)),
-            })
+            });
+            if let Some(live) = c.transport.health() {
+                row["poller"] = live;
+            }
+            row
         })
         .collect();
     let agents = state

@@ -15,5 +15,6 @@ mod jobs;
 mod mcp;
 mod sandbox;
 mod security;
+mod telegram;
 mod vault_channels;
 mod vault_client;

@@ -590,7 +590,11 @@ fn helper_subcommand_reports_child_status() {
 fn turn_without_bwrap_fails_closed_with_a_failure_note() {
     let fake = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/claude");
     let (_d, only_claude) = path_with(&[&fake]);
-    let e = crate::engine::turns::setup(&[("PATH", &only_claude)]);
+    // Never the unsandboxed test switch here: this test is about failing closed.
+    let e = crate::engine::turns::setup(&[
+        ("PATH", &only_claude),
+        ("PARACHUTE_AGENT_TEST_UNSANDBOXED", "0"),
+    ]);
     assert_eq!(
         e.d.get("/health", None).json()["dependencies"],
         json!({"ok": false, "missing": ["bwrap"]})
@@ -659,7 +663,10 @@ fn bwrap_without_user_namespaces_is_reported_with_the_fix() {
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let claude = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/claude");
     std::os::unix::fs::symlink(&claude, dir.path().join("claude")).unwrap();
-    let e = crate::engine::turns::setup(&[("PATH", &dir.path().display().to_string())]);
+    let e = crate::engine::turns::setup(&[
+        ("PATH", &dir.path().display().to_string()),
+        ("PARACHUTE_AGENT_TEST_UNSANDBOXED", "0"),
+    ]);
     let deps = e.d.get("/health", None).json()["dependencies"].clone();
     assert_eq!((&deps["ok"], &deps["missing"]), (&json!(false), &json!([])));
     let problem = deps["problems"][0].as_str().unwrap();

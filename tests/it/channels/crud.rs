@@ -110,15 +110,64 @@ fn post_validates_and_leaves_the_file_alone_on_error() {
         "{}",
         r.body
     );
+    for config in [json!({}), json!({"token": ""}), json!({"token": 7})] {
+        let r = d.post(
+            "/api/channels",
+            Some(&admin),
+            &json!({"name": "tg", "transport": "telegram", "config": config}),
+        );
+        assert_eq!(
+            (r.status, r.error()),
+            (
+                400,
+                "invalid channel config: telegram channel tg requires a per-channel bot token in its config".to_string()
+            ),
+            "{config}"
+        );
+    }
+    assert!(!d.state_dir().join("channels.json").exists());
+    assert_eq!(health(&d)["channels"], json!([]));
+}
+
+/// A telegram channel goes live (its Bot API is an unreachable loopback port here), its
+/// token is persisted at 0600 and never shown by the API or `/health`.
+#[test]
+fn telegram_channel_is_live_and_its_token_stays_secret() {
+    let d = daemon();
+    let admin = d.mint(ALL);
+    let secret = "123456:AAsecretBOTtoken";
     let r = d.post(
         "/api/channels",
         Some(&admin),
-        &json!({"name": "tg", "transport": "telegram", "config": {"token": "1:x"}}),
+        &json!({"name": "tg", "transport": "telegram", "config": {"token": secret}}),
     );
-    assert_eq!(r.status, 400);
-    assert!(r.error().contains("not yet supported"), "{}", r.body);
-    assert!(!d.state_dir().join("channels.json").exists());
-    assert_eq!(health(&d)["channels"], json!([]));
+    assert_eq!(
+        r.json(),
+        json!({"ok": true, "name": "tg", "transport": "telegram", "live": true})
+    );
+    let path = d.state_dir().join("channels.json");
+    assert!(std::fs::read_to_string(&path).unwrap().contains(secret));
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let list = d.get("/api/channels", Some(&admin));
+    assert_eq!(
+        list.json(),
+        json!({"channels": [{"name": "tg", "transport": "telegram"}]})
+    );
+    let h = health(&d);
+    assert_eq!(h["channels"][0]["kind"], "telegram");
+    for body in [list.body, h.to_string()] {
+        assert!(!body.contains(secret) && !body.contains("token"), "{body}");
+    }
+    assert!(eventually(Duration::from_secs(10), || d
+        .log()
+        .contains("poll error")));
+    assert!(
+        !d.log().contains("AAsecretBOTtoken"),
+        "the token reached the log"
+    );
 }
 
 #[test]

@@ -121,10 +121,21 @@ impl DaemonBuilder {
                 "PARACHUTE_HUB_ORIGIN".to_string(),
                 "http://127.0.0.1:9".to_string(),
             ),
+            // No test ever reaches the real Telegram Bot API.
+            (
+                "PARACHUTE_AGENT_TELEGRAM_API".to_string(),
+                "http://127.0.0.1:9".to_string(),
+            ),
             ("PORT".to_string(), port.to_string()),
             ("RUST_LOG".to_string(), "debug".to_string()),
             ("PARACHUTE_AGENT_TEST_HOOKS".to_string(), "1".to_string()),
         ];
+        if !bwrap_usable() {
+            env.push((
+                "PARACHUTE_AGENT_TEST_UNSANDBOXED".to_string(),
+                "1".to_string(),
+            ));
+        }
         for (k, v) in self.env {
             env.retain(|(key, _)| *key != k);
             if v != UNSET {
@@ -141,6 +152,30 @@ impl DaemonBuilder {
             args: self.args,
         }
     }
+}
+
+/// Whether bubblewrap can build a sandbox on this host (probed once per test run). Where it
+/// cannot, a bare developer machine runs the turn tests unsandboxed (a debug-build test
+/// switch); under `PARACHUTE_TEST_REQUIRE_ALL=1` (CI) that is a failure instead.
+pub fn bwrap_usable() -> bool {
+    static USABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *USABLE.get_or_init(|| {
+        let ok = Command::new("bwrap")
+            .args(["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"])
+            .args(["--unshare-pid", "--unshare-net", "--die-with-parent", "--", "true"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                std::env::var("PARACHUTE_TEST_REQUIRE_ALL").as_deref() != Ok("1"),
+                "bubblewrap is required here (PARACHUTE_TEST_REQUIRE_ALL=1): apt-get install bubblewrap"
+            );
+            eprintln!("bwrap cannot build a sandbox here: turn tests run unsandboxed (CI runs them sandboxed)");
+        }
+        ok
+    })
 }
 
 fn spawn(env: &[(String, String)], args: &[String], tmp: &Path) -> Child {
