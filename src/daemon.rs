@@ -72,6 +72,10 @@ fn run(config: Config) -> Result<(), String> {
         ));
     crate::backend::programmatic::boot::start(&state);
     crate::agents::def_boot::start(state.clone());
+    let (stop_jobs, jobs_stop_rx) = crossbeam_channel::bounded::<()>(1);
+    let scheduler = state
+        .jobs
+        .spawn_scheduler(crate::jobs::tick_from_env(), jobs_stop_rx);
 
     let signal = signals.forever().next();
     log::info!(
@@ -79,6 +83,10 @@ fn run(config: Config) -> Result<(), String> {
         signal.unwrap_or_default()
     );
     drop(stop_sweep);
+    drop(stop_jobs);
+    if let Ok(h) = scheduler {
+        let _ = h.join();
+    }
     if let Ok(h) = sweeper {
         let _ = h.join();
     }

@@ -62,6 +62,8 @@ pub struct AppState {
     pub step_up: crate::security::StepUpStore,
     /// `credentials.json`: Claude tokens and the env store (spec 04 §2.3).
     pub credentials: Arc<crate::credentials::CredentialStore>,
+    /// Scheduled jobs: the store over the vault and the runner (spec 06 §1).
+    pub jobs: Arc<crate::jobs::JobService>,
 }
 
 impl AppState {
@@ -110,7 +112,9 @@ impl AppState {
         agent_defs.add_sink(programmatic.clone());
         let tickets = crate::security::TicketStore::new(config.sse_ticket_ttl);
         let step_up = crate::security::StepUpStore::new(&config.state_dir, config.step_up_ttl);
+        let jobs = crate::jobs::JobService::new(channels.clone());
         AppState {
+            jobs,
             tickets,
             step_up,
             credentials,

@@ -48,6 +48,10 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if let Some(r) = crate::channels::api::route(state, req) {
         return Some(r);
     }
+    // Step 9: scheduled jobs.
+    if let Some(r) = crate::jobs::routes::route(state, req) {
+        return Some(r);
+    }
     // Step 10: step-up PIN.
     if let Some(r) = crate::security::routes::route_step_up(state, req) {
         return Some(r);
