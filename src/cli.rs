@@ -196,6 +196,11 @@ fn init_logging(verbosity: i32) {
     };
     let mut builder =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default));
+    // ureq logs request paths and raw request bytes at trace level: Telegram bot tokens
+    // travel in the path, bearer tokens in headers. Never below debug for the HTTP client.
+    builder
+        .filter_module("ureq", log::LevelFilter::Debug)
+        .filter_module("ureq_proto", log::LevelFilter::Debug);
     // Under systemd, journald stamps every line itself.
     if std::env::var_os("JOURNAL_STREAM").is_some() {
         builder.format_timestamp(None);

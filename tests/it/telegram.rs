@@ -21,9 +21,14 @@ fn write_access(dir: &Path, access: &Value) {
 
 /// A fake Bot API and a daemon with one telegram channel `tg` on it.
 fn setup(access: Option<Value>, conflicts: usize) -> (FakeTelegram, Daemon) {
+    setup_with(access, conflicts, "debug")
+}
+
+fn setup_with(access: Option<Value>, conflicts: usize, log: &str) -> (FakeTelegram, Daemon) {
     let tg = FakeTelegram::start(TOKEN);
     tg.conflict_next(conflicts);
     let b = DaemonBuilder::new()
+        .env("RUST_LOG", log)
         .env("PARACHUTE_AGENT_TELEGRAM_API", &tg.url())
         .env("PARACHUTE_AGENT_TELEGRAM_POLL_SECS", "1")
         .env("PARACHUTE_AGENT_TELEGRAM_RETRY_MS", "100")
@@ -358,7 +363,8 @@ fn react_edit_permission_and_download() {
 
 #[test]
 fn conflict_does_not_kill_the_poller() {
-    let (tg, d) = setup(Some(allow(&["42"])), 3);
+    // At trace level too, the bot token (part of every Bot API URL) never reaches the log.
+    let (tg, d) = setup_with(Some(allow(&["42"])), 3, "trace");
     let ev = events(&d);
     tg.push_text(42, "after the conflicts");
     let (_, data) = ev.next_event(WAIT).expect("message after 409s");
@@ -415,4 +421,34 @@ fn one_poller_per_token_and_removal_stops_polling() {
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(tg.polls(), settled, "polling went on after removal");
     assert_eq!(tg.max_concurrent_polls(), 1);
+}
+
+#[test]
+fn boot_needs_a_per_channel_token_and_shutdown_does_not_wait_for_the_long_poll() {
+    let b = DaemonBuilder::new().env("TELEGRAM_BOT_TOKEN", "1:fromenv");
+    std::fs::create_dir_all(b.state_dir()).unwrap();
+    let channels = json!({"channels": [{"name": "tg", "transport": "telegram", "config": {}}]});
+    std::fs::write(b.state_dir().join("channels.json"), channels.to_string()).unwrap();
+    let mut d = b.spawn_on(crate::support::free_port());
+    assert_eq!(d.wait_exit(WAIT), Some(1));
+    assert!(
+        d.log()
+            .contains("telegram channel tg requires a per-channel bot token in its config"),
+        "{}",
+        d.log()
+    );
+    // A daemon whose poller sits in a 30 s long poll still stops at once on SIGTERM.
+    let tg = FakeTelegram::start(TOKEN);
+    let b = DaemonBuilder::new().env("PARACHUTE_AGENT_TELEGRAM_API", &tg.url());
+    std::fs::create_dir_all(b.state_dir()).unwrap();
+    let channels = json!({"channels": [
+        {"name": "tg", "transport": "telegram", "config": {"token": TOKEN}}
+    ]});
+    std::fs::write(b.state_dir().join("channels.json"), channels.to_string()).unwrap();
+    let mut d = b.start();
+    assert!(eventually(WAIT, || tg.polls() >= 1));
+    assert_eq!(tg.offsets(), vec![None]);
+    let (code, took) = d.terminate();
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(5), "took {took:?}");
 }
