@@ -94,7 +94,12 @@ impl Runner {
                     continue;
                 }
                 match mem.horizons.get(job.key()) {
-                    Some(h) if *h <= now => due.push(job.clone()),
+                    Some(h) if *h <= now => {
+                        // Claimed under the same lock that decided it is due, so a
+                        // run-now between this decision and the fire cannot double-fire.
+                        mem.in_flight.insert(job.key().to_string());
+                        due.push(job.clone());
+                    }
                     Some(_) => {}
                     None => match next_fire(job, now) {
                         Ok(Some(h)) => {
@@ -108,15 +113,20 @@ impl Runner {
             due
         };
         for job in due {
-            self.fire_job(job, now);
+            self.fire_claimed(job, now);
         }
     }
 
     /// Fire one job at `at` (§1.8 "Fire"); `None` if it is already in flight.
-    fn fire_job(&self, mut job: Job, at: Timestamp) -> Option<String> {
+    fn fire_job(&self, job: Job, at: Timestamp) -> Option<String> {
         if !self.memory.lock().in_flight.insert(job.key().to_string()) {
             return None;
         }
+        Some(self.fire_claimed(job, at))
+    }
+
+    /// Fire a job already marked in flight by the caller; returns its status.
+    fn fire_claimed(&self, mut job: Job, at: Timestamp) -> String {
         let status = match (self.fire)(&job) {
             Ok(()) => "ok".to_string(),
             Err(e) => format!("error: {e}"),
@@ -141,7 +151,7 @@ impl Runner {
         if let Err(e) = (self.persist)(&job) {
             log::warn!("job {}: bookkeeping not saved: {e}", job.id);
         }
-        Some(status)
+        status
     }
 
     /// Fire the job with slug `id` now, whatever its schedule or `enabled` flag.

@@ -4,7 +4,9 @@
 //! names resolve through the system zoneinfo database (`$TZDIR`, `/usr/share/zoneinfo`,
 //! slim files with POSIX footers included), case-insensitively and with links (`US/Pacific`,
 //! `Etc/UTC`); the local zone is jiff's system zone (`TZ`, then `/etc/localtime`, else UTC).
-//! `UTC`/`Etc/UTC`/`GMT`/`Etc/GMT`/`Zulu` work even without tzdata. Names are checked against
+//! `UTC`/`Etc/UTC`/`GMT`/`Etc/GMT`/`Zulu` work even without tzdata; on a host without tzdata
+//! every other name is rejected as unknown (a platform difference). jiff caches parsed zones.
+//! Names are checked against
 //! `[A-Za-z0-9/_+-]`, no leading `/`, no `..` segment, before anything is looked up.
 //!
 //! [`next_after`] is the spec's minute walk, kept as the source of truth: cursor = `from`
