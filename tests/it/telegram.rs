@@ -389,7 +389,10 @@ fn conflict_does_not_kill_the_poller() {
 fn one_poller_per_token_and_removal_stops_polling() {
     let (tg, d) = setup(Some(allow(&["42"])), 0);
     let admin = d.mint("agent:admin");
-    assert!(eventually(WAIT, || tg.polls() >= 2));
+    let ev = events(&d);
+    tg.push_text(42, "one");
+    assert_eq!(ev.next_event(WAIT).unwrap().1["content"], "one");
+    assert!(eventually(WAIT, || tg.pending() == 0));
     // A second channel on the same token waits instead of trading 409s.
     let body = json!({"name": "tg2", "transport": "telegram", "config": {"token": TOKEN}});
     let r = d.post("/api/channels", Some(&admin), &body);
@@ -405,6 +408,11 @@ fn one_poller_per_token_and_removal_stops_polling() {
     let polls = tg.polls();
     assert!(eventually(WAIT, || tg.polls() >= polls + 2));
     assert_eq!(tg.max_concurrent_polls(), 1);
+    // The next holder of the token starts from the offset reached: no re-delivery.
+    let offsets = tg.offsets();
+    let first = offsets.iter().position(Option::is_some).unwrap();
+    assert!(offsets[first..].iter().all(Option::is_some), "{offsets:?}");
+    assert!(ev.next_event(Duration::from_millis(200)).is_none());
     // Removing both stops polling for good (the in-flight poll runs out within 1 s).
     for name in ["tg2", "tg"] {
         let r = d.send(

@@ -10,9 +10,11 @@
 //!   handled (emitted into the channel); a stop between updates leaves the rest of the
 //!   batch unconfirmed, so Telegram re-delivers it. A panic while handling is caught and
 //!   logged and the update skipped, so one poison update cannot wedge the loop.
+//!   The offset outlives the poller within the process: the next holder of the token's
+//!   lease (a hot-replaced channel) starts from it, so nothing is handled twice.
 //! - **Liveness**: state, last good poll, last error and counters feed `/health`.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,7 +136,7 @@ impl Poller {
     }
 
     fn run(&self, core: &Core, ctx: &ChannelContext, knobs: Knobs) {
-        let Some(_lease) = Lease::acquire(&core.token, self, &core.name) else {
+        let Some(mut lease) = Lease::acquire(&core.token, self, &core.name) else {
             return;
         };
         if self.stopped() {
@@ -148,13 +150,12 @@ impl Poller {
             }
             Err(e) => log::warn!("parachute-agent[{}]: getMe failed: {e}", core.name),
         }
-        let mut offset: Option<i64> = None;
         while !self.stopped() {
             self.set_state("polling");
-            match core.api.get_updates(offset, knobs.poll_secs) {
+            match core.api.get_updates(lease.offset, knobs.poll_secs) {
                 Ok(updates) => {
                     self.status.lock().last_ok = Some(crate::util::time::now_iso());
-                    self.handle_batch(core, ctx, &updates, &mut offset);
+                    self.handle_batch(core, ctx, &updates, &mut lease.offset);
                 }
                 Err(e) => self.back_off(core, &e, knobs),
             }
@@ -211,24 +212,44 @@ impl Poller {
     }
 }
 
-/// Bot tokens with a live poller, and the condvar waiters watch.
-static LEASES: (Mutex<Option<HashSet<String>>>, Condvar) = (Mutex::new(None), Condvar::new());
+/// Per bot token: whether a poller holds it, and the offset the last holder reached (so a
+/// hot-replaced channel neither re-handles nor skips updates).
+#[derive(Default)]
+struct TokenSlot {
+    held: bool,
+    offset: Option<i64>,
+}
 
-/// Holding a bot token's poll lease; released on drop.
-struct Lease(String);
+type Slots = Option<HashMap<String, TokenSlot>>;
+
+/// Bot tokens with a live poller, and the condvar waiters watch.
+static LEASES: (Mutex<Slots>, Condvar) = (Mutex::new(None), Condvar::new());
+
+/// Holding a bot token's poll lease; released on drop, leaving `offset` for the next holder.
+struct Lease {
+    token: String,
+    offset: Option<i64>,
+}
 
 impl Lease {
     /// Waits until no other poller holds `token`; `None` if stopped while waiting.
     fn acquire(token: &str, poller: &Poller, name: &str) -> Option<Lease> {
-        let mut held = LEASES.0.lock();
+        let mut slots = LEASES.0.lock();
         let mut warned = false;
         loop {
             if poller.stopped() {
                 return None;
             }
-            let set = held.get_or_insert_with(HashSet::new);
-            if set.insert(token.to_string()) {
-                return Some(Lease(token.to_string()));
+            let slot = slots
+                .get_or_insert_with(HashMap::new)
+                .entry(token.to_string())
+                .or_default();
+            if !slot.held {
+                slot.held = true;
+                return Some(Lease {
+                    token: token.to_string(),
+                    offset: slot.offset,
+                });
             }
             if !warned {
                 log::warn!(
@@ -237,15 +258,21 @@ impl Lease {
                 poller.set_state("waiting_for_token");
                 warned = true;
             }
-            LEASES.1.wait_for(&mut held, Duration::from_millis(500));
+            LEASES.1.wait_for(&mut slots, Duration::from_millis(500));
         }
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        if let Some(set) = LEASES.0.lock().as_mut() {
-            set.remove(&self.0);
+        if let Some(slot) = LEASES
+            .0
+            .lock()
+            .as_mut()
+            .and_then(|m| m.get_mut(&self.token))
+        {
+            slot.held = false;
+            slot.offset = self.offset;
         }
         LEASES.1.notify_all();
     }
