@@ -452,3 +452,36 @@ fn boot_needs_a_per_channel_token_and_shutdown_does_not_wait_for_the_long_poll()
     assert_eq!(code, Some(0));
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
+
+/// The MCP push surface reaches the telegram transport: `reply` with a `chat_id`, and
+/// `download_attachment` with a read-only token (spec 05 §1.8.1).
+#[test]
+fn mcp_tools_reach_the_bot_api() {
+    let (tg, d) = setup(Some(allow(&["42"])), 0);
+    tg.add_file("VOICEFILE01", "voice/file_1.oga", b"OGG");
+    let read = d.mint("agent:read");
+    let mut c = crate::mcp::client::McpClient::new(&d, "tg", Some(&read));
+    c.initialize();
+    let (text, is_error) = c.call("download_attachment", json!({"file_id": "VOICEFILE01"}));
+    assert!(!is_error, "{text}");
+    let path = text
+        .split_whitespace()
+        .find(|w| w.contains("/inbox/"))
+        .unwrap_or_else(|| panic!("no inbox path in {text:?}"));
+    assert!(
+        path.trim_end_matches(['.', ',']).ends_with("EFILE01.oga"),
+        "{text}"
+    );
+    let write = d.mint("agent:read agent:write");
+    let mut c = crate::mcp::client::McpClient::new(&d, "tg", Some(&write));
+    c.initialize();
+    let (text, is_error) = c.call("reply", json!({"chat_id": "42", "text": "hi from mcp"}));
+    assert!(!is_error, "{text}");
+    let sent = tg.calls("sendMessage");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0]["chat_id"].as_str(), sent[0]["text"].as_str()),
+        (Some("42"), Some("hi from mcp"))
+    );
+    assert!(text.starts_with("sent 1 part (id: "), "{text}");
+}

@@ -4,7 +4,7 @@
 //! official MCP Python SDK as a real client.
 
 mod bench;
-mod client;
+pub(crate) mod client;
 mod discovery;
 mod http_ui;
 mod pull;
