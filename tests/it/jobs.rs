@@ -285,6 +285,25 @@ fn create_list_run_delete() {
     let note = fv.note("default", &note_id).unwrap();
     assert_eq!(note["metadata"]["lastStatus"], status.as_str());
 
+    // [ext] Re-creating the job replaces its note in place and clears the bookkeeping.
+    let r = d.post("/api/jobs", Some(&admin), &job_body("morning", "0 8 * * *"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(fv.notes_tagged("default", "agent/job").len(), 2);
+    let replaced = fv.note("default", "Channels/eng/jobs/morning").unwrap();
+    assert_eq!(replaced["metadata"]["cron"], "0 8 * * *");
+    let listed = d.get("/api/jobs", Some(&admin)).json();
+    let morning = listed["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["id"] == "morning")
+        .cloned()
+        .unwrap();
+    assert!(
+        morning.get("lastStatus").is_none() && morning.get("lastRunAt").is_none(),
+        "{morning}"
+    );
+
     let r = d.post("/api/jobs/ghost/run", Some(&admin), &json!({}));
     assert_eq!((r.status, r.error()), (404, "unknown job \"ghost\"".into()));
 
@@ -299,6 +318,61 @@ fn create_list_run_delete() {
     assert_eq!(
         r.json(),
         json!({"ok": true, "id": "morning", "removed": false})
+    );
+}
+
+#[test]
+fn listing_queries_each_distinct_vault_once_in_channel_order() {
+    let fv = FakeVault::start();
+    fv.add_vault("other");
+    let channels = json!({"channels": [
+        {"name": "eng", "transport": "vault", "config": {
+            "vault": "default", "vaultUrl": fv.url(), "token": FakeVault::TOKEN}},
+        {"name": "far", "transport": "vault", "config": {
+            "vault": "other", "vaultUrl": fv.url(), "token": FakeVault::TOKEN}},
+        {"name": "ops", "transport": "vault", "config": {
+            "vault": "default", "vaultUrl": fv.url(), "token": FakeVault::TOKEN}}
+    ]});
+    let b = DaemonBuilder::new();
+    std::fs::create_dir_all(b.state_dir()).unwrap();
+    std::fs::write(b.state_dir().join("channels.json"), channels.to_string()).unwrap();
+    let d = b.start();
+    let admin = d.mint("agent:admin");
+    for (id, ch) in [("a", "far"), ("b", "ops"), ("c", "eng")] {
+        let mut body = job_body(id, "0 * * * *");
+        body["channel"] = json!(ch);
+        assert_eq!(d.post("/api/jobs", Some(&admin), &body).status, 200);
+    }
+    assert_eq!(
+        fv.notes_tagged("other", "agent/job").len(),
+        1,
+        "a job lives in its channel's vault"
+    );
+    fv.clear_requests();
+    let r = d.get("/api/jobs", Some(&admin)).json();
+    let ids: Vec<&str> = r["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec!["b", "c", "a"],
+        "default vault first (eng), then other (far)"
+    );
+    assert_eq!(job_lists(&fv), 2);
+    let r = d.post("/api/jobs/a/run", Some(&admin), &json!({}));
+    assert_eq!(r.json()["status"], "ok");
+    let fired: Vec<Value> = fv
+        .notes_tagged("other", "agent/message/inbound")
+        .into_iter()
+        .filter(|n| n["metadata"]["sender"] == "runner:a")
+        .collect();
+    assert_eq!(
+        fired.len(),
+        1,
+        "the fire lands in the job's channel's vault"
     );
 }
 
