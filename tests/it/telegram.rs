@@ -398,7 +398,9 @@ fn one_poller_per_token_and_removal_stops_polling() {
     let r = d.post("/api/channels", Some(&admin), &body);
     assert_eq!(r.json()["live"], true, "{}", r.body);
     let tg2 = || d.get("/health", None).json()["channels"][1]["poller"]["state"].clone();
-    assert!(eventually(WAIT, || tg2() == "waiting_for_token"));
+    assert!(eventually(WAIT, || tg2() == "waiting_for_other_poller"));
+    let h = d.get("/health", None).body;
+    assert!(!h.contains("token") && !h.contains(TOKEN), "{h}");
     // Hot-replacing tg hands the token over without two open long polls.
     let body = json!({"name": "tg", "transport": "telegram", "config": {"token": TOKEN}});
     assert_eq!(

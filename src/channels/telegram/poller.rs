@@ -44,7 +44,7 @@ fn env_u64(key: &str, default: u64) -> u64 {
 impl Knobs {
     pub fn from_env() -> Knobs {
         Knobs {
-            poll_secs: env_u64("PARACHUTE_AGENT_TELEGRAM_POLL_SECS", 30).clamp(0, 50),
+            poll_secs: env_u64("PARACHUTE_AGENT_TELEGRAM_POLL_SECS", 30).clamp(1, 50),
             retry: Duration::from_millis(env_u64("PARACHUTE_AGENT_TELEGRAM_RETRY_MS", 5_000)),
             conflict: Duration::from_millis(env_u64(
                 "PARACHUTE_AGENT_TELEGRAM_CONFLICT_MS",
@@ -255,7 +255,7 @@ impl Lease {
                 log::warn!(
                     "parachute-agent[{name}]: another channel polls the same bot token; waiting for it to stop"
                 );
-                poller.set_state("waiting_for_token");
+                poller.set_state("waiting_for_other_poller");
                 warned = true;
             }
             LEASES.1.wait_for(&mut slots, Duration::from_millis(500));
