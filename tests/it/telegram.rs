@@ -495,3 +495,42 @@ fn mcp_tools_reach_the_bot_api() {
     );
     assert!(text.starts_with("sent 1 part (id: "), "{text}");
 }
+
+/// A programmatic agent on a telegram channel: the allowed user's message becomes a turn
+/// (fake `claude`, real sandbox) and the reply goes back to that user's chat.
+#[test]
+fn programmatic_agent_replies_into_the_senders_chat() {
+    let tg = FakeTelegram::start(TOKEN);
+    let fakes = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes");
+    let path = format!(
+        "{}:{}",
+        fakes.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let b = DaemonBuilder::new()
+        .env("PATH", &path)
+        .env("PARACHUTE_AGENT_TELEGRAM_API", &tg.url())
+        .env("PARACHUTE_AGENT_TELEGRAM_POLL_SECS", "1");
+    let state = b.state_dir();
+    std::fs::create_dir_all(&state).unwrap();
+    let channels = json!({"channels": [
+        {"name": "tg", "transport": "telegram", "config": {"token": TOKEN}}
+    ]});
+    std::fs::write(state.join("channels.json"), channels.to_string()).unwrap();
+    let creds = json!({"claude": {"default": "sk-ant-oat01-fake"}, "env": {}});
+    std::fs::write(state.join("credentials.json"), creds.to_string()).unwrap();
+    write_access(&state, &allow(&["42"]));
+    let d = b.start();
+    let admin = d.mint("agent:admin agent:read agent:send");
+    let r = d.post(
+        "/api/agents",
+        Some(&admin),
+        &json!({"name": "tgbot", "channels": ["tg"]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    tg.push_text(42, "hello bot");
+    let sent = tg.wait_calls("sendMessage", 1, Duration::from_secs(30));
+    assert_eq!(sent.len(), 1, "{}", d.log());
+    assert_eq!(sent[0]["chat_id"], "42");
+    assert_eq!(sent[0]["text"], "echo: hello bot (turn 1)");
+}

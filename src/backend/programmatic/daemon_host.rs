@@ -113,7 +113,11 @@ impl TurnHost for DaemonHost {
         if let Some(id) = &out.in_reply_to {
             meta.insert("in_reply_to".to_string(), Value::String(id.clone()));
         }
+        if let Some(chat) = &out.chat_id {
+            meta.insert("chat_id".to_string(), Value::String(chat.clone()));
+        }
         let args = OutboundArgs {
+            chat_id: out.chat_id.clone(),
             text: Some(out.text.clone()),
             reply_to: out.in_reply_to.clone(),
             meta,

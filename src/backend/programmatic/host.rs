@@ -19,6 +19,9 @@ pub struct Outbound {
     pub in_reply_to: Option<String>,
     /// The per-turn thread id (`metadata.thread`).
     pub thread: String,
+    /// `meta.chat_id` of the inbound message, for chat transports (telegram) whose reply
+    /// must name the chat; `None` on vault and http-ui channels.
+    pub chat_id: Option<String>,
 }
 
 /// Notes of one vault-transport channel's vault.

@@ -41,6 +41,8 @@ pub struct QueuedMessage {
     pub delegation_depth: u32,
     /// Attachment references of the inbound message (spec 03 §4.6).
     pub attachments: Vec<AttachmentRef>,
+    /// `meta.chat_id` (telegram): where the reply goes.
+    pub chat_id: Option<String>,
 }
 
 impl QueuedMessage {
@@ -52,6 +54,7 @@ impl QueuedMessage {
             correlation_id: None,
             delegation_depth: 0,
             attachments: Vec::new(),
+            chat_id: None,
         }
     }
 
@@ -65,6 +68,7 @@ impl QueuedMessage {
             correlation_id: get("correlation_id"),
             delegation_depth: notes::parse_depth(meta.get("delegation_depth").map(String::as_str)),
             attachments: Vec::new(),
+            chat_id: get("chat_id"),
         }
     }
 }
@@ -300,6 +304,7 @@ fn finish_ok(
         text: reply.clone(),
         in_reply_to: msg.in_reply_to.clone(),
         thread: turn_thread_id.to_string(),
+        chat_id: msg.chat_id.clone(),
     };
     match deliver_with_retry(ctx.host.as_ref(), channel, &out) {
         Ok(id) => {
@@ -337,6 +342,7 @@ fn fail(ctx: &WorkerCtx, channel: &str, msg: &QueuedMessage, turn_thread_id: &st
         text: notes::failure_text(reason),
         in_reply_to: msg.in_reply_to.clone(),
         thread: turn_thread_id.to_string(),
+        chat_id: msg.chat_id.clone(),
     };
     if let Err(e) = deliver_with_retry(ctx.host.as_ref(), channel, &out) {
         log::warn!("channel {channel}: failure note not delivered: {e}");
