@@ -266,8 +266,10 @@ impl BotApi {
             .limit(MAX_DOWNLOAD + 1)
             .reader()
             .take(MAX_DOWNLOAD + 1);
-        let written =
-            write_capped(&mut reader, &path).map_err(|e| self.other("downloadFile", e))?;
+        let written = write_capped(&mut reader, &path).map_err(|e| {
+            let _ = std::fs::remove_file(&path);
+            self.other("downloadFile", e)
+        })?;
         if written > MAX_DOWNLOAD {
             let _ = std::fs::remove_file(&path);
             return Err(ApiError::Other(format!(
