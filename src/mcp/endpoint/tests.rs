@@ -1,3 +1,5 @@
+//! Unit tests of the HTTP-free MCP endpoint logic (sessions, transport rules, dispatch).
+
 use super::*;
 use std::time::Duration;
 

@@ -1,3 +1,5 @@
+//! Unit tests of the MCP session store (registration, scopes, expiry, persistence).
+
 use super::*;
 
 fn sc(s: &str) -> Vec<String> {

@@ -1,3 +1,5 @@
+//! Unit tests of the MCP tool surfaces (lists, write checks, push and pull calls).
+
 use super::*;
 use parking_lot::Mutex;
 

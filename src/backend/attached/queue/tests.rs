@@ -1,3 +1,5 @@
+//! Unit tests of the attached queue (claim CAS, reply, release, sweep) over an in-memory store.
+
 use super::*;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
