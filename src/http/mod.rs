@@ -11,6 +11,7 @@ pub mod open;
 pub mod request;
 pub mod response;
 pub mod router;
+pub mod terminal;
 
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};

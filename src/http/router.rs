@@ -2,7 +2,7 @@
 //! subsystem contributes one `route` call that returns `None` when the request is not
 //! its own; whatever nobody takes is `404 {"error":"not found"}` (there is no 405).
 
-use super::{channels_api, events, open, ApiError, Req, Resp};
+use super::{channels_api, events, open, terminal, ApiError, Req, Resp};
 use crate::state::AppState;
 
 type Routed = Option<Result<Resp, ApiError>>;
@@ -21,7 +21,11 @@ pub fn route(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
 }
 
 fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
-    // Steps 1–5: terminal, page redirects, SPA.
+    // Step 1: the terminal WebSocket upgrade (before every other route).
+    if let Some(r) = terminal::route(state, req) {
+        return Some(r);
+    }
+    // Steps 2–5: page redirects, SPA.
     if let Some(r) = open::redirect(req) {
         return Some(Ok(r));
     }
