@@ -113,7 +113,6 @@ impl RawSse {
     /// Reads until `needle` shows up in the (chunk-framed) bytes; consumes through it.
     pub fn wait_for(&mut self, needle: &str, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let mut chunk = [0u8; 8192];
         loop {
             if let Some(pos) = find(&self.buf, needle.as_bytes()) {
                 let consumed: Vec<u8> = self.buf.drain(..pos + needle.len()).collect();
@@ -122,18 +121,25 @@ impl RawSse {
                 }
                 return true;
             }
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+            if !matches!(self.read_more(deadline), Some(Ok(n)) if n > 0) {
                 return false;
-            };
-            self.stream
-                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
-                .unwrap();
-            match self.stream.read(&mut chunk) {
-                Ok(0) => return false,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(_) => return false,
             }
         }
+    }
+
+    /// Reads once more into the buffer, waiting at most until `deadline`: `None` when the
+    /// deadline has passed, else the read's result (`Ok(0)` = end of stream).
+    fn read_more(&mut self, deadline: Instant) -> Option<std::io::Result<usize>> {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        self.stream
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+        let mut chunk = [0u8; 8192];
+        let read = self.stream.read(&mut chunk);
+        if let Ok(n) = read {
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        Some(read)
     }
 
     /// Waits for the next `event: <name>` frame and returns its data as JSON.
@@ -151,17 +157,9 @@ impl RawSse {
 
     fn wait_until_contains(&mut self, needle: &str, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let mut chunk = [0u8; 8192];
         while find(&self.buf, needle.as_bytes()).is_none() {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+            if !matches!(self.read_more(deadline), Some(Ok(n)) if n > 0) {
                 return false;
-            };
-            self.stream
-                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
-                .unwrap();
-            match self.stream.read(&mut chunk) {
-                Ok(0) | Err(_) => return false,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
             }
         }
         true
@@ -171,23 +169,17 @@ impl RawSse {
     /// chunked body (`0\r\n\r\n`) arrived, or the connection closed.
     pub fn ended_within(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let mut chunk = [0u8; 8192];
         loop {
             if find(&self.buf, b"\r\n0\r\n\r\n").is_some() || self.buf.starts_with(b"0\r\n\r\n") {
                 return true;
             }
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                return false;
-            };
-            self.stream
-                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
-                .unwrap();
-            match self.stream.read(&mut chunk) {
-                Ok(0) => return true,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
-                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return false,
-                Err(_) => return true,
+            match self.read_more(deadline) {
+                None => return false,
+                Some(Ok(0)) => return true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+                Some(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => return false,
+                Some(Err(_)) => return true,
             }
         }
     }

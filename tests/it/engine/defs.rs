@@ -7,9 +7,9 @@ use parachute_agent::vault::notes::TAG_INBOUND;
 use serde_json::{json, Value};
 
 use super::api::fakes_path;
-use crate::support::daemon::DaemonBuilder;
+use crate::support::daemon::{Daemon, DaemonBuilder};
 use crate::support::fake_vault::{FakeVault, Verb};
-use crate::support::hub::FakeHub;
+use crate::support::hub::{FakeHub, OPERATOR_TOKEN};
 
 /// The fake hub, with the grants the tests' agent `m` has: one approved service grant
 /// (with material) and one pending vault grant.
@@ -31,20 +31,9 @@ fn hub_with_grants() -> FakeHub {
     hub
 }
 
-#[test]
-fn multi_threaded_definition_agent_mints_per_turn_and_writes_a_note_per_fire() {
-    let fv = FakeVault::start();
-    let hub = hub_with_grants();
-    fv.create_note(
-        "default",
-        json!({"content": "You are terse.", "tags": ["agent/definition"], "path": "Agents/m",
-               "metadata": {"name": "m", "mode": "multi-threaded"}}),
-    );
-    fv.create_note(
-        "default",
-        json!({"content": "Be kind.", "tags": ["agent/definition"], "path": "Agents/att",
-               "metadata": {"name": "att", "backend": "attached"}}),
-    );
+/// A daemon with the fake claude on PATH, a Claude token, `fv`'s `default` vault bound as
+/// its def-vault, and the operator token the fake hub accepts for minting.
+fn start_def_daemon(fv: &FakeVault, hub: &FakeHub) -> Daemon {
     let b = DaemonBuilder::new()
         .env("PATH", &fakes_path())
         .hub(&hub.origin)
@@ -62,9 +51,29 @@ fn multi_threaded_definition_agent_mints_per_turn_and_writes_a_note_per_fire() {
             .to_string(),
     )
     .unwrap();
-    let home = dir.parent().unwrap().join("home/.parachute");
-    std::fs::write(home.join("operator.token"), "op-token\n").unwrap();
-    let d = b.start();
+    std::fs::write(
+        dir.parent().unwrap().join("home/.parachute/operator.token"),
+        OPERATOR_TOKEN,
+    )
+    .unwrap();
+    b.start()
+}
+
+#[test]
+fn multi_threaded_definition_agent_mints_per_turn_and_writes_a_note_per_fire() {
+    let fv = FakeVault::start();
+    let hub = hub_with_grants();
+    fv.create_note(
+        "default",
+        json!({"content": "You are terse.", "tags": ["agent/definition"], "path": "Agents/m",
+               "metadata": {"name": "m", "mode": "multi-threaded"}}),
+    );
+    fv.create_note(
+        "default",
+        json!({"content": "Be kind.", "tags": ["agent/definition"], "path": "Agents/att",
+               "metadata": {"name": "att", "backend": "attached"}}),
+    );
+    let d = start_def_daemon(&fv, &hub);
     let admin = d.mint("agent:admin");
     let t0 = Instant::now();
     let agents = loop {
@@ -207,31 +216,9 @@ fn attachments_of_an_inbound_note_are_staged_for_a_vault_agent() {
         json!({"content": "", "tags": ["agent/definition"], "path": "Agents/m",
                "metadata": {"name": "m"}}),
     );
-    let b = DaemonBuilder::new()
-        .env("PATH", &fakes_path())
-        .hub(&hub.origin)
-        .env("PARACHUTE_VAULT_URL", &fv.url());
-    let dir = b.state_dir();
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("credentials.json"),
-        json!({"claude": {"default": "sk-ant-oat01-fake"}}).to_string(),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("agent-vaults.json"),
-        json!({"vaults": [{"vault": "default", "vaultUrl": fv.url(), "token": FakeVault::TOKEN}]})
-            .to_string(),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.parent().unwrap().join("home/.parachute/operator.token"),
-        "op-token",
-    )
-    .unwrap();
     // The per-turn token the hub mints is valid on the vault.
     fv.grant("minted-vault:default:write", Some("default"), Verb::Read);
-    let d = b.start();
+    let d = start_def_daemon(&fv, &hub);
     let admin = d.mint("agent:admin");
     let t0 = Instant::now();
     while d.get("/api/agents", Some(&admin)).json()["agents"] == json!([]) {

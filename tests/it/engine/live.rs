@@ -126,27 +126,16 @@ fn stopping_the_daemon_mid_turn_leaves_no_claude_behind() {
     e.spawn("w");
     let marker = format!("[fake:hang-term] {}", parachute_agent::util::rand::uuid());
     e.send("w", &marker, &[]);
-    let t0 = Instant::now();
-    while processes_with_arg(&marker).is_empty() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "claude never started"
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    wait_until_running(&marker);
     let super::turns::Env { mut d, fv, .. } = e;
     let (code, took) = d.terminate();
     assert_eq!(code, Some(0), "clean shutdown");
     assert!(took < Duration::from_secs(8), "{took:?}");
-    let t0 = Instant::now();
-    while !processes_with_arg(&marker).is_empty() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(3),
-            "claude outlived the daemon: {:?}",
-            processes_with_arg(&marker)
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    assert_gone_within(
+        &marker,
+        Duration::from_secs(3),
+        "claude outlived the daemon",
+    );
     drop(fv);
 }
 
@@ -156,24 +145,40 @@ fn a_killed_daemon_takes_its_claude_with_it() {
     e.spawn("w");
     let marker = format!("[fake:hang-term] {}", parachute_agent::util::rand::uuid());
     e.send("w", &marker, &[]);
+    wait_until_running(&marker);
+    let super::turns::Env { mut d, fv, .. } = e;
+    let mut child = d.child.take().unwrap();
+    child.kill().unwrap(); // SIGKILL: no shutdown code runs
+    child.wait().unwrap();
+    assert_gone_within(
+        &marker,
+        Duration::from_secs(10),
+        "claude outlived a SIGKILLed daemon",
+    );
+    drop(fv);
+}
+
+/// Waits (20 s at most) until a process whose argv carries `marker` runs.
+fn wait_until_running(marker: &str) {
     let t0 = Instant::now();
-    while processes_with_arg(&marker).is_empty() {
+    while processes_with_arg(marker).is_empty() {
         assert!(
             t0.elapsed() < Duration::from_secs(20),
             "claude never started"
         );
         std::thread::sleep(Duration::from_millis(25));
     }
-    let super::turns::Env { mut d, fv, .. } = e;
-    let mut child = d.child.take().unwrap();
-    child.kill().unwrap(); // SIGKILL: no shutdown code runs
-    child.wait().unwrap();
+}
+
+/// Fails with `what` and the survivors' `/proc/<pid>/status` unless every process whose
+/// argv carries `marker` is gone within `limit`.
+fn assert_gone_within(marker: &str, limit: Duration, what: &str) {
     let t0 = Instant::now();
-    while !processes_with_arg(&marker).is_empty() {
+    while !processes_with_arg(marker).is_empty() {
         assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "claude outlived a SIGKILLed daemon: {}",
-            processes_with_arg(&marker)
+            t0.elapsed() < limit,
+            "{what}: {}",
+            processes_with_arg(marker)
                 .iter()
                 .map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default())
                 .collect::<Vec<_>>()
@@ -181,5 +186,4 @@ fn a_killed_daemon_takes_its_claude_with_it() {
         );
         std::thread::sleep(Duration::from_millis(25));
     }
-    drop(fv);
 }
