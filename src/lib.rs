@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod daemon;
 pub mod grants;
 pub mod http;
+pub mod instance;
 pub mod jobs;
 pub mod mcp;
 pub mod mint;
