@@ -3,3 +3,4 @@
 
 mod state_common;
 mod state_lock;
+mod state_mounts;
