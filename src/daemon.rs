@@ -37,7 +37,6 @@ fn run(mut config: Config) -> Result<(), String> {
     std::fs::create_dir_all(state_dir.join("inbox"))
         .map_err(|e| format!("cannot create inbox: {e}"))?;
     let dotenv = config::load_dotenv(&state_dir);
-    let mut config = config;
     config.reload_subsystems();
     if dotenv > 0 {
         log::info!(
