@@ -41,6 +41,10 @@ pub struct Config {
     pub def_poll_interval: Duration,
     /// Where `static/` lives (next to the binary's install dir, or the source tree).
     pub install_dir: PathBuf,
+    /// `PARACHUTE_AGENT_METRICS_OPEN` (`1`/`true`, default off): `GET /metrics` without a
+    /// token for direct loopback clients (a request forwarded by a proxy still needs
+    /// `agent:read`).
+    pub metrics_open: bool,
     /// The daemon-wide vault URL as given: `PARACHUTE_VAULT_URL`, default
     /// `http://127.0.0.1:1940` (spec 02 §1). Turn env and the sandbox's vault origin.
     pub vault_url: String,
@@ -235,6 +239,16 @@ pub fn log_settings() -> crate::logging::LogSettings {
     }
 }
 
+/// A boolean knob: `1`, `true`, `yes`, `on` (any case) are on; anything else is off.
+fn env_flag(key: &str) -> bool {
+    env_nonempty(key).is_some_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
+}
+
 /// The directory `static/` and `.parachute/module.json` are resolved from: the
 /// `PARACHUTE_AGENT_INSTALL_DIR` override, else the first ancestor of the executable
 /// that has a `static/` folder, else the executable's directory.
@@ -299,6 +313,7 @@ impl Config {
             sse_keepalive: secs(keepalive),
             def_poll_interval: Duration::from_millis(poll_ms),
             install_dir: install_dir(),
+            metrics_open: env_flag("PARACHUTE_AGENT_METRICS_OPEN"),
             vault_url: String::new(),
             auth: AuthConfig::default(),
             telegram: TelegramConfig::default(),
@@ -313,7 +328,7 @@ impl Config {
         Ok(config)
     }
 
-    /// Re-reads the subsystem knobs (every field below `install_dir`), e.g. after
+    /// Re-reads the subsystem knobs (every field from `vault_url` down), e.g. after
     /// `<state>/.env` set some of them.
     pub fn reload_subsystems(&mut self) {
         self.vault_url = env_nonempty("PARACHUTE_VAULT_URL")
