@@ -33,6 +33,10 @@ pub struct Config {
     pub def_poll_interval: Duration,
     /// Where `static/` lives (next to the binary's install dir, or the source tree).
     pub install_dir: PathBuf,
+    /// `PARACHUTE_AGENT_METRICS_OPEN` (`1`/`true`, default off): `GET /metrics` without a
+    /// token for direct loopback clients (a request forwarded by a proxy still needs
+    /// `agent:read`).
+    pub metrics_open: bool,
 }
 
 /// An error in the configuration: the message is shown to the operator as is.
@@ -123,6 +127,16 @@ pub fn log_settings() -> crate::logging::LogSettings {
     }
 }
 
+/// A boolean knob: `1`, `true`, `yes`, `on` (any case) are on; anything else is off.
+fn env_flag(key: &str) -> bool {
+    env_nonempty(key).is_some_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
+}
+
 /// The directory `static/` and `.parachute/module.json` are resolved from: the
 /// `PARACHUTE_AGENT_INSTALL_DIR` override, else the first ancestor of the executable
 /// that has a `static/` folder, else the executable's directory.
@@ -191,6 +205,7 @@ impl Config {
             sweep_interval: Duration::from_millis(sweep_ms),
             def_poll_interval: Duration::from_millis(poll_ms),
             install_dir: install_dir(),
+            metrics_open: env_flag("PARACHUTE_AGENT_METRICS_OPEN"),
         })
     }
 }
