@@ -28,8 +28,71 @@ pub struct Config {
     pub sse_keepalive: Duration,
     pub sweep_interval: Duration,
     pub def_poll_interval: Duration,
+    /// Limits of the HTTP front door (connections, heads, bodies, timeouts).
+    pub http: HttpLimits,
     /// Where `static/` lives (next to the binary's install dir, or the source tree).
     pub install_dir: PathBuf,
+}
+
+/// What one client may send and hold (issue 11): each field is a knob with a safe default,
+/// see the README's configuration table.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// `PARACHUTE_AGENT_MAX_HEADER_BYTES` (65536; 1 KiB–1 MiB): request line + headers;
+    /// beyond → 431 and close.
+    pub max_header_bytes: usize,
+    /// `PARACHUTE_AGENT_MAX_HEADERS` (100; 8–10000): header lines; beyond → 431 and close.
+    pub max_headers: usize,
+    /// `PARACHUTE_AGENT_HEADER_TIMEOUT_SECS` (10; ≥ 1): from "ready for a request" to the
+    /// end of its head; also how long an idle keep-alive connection stays open.
+    pub header_timeout: Duration,
+    /// `PARACHUTE_AGENT_BODY_IDLE_TIMEOUT_SECS` (10; ≥ 1): longest pause inside a request
+    /// body (→ 408 and close) or a response write (→ connection dropped).
+    pub body_idle_timeout: Duration,
+    /// `PARACHUTE_AGENT_BODY_BUFFER_BYTES` (67108864; at least the body limit): request
+    /// bodies held in memory at once over all connections; beyond → 503.
+    pub body_buffer_bytes: u64,
+    /// `PARACHUTE_AGENT_DRAIN_BYTES` (65536; ≤ 16 MiB): how much of an unread (too large)
+    /// body is read and dropped before the connection closes.
+    pub drain_bytes: usize,
+    /// `PARACHUTE_AGENT_MAX_CONNECTIONS` (unset: 4096, lowered to fit the open-file limit;
+    /// ≥ 1): open connections; beyond → an immediate 503 and close.
+    pub max_connections: Option<usize>,
+}
+
+impl HttpLimits {
+    fn resolve(max_body_bytes: u64) -> Result<HttpLimits, ConfigError> {
+        let get = |key: &str, default: u64, lo: u64, hi: u64| -> Result<u64, ConfigError> {
+            Ok(env_u64(key)?.unwrap_or(default).clamp(lo, hi))
+        };
+        const MIB: u64 = 1024 * 1024;
+        Ok(HttpLimits {
+            max_header_bytes: get("PARACHUTE_AGENT_MAX_HEADER_BYTES", 64 * 1024, 1024, MIB)?
+                as usize,
+            max_headers: get("PARACHUTE_AGENT_MAX_HEADERS", 100, 8, 10_000)? as usize,
+            header_timeout: Duration::from_secs(get(
+                "PARACHUTE_AGENT_HEADER_TIMEOUT_SECS",
+                10,
+                1,
+                3600,
+            )?),
+            body_idle_timeout: Duration::from_secs(get(
+                "PARACHUTE_AGENT_BODY_IDLE_TIMEOUT_SECS",
+                10,
+                1,
+                3600,
+            )?),
+            body_buffer_bytes: get(
+                "PARACHUTE_AGENT_BODY_BUFFER_BYTES",
+                64 * MIB,
+                max_body_bytes,
+                u64::MAX,
+            )?,
+            drain_bytes: get("PARACHUTE_AGENT_DRAIN_BYTES", 64 * 1024, 0, 16 * MIB)? as usize,
+            max_connections: env_u64("PARACHUTE_AGENT_MAX_CONNECTIONS")?
+                .map(|n| n.clamp(1, 1 << 20) as usize),
+        })
+    }
 }
 
 /// An error in the configuration: the message is shown to the operator as is.
@@ -178,6 +241,7 @@ impl Config {
             sse_keepalive: secs(keepalive),
             sweep_interval: Duration::from_millis(sweep_ms),
             def_poll_interval: Duration::from_millis(poll_ms),
+            http: HttpLimits::resolve(max_body_bytes)?,
             install_dir: install_dir(),
         })
     }

@@ -48,7 +48,7 @@ fn run(config: Config) -> Result<(), String> {
 
     let state = Arc::new(AppState::new(config));
     crate::sandbox::boot::boot(&state);
-    let server = HttpServer::bind(state.config.port)?;
+    let server = HttpServer::bind(&state.config)?;
     let http = HttpServer::start(server, state.clone(), HTTP_WORKERS);
     log::info!(
         "parachute-agent: daemon listening on http://127.0.0.1:{}",
