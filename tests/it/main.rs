@@ -14,6 +14,7 @@ mod foundation_http;
 mod hostile;
 mod jobs;
 mod mcp;
+mod ops;
 mod sandbox;
 mod security;
 mod telegram;

@@ -4,7 +4,7 @@
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use super::{assert_serving, daemon_with, read_until_close, status_of, survives};
+use super::http_common::{assert_serving, daemon_with, read_until_close, status_of, survives};
 
 /// Sets the daemon's open-file limit (soft and hard) from outside, like `prlimit`.
 fn set_nofile(pid: u32, n: u64) {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{daemon_with, raw, status_of, survives};
+use super::http_common::{daemon_with, raw, status_of, survives};
 
 const WAIT: Duration = Duration::from_secs(10);
 

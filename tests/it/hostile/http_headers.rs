@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use super::{daemon_with, raw, read_until_close, status_of, survives};
+use super::http_common::{daemon_with, raw, read_until_close, status_of, survives};
 
 const WAIT: Duration = Duration::from_secs(10);
 

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use super::{assert_serving, daemon_with, read_until_close, status_of, survives};
+use super::http_common::{assert_serving, daemon_with, read_until_close, status_of, survives};
 
 /// More than the 16 request workers.
 const PEERS: usize = 40;
