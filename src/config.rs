@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::http::limits::HttpLimits;
+
 /// Flags given to `serve` (or to `token …`, which honours `--state-dir`).
 #[derive(Debug, Default, Clone)]
 pub struct RawConfig {
@@ -35,67 +37,43 @@ pub struct Config {
     pub http: HttpLimits,
     /// Where `static/` lives (next to the binary's install dir, or the source tree).
     pub install_dir: PathBuf,
+    /// `PARACHUTE_AGENT_METRICS_OPEN` (`1`/`true`, default off): `GET /metrics` without a
+    /// token for direct loopback clients (a request forwarded by a proxy still needs
+    /// `agent:read`).
+    pub metrics_open: bool,
 }
 
-/// What one client may send and hold (issue 11): each field is a knob with a safe default,
-/// see the README's configuration table.
-#[derive(Debug, Clone)]
-pub struct HttpLimits {
-    /// `PARACHUTE_AGENT_MAX_HEADER_BYTES` (65536; 1 KiB–1 MiB): request line + headers;
-    /// beyond → 431 and close.
-    pub max_header_bytes: usize,
-    /// `PARACHUTE_AGENT_MAX_HEADERS` (100; 8–10000): header lines; beyond → 431 and close.
-    pub max_headers: usize,
-    /// `PARACHUTE_AGENT_HEADER_TIMEOUT_SECS` (10; ≥ 1): from "ready for a request" to the
-    /// end of its head; also how long an idle keep-alive connection stays open.
-    pub header_timeout: Duration,
-    /// `PARACHUTE_AGENT_BODY_IDLE_TIMEOUT_SECS` (10; ≥ 1): longest pause inside a request
-    /// body (→ 408 and close) or a response write (→ connection dropped).
-    pub body_idle_timeout: Duration,
-    /// `PARACHUTE_AGENT_BODY_BUFFER_BYTES` (67108864; at least the body limit): request
-    /// bodies held in memory at once over all connections; beyond → 503.
-    pub body_buffer_bytes: u64,
-    /// `PARACHUTE_AGENT_DRAIN_BYTES` (65536; ≤ 16 MiB): how much of an unread (too large)
-    /// body is read and dropped before the connection closes.
-    pub drain_bytes: usize,
-    /// `PARACHUTE_AGENT_MAX_CONNECTIONS` (unset: 4096, lowered to fit the open-file limit;
-    /// ≥ 1): open connections; beyond → an immediate 503 and close.
-    pub max_connections: Option<usize>,
-}
-
-impl HttpLimits {
-    fn resolve(max_body_bytes: u64) -> Result<HttpLimits, ConfigError> {
-        let get = |key: &str, default: u64, lo: u64, hi: u64| -> Result<u64, ConfigError> {
-            Ok(env_u64(key)?.unwrap_or(default).clamp(lo, hi))
-        };
-        const MIB: u64 = 1024 * 1024;
-        Ok(HttpLimits {
-            max_header_bytes: get("PARACHUTE_AGENT_MAX_HEADER_BYTES", 64 * 1024, 1024, MIB)?
-                as usize,
-            max_headers: get("PARACHUTE_AGENT_MAX_HEADERS", 100, 8, 10_000)? as usize,
-            header_timeout: Duration::from_secs(get(
-                "PARACHUTE_AGENT_HEADER_TIMEOUT_SECS",
-                10,
-                1,
-                3600,
-            )?),
-            body_idle_timeout: Duration::from_secs(get(
-                "PARACHUTE_AGENT_BODY_IDLE_TIMEOUT_SECS",
-                10,
-                1,
-                3600,
-            )?),
-            body_buffer_bytes: get(
-                "PARACHUTE_AGENT_BODY_BUFFER_BYTES",
-                64 * MIB,
-                max_body_bytes,
-                u64::MAX,
-            )?,
-            drain_bytes: get("PARACHUTE_AGENT_DRAIN_BYTES", 64 * 1024, 0, 16 * MIB)? as usize,
-            max_connections: env_u64("PARACHUTE_AGENT_MAX_CONNECTIONS")?
-                .map(|n| n.clamp(1, 1 << 20) as usize),
-        })
-    }
+/// The front door's limits from the environment (each clamped; see [`HttpLimits`]).
+fn http_limits(max_body_bytes: u64) -> Result<HttpLimits, ConfigError> {
+    let get = |key: &str, default: u64, lo: u64, hi: u64| -> Result<u64, ConfigError> {
+        Ok(env_u64(key)?.unwrap_or(default).clamp(lo, hi))
+    };
+    const MIB: u64 = 1024 * 1024;
+    Ok(HttpLimits {
+        max_header_bytes: get("PARACHUTE_AGENT_MAX_HEADER_BYTES", 64 * 1024, 1024, MIB)? as usize,
+        max_headers: get("PARACHUTE_AGENT_MAX_HEADERS", 100, 8, 10_000)? as usize,
+        header_timeout: Duration::from_secs(get(
+            "PARACHUTE_AGENT_HEADER_TIMEOUT_SECS",
+            10,
+            1,
+            3600,
+        )?),
+        body_idle_timeout: Duration::from_secs(get(
+            "PARACHUTE_AGENT_BODY_IDLE_TIMEOUT_SECS",
+            10,
+            1,
+            3600,
+        )?),
+        body_buffer_bytes: get(
+            "PARACHUTE_AGENT_BODY_BUFFER_BYTES",
+            64 * MIB,
+            max_body_bytes,
+            u64::MAX,
+        )?,
+        drain_bytes: get("PARACHUTE_AGENT_DRAIN_BYTES", 64 * 1024, 0, 16 * MIB)? as usize,
+        max_connections: env_u64("PARACHUTE_AGENT_MAX_CONNECTIONS")?
+            .map(|n| n.clamp(1, 1 << 20) as usize),
+    })
 }
 
 /// An error in the configuration: the message is shown to the operator as is.
@@ -186,6 +164,16 @@ pub fn log_settings() -> crate::logging::LogSettings {
     }
 }
 
+/// A boolean knob: `1`, `true`, `yes`, `on` (any case) are on; anything else is off.
+fn env_flag(key: &str) -> bool {
+    env_nonempty(key).is_some_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
+}
+
 /// The directory `static/` and `.parachute/module.json` are resolved from: the
 /// `PARACHUTE_AGENT_INSTALL_DIR` override, else the first ancestor of the executable
 /// that has a `static/` folder, else the executable's directory.
@@ -253,8 +241,9 @@ impl Config {
             sse_keepalive: secs(keepalive),
             sweep_interval: Duration::from_millis(sweep_ms),
             def_poll_interval: Duration::from_millis(poll_ms),
-            http: HttpLimits::resolve(max_body_bytes)?,
+            http: http_limits(max_body_bytes)?,
             install_dir: install_dir(),
+            metrics_open: env_flag("PARACHUTE_AGENT_METRICS_OPEN"),
         })
     }
 }

@@ -1,8 +1,35 @@
-//! The front door's limits (issue 11): the open-file limit raised at boot, and the
-//! connection [`tiny_http::Limits`] built from [`HttpLimits`]. The enforcement itself lives
-//! in the vendored tiny_http (`vendor/tiny_http/PATCHED.md`).
+//! The front door's limits (issue 11): [`HttpLimits`] (filled from the environment by
+//! `config.rs`), the open-file limit raised at boot, and the connection
+//! [`tiny_http::Limits`] built from them. The enforcement itself lives in the vendored
+//! tiny_http (`vendor/tiny_http/PATCHED.md`).
 
-use crate::config::{Config, HttpLimits};
+use std::time::Duration;
+
+/// What one client may send and hold (issue 11): each field is a knob with a safe default,
+/// see the README's configuration table.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// `PARACHUTE_AGENT_MAX_HEADER_BYTES` (65536; 1 KiB–1 MiB): request line + headers;
+    /// beyond → 431 and close.
+    pub max_header_bytes: usize,
+    /// `PARACHUTE_AGENT_MAX_HEADERS` (100; 8–10000): header lines; beyond → 431 and close.
+    pub max_headers: usize,
+    /// `PARACHUTE_AGENT_HEADER_TIMEOUT_SECS` (10; ≥ 1): from "ready for a request" to the
+    /// end of its head; also how long an idle keep-alive connection stays open.
+    pub header_timeout: Duration,
+    /// `PARACHUTE_AGENT_BODY_IDLE_TIMEOUT_SECS` (10; ≥ 1): longest pause inside a request
+    /// body (→ 408 and close) or a response write (→ connection dropped).
+    pub body_idle_timeout: Duration,
+    /// `PARACHUTE_AGENT_BODY_BUFFER_BYTES` (67108864; at least the body limit): request
+    /// bodies held in memory at once over all connections; beyond → 503.
+    pub body_buffer_bytes: u64,
+    /// `PARACHUTE_AGENT_DRAIN_BYTES` (65536; ≤ 16 MiB): how much of an unread (too large)
+    /// body is read and dropped before the connection closes.
+    pub drain_bytes: usize,
+    /// `PARACHUTE_AGENT_MAX_CONNECTIONS` (unset: 4096, lowered to fit the open-file limit;
+    /// ≥ 1): open connections; beyond → an immediate 503 and close.
+    pub max_connections: Option<usize>,
+}
 
 /// The default connection cap, when the open-file limit allows it.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
@@ -62,15 +89,14 @@ pub fn connection_cap(http: &HttpLimits, nofile: u64) -> usize {
     DEFAULT_MAX_CONNECTIONS.min(usize::try_from(fit).unwrap_or(usize::MAX))
 }
 
-/// The tiny_http limits of this configuration.
-pub fn server_limits(config: &Config, nofile: u64) -> tiny_http::Limits {
-    let http = &config.http;
+/// The tiny_http limits of these settings.
+pub fn server_limits(http: &HttpLimits, max_body_bytes: u64, nofile: u64) -> tiny_http::Limits {
     tiny_http::Limits {
         max_header_bytes: http.max_header_bytes,
         max_headers: http.max_headers,
         header_timeout: http.header_timeout,
         body_idle_timeout: http.body_idle_timeout,
-        max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
+        max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
         body_buffer_bytes: usize::try_from(http.body_buffer_bytes).unwrap_or(usize::MAX),
         drain_bytes: http.drain_bytes,
         max_connections: connection_cap(http, nofile),
@@ -80,7 +106,6 @@ pub fn server_limits(config: &Config, nofile: u64) -> tiny_http::Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn limits(max_connections: Option<usize>) -> HttpLimits {
         HttpLimits {

@@ -21,8 +21,6 @@ pub use error::ApiError;
 pub use request::Req;
 pub use response::{Body, Resp, StreamWriter};
 
-use crate::config::Config;
-
 /// What answers every request: the route table, as a closure (like rouille's
 /// `start_server`).
 pub type Handler = Arc<dyn Fn(&mut Req) -> Result<Resp, ApiError> + Send + Sync>;
@@ -38,15 +36,19 @@ pub struct HttpServer {
 }
 
 impl HttpServer {
-    /// Binds `127.0.0.1:<port>` (loopback only, spec 01 §0) with the configured connection
-    /// limits, after raising the open-file limit to its hard maximum.
-    pub fn bind(config: &Config) -> Result<tiny_http::Server, String> {
-        let port = config.port;
+    /// Binds `127.0.0.1:<port>` (loopback only, spec 01 §0) with these connection limits
+    /// (bodies over `max_body_bytes` are never read), after raising the open-file limit to
+    /// its hard maximum.
+    pub fn bind(
+        port: u16,
+        http: &limits::HttpLimits,
+        max_body_bytes: u64,
+    ) -> Result<tiny_http::Server, String> {
         let nofile = limits::raise_nofile_limit();
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))
             .map_err(|e| format!("cannot bind 127.0.0.1:{port}: {e}"))?;
         set_nodelay(&listener);
-        let limits = limits::server_limits(config, nofile);
+        let limits = limits::server_limits(http, max_body_bytes, nofile);
         log::debug!("http: limits {limits:?}");
         tiny_http::Server::from_listener_with_limits(listener, None, limits)
             .map_err(|e| format!("cannot bind 127.0.0.1:{port}: {e}"))

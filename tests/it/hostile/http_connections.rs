@@ -76,3 +76,53 @@ fn beyond_the_connection_cap_a_fast_503() {
     // Below the cap again, nothing is refused.
     assert_serving(&d);
 }
+
+/// The soft open-file limit of process `pid` (from `/proc/<pid>/limits`).
+fn soft_nofile(pid: u32) -> Option<u64> {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+#[test]
+fn soft_open_file_limit_is_raised_to_the_hard_limit_at_boot() {
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(crate::support::daemon::BIN);
+    cmd.args(["serve", "--port", &crate::support::free_port().to_string()])
+        .arg("--state-dir")
+        .arg(tmp.path().join("state"))
+        .env_clear()
+        .env("HOME", tmp.path())
+        .env("PARACHUTE_HOME", tmp.path().join(".parachute"))
+        .env("PARACHUTE_HUB_ORIGIN", "http://127.0.0.1:9")
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: only async-signal-safe setrlimit between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 256,
+                rlim_max: 8192,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = None;
+    while Instant::now() < deadline {
+        seen = soft_nofile(child.id());
+        if seen == Some(8192) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(seen, Some(8192), "soft limit not raised to the hard limit");
+}
