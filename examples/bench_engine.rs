@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{unbounded, Sender};
 use parachute_agent::agents::spec::{AgentSpec, VaultAccess};
-use parachute_agent::backend::programmatic::host::{NoteStore, Outbound, TurnHost};
+use parachute_agent::backend::programmatic::host::{HostError, NoteStore, Outbound, TurnHost};
 use parachute_agent::backend::programmatic::hub::TurnEventHub;
 use parachute_agent::backend::programmatic::registry::ProgrammaticRegistry;
 use parachute_agent::backend::programmatic::runner::RunLimits;
@@ -46,7 +46,7 @@ impl TurnHost for BenchHost {
     fn vault_url(&self) -> String {
         "http://127.0.0.1:1940".into()
     }
-    fn reply(&self, _: &str, _: &Outbound) -> Result<Option<String>, String> {
+    fn reply(&self, _: &str, _: &Outbound) -> Result<Option<String>, HostError> {
         let _ = self.replies.send(now());
         Ok(None)
     }

@@ -127,7 +127,7 @@ pub fn transport_error(channel: &Channel, e: TransportError) -> ApiError {
             channel.name
         )),
         TransportError::Config(m) => ApiError::bad_request(m),
-        TransportError::Runtime(m) => {
+        TransportError::Runtime(m) | TransportError::Upstream { message: m, .. } => {
             ApiError::custom(500, json!({"error": format!("Error: {m}")}))
         }
     }

@@ -59,6 +59,13 @@ pub enum TransportError {
     Config(String),
     /// Anything else → HTTP 500 `{"error": "Error: msg"}`.
     Runtime(String),
+    /// The service behind the transport (the vault) answered an error or could not be
+    /// reached (`status: None`). Answered like `Runtime`; callers that retry decide on
+    /// `status` (spec 03 §5.7: a 4xx is permanent, a 5xx or no answer transient).
+    Upstream {
+        status: Option<u16>,
+        message: String,
+    },
     /// The transport lacks the operation (`react`, `edit`, `sendPermission`, `download`).
     Unsupported(&'static str),
 }
@@ -66,7 +73,9 @@ pub enum TransportError {
 impl std::fmt::Display for TransportError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TransportError::Config(m) | TransportError::Runtime(m) => f.write_str(m),
+            TransportError::Config(m)
+            | TransportError::Runtime(m)
+            | TransportError::Upstream { message: m, .. } => f.write_str(m),
             TransportError::Unsupported(op) => write!(f, "operation {op} not supported"),
         }
     }

@@ -107,7 +107,9 @@ struct TransportTools<'a>(&'a dyn Transport);
 fn push_err(e: TransportError) -> PushError {
     match e {
         TransportError::Unsupported(_) => PushError::Unsupported,
-        TransportError::Config(m) | TransportError::Runtime(m) => PushError::Failed(m),
+        TransportError::Config(m)
+        | TransportError::Runtime(m)
+        | TransportError::Upstream { message: m, .. } => PushError::Failed(m),
     }
 }
 

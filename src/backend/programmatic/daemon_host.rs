@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use super::host::{NoteStore, Outbound, TurnHost};
+use super::host::{HostError, NoteStore, Outbound, TurnHost};
 use crate::agents::spec::VaultAccess;
-use crate::channels::transport::OutboundArgs;
+use crate::channels::transport::{OutboundArgs, TransportError};
 use crate::channels::ChannelRegistry;
 use crate::credentials::{CredentialError, CredentialStore};
 use crate::mint::{MintClient, MintRequest};
@@ -36,28 +36,36 @@ fn id_of(v: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A vault failure with its status.
+fn note_error(e: &crate::vault::VaultError, prefix: &str) -> HostError {
+    HostError {
+        status: e.status(),
+        message: e.context(prefix),
+    }
+}
+
 /// Thread notes and callbacks on one vault channel's vault.
 struct VaultNotes(VaultClient);
 
 impl NoteStore for VaultNotes {
-    fn note_metadata(&self, path: &str) -> Result<Option<Value>, String> {
+    fn note_metadata(&self, path: &str) -> Result<Option<Value>, HostError> {
         match self.0.get_note(path, false) {
             Ok(n) => Ok(Some(n.get("metadata").cloned().unwrap_or(Value::Null))),
             Err(e) if e.is_not_found() || e.is_unreachable() => Ok(None),
-            Err(e) => Err(e.context("vault transport: read thread note")),
+            Err(e) => Err(note_error(&e, "vault transport: read thread note")),
         }
     }
-    fn upsert_note(&self, path: &str, body: &Value) -> Result<Option<String>, String> {
+    fn upsert_note(&self, path: &str, body: &Value) -> Result<Option<String>, HostError> {
         self.0
             .patch_note(path, body)
             .map(|v| id_of(&v))
-            .map_err(|e| e.context("vault transport: write thread note"))
+            .map_err(|e| note_error(&e, "vault transport: write thread note"))
     }
-    fn create_note(&self, body: &Value) -> Result<Option<String>, String> {
+    fn create_note(&self, body: &Value) -> Result<Option<String>, HostError> {
         self.0
             .create_note(body)
             .map(|v| id_of(&v))
-            .map_err(|e| e.context("vault transport: write callback note"))
+            .map_err(|e| note_error(&e, "vault transport: write callback note"))
     }
 }
 
@@ -95,11 +103,10 @@ impl TurnHost for DaemonHost {
         self.vault_url.clone()
     }
 
-    fn reply(&self, channel: &str, out: &Outbound) -> Result<Option<String>, String> {
-        let ch = self
-            .channels
-            .get(channel)
-            .ok_or_else(|| format!("no live transport for channel \"{channel}\""))?;
+    fn reply(&self, channel: &str, out: &Outbound) -> Result<Option<String>, HostError> {
+        let ch = self.channels.get(channel).ok_or_else(|| {
+            HostError::other(format!("no live transport for channel \"{channel}\""))
+        })?;
         let mut meta = BTreeMap::new();
         meta.insert("thread".to_string(), Value::String(out.thread.clone()));
         if let Some(id) = &out.in_reply_to {
@@ -118,7 +125,10 @@ impl TurnHost for DaemonHost {
         ch.transport
             .reply(&args)
             .map(|ids| ids.into_iter().next())
-            .map_err(|e| e.to_string())
+            .map_err(|e| match e {
+                TransportError::Upstream { status, message } => HostError { status, message },
+                other => HostError::other(other.to_string()),
+            })
     }
 
     fn fetch_attachment(&self, vault: &str, token: &str, path: &str) -> Result<Vec<u8>, String> {

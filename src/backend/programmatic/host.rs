@@ -2,7 +2,7 @@
 //! credential and channel env store (spec 04 §2.3), the per-turn vault token mint
 //! (spec 03 §4.3), the channel's reply path (spec 03 §5.7) and, for vault-transport
 //! channels, a [`NoteStore`] for thread notes and callbacks (§5.6, §5.9). The daemon
-//! implements it over `AppState`; tests implement it in memory.
+//! implements it over the live channels (`daemon_host`); tests implement it in memory.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,6 +10,37 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::agents::spec::VaultAccess;
+
+/// A failed channel delivery or vault-note write, with the upstream HTTP status when there
+/// was one, so callers decide on the value: the reply retry treats a 4xx as permanent and a
+/// 5xx or no answer (`None`) as transient (spec 03 §5.7); a 404 on clearing a session is
+/// ignored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostError {
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+impl HostError {
+    /// A failure with no upstream status (no live transport, a transport's own error).
+    pub fn other(message: impl Into<String>) -> HostError {
+        HostError {
+            status: None,
+            message: message.into(),
+        }
+    }
+
+    /// Whether a retry may help: no status, or a 5xx.
+    pub fn is_transient(&self) -> bool {
+        self.status.is_none_or(|s| (500..=599).contains(&s))
+    }
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
 
 /// A reply (or failure note) to deliver on a channel.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,11 +58,11 @@ pub struct Outbound {
 /// Notes of one vault-transport channel's vault.
 pub trait NoteStore: Send + Sync {
     /// `metadata` of the note at `path`; `Ok(None)` on 404. Other errors are `Err`.
-    fn note_metadata(&self, path: &str) -> Result<Option<Value>, String>;
+    fn note_metadata(&self, path: &str) -> Result<Option<Value>, HostError>;
     /// PATCH-upsert the note at `path` with `body`; returns the note id if the vault gave one.
-    fn upsert_note(&self, path: &str, body: &Value) -> Result<Option<String>, String>;
+    fn upsert_note(&self, path: &str, body: &Value) -> Result<Option<String>, HostError>;
     /// POST a new note; returns its id if the vault gave one.
-    fn create_note(&self, body: &Value) -> Result<Option<String>, String>;
+    fn create_note(&self, body: &Value) -> Result<Option<String>, HostError>;
 }
 
 pub trait TurnHost: Send + Sync {
@@ -45,8 +76,8 @@ pub trait TurnHost: Send + Sync {
     /// The daemon-wide vault URL (no trailing `/`), for the agent's MCP server.
     fn vault_url(&self) -> String;
     /// Deliver `out` through the channel's transport; returns the written note/message id.
-    /// Errors of a vault write carry `(<status>)` so 4xx can be told from 5xx.
-    fn reply(&self, channel: &str, out: &Outbound) -> Result<Option<String>, String>;
+    /// Errors of a vault write carry the vault's status so 4xx can be told from 5xx.
+    fn reply(&self, channel: &str, out: &Outbound) -> Result<Option<String>, HostError>;
     /// The note store of a live vault-transport channel; `None` for other transports.
     fn notes(&self, channel: &str) -> Option<Arc<dyn NoteStore>>;
     /// Bytes of an attachment in `vault`'s storage, read with the turn's vault `token`.

@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 use serde_json::Value;
 
 use super::events::TurnEvent;
-use super::host::{NoteStore, Outbound, TurnHost};
+use super::host::{HostError, NoteStore, Outbound, TurnHost};
 use super::hub::TurnEventHub;
 use super::registry::ProgrammaticRegistry;
 use super::runner::RunLimits;
@@ -26,15 +26,15 @@ struct MemStore {
 }
 
 impl NoteStore for MemStore {
-    fn note_metadata(&self, path: &str) -> Result<Option<Value>, String> {
+    fn note_metadata(&self, path: &str) -> Result<Option<Value>, HostError> {
         Ok(self.notes.lock().get(path).map(|n| n["metadata"].clone()))
     }
-    fn upsert_note(&self, path: &str, body: &Value) -> Result<Option<String>, String> {
+    fn upsert_note(&self, path: &str, body: &Value) -> Result<Option<String>, HostError> {
         self.notes.lock().insert(path.to_string(), body.clone());
         self.upserts.lock().push(path.to_string());
         Ok(Some(format!("id:{path}")))
     }
-    fn create_note(&self, body: &Value) -> Result<Option<String>, String> {
+    fn create_note(&self, body: &Value) -> Result<Option<String>, HostError> {
         self.created.lock().push(body.clone());
         Ok(Some("created-id".into()))
     }
@@ -60,7 +60,7 @@ impl TurnHost for MemHost {
     fn vault_url(&self) -> String {
         "http://127.0.0.1:1940".into()
     }
-    fn reply(&self, channel: &str, out: &Outbound) -> Result<Option<String>, String> {
+    fn reply(&self, channel: &str, out: &Outbound) -> Result<Option<String>, HostError> {
         self.replies.lock().push((channel.to_string(), out.clone()));
         Ok(Some(format!("reply-{}", self.replies.lock().len())))
     }

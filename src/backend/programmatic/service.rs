@@ -88,7 +88,7 @@ impl ProgrammaticService {
             let path = super::notes::thread_path(channel, name, spec.mode, "");
             let body = serde_json::json!({"metadata": {"session": ""}, "force": true});
             if let Err(e) = store.upsert_note(&path, &body) {
-                if !e.contains("(404)") {
+                if e.status != Some(404) {
                     log::warn!("agent {name}: clearing the session failed: {e}");
                 }
             }

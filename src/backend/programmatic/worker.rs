@@ -19,7 +19,7 @@ use serde_json::json;
 use super::argv::SessionChoice;
 use super::attachments::{self, AttachmentRef};
 use super::events::TurnEvent;
-use super::host::{Outbound, TurnHost};
+use super::host::{HostError, Outbound, TurnHost};
 use super::hub::TurnEventSink;
 use super::notes::{self, Callback, Prior, ThreadTurn, ThreadWrite, MAX_DELEGATION_DEPTH};
 use super::outcome::TurnResult;
@@ -108,36 +108,17 @@ pub fn clear_local_session(w: &Path) {
     let _ = std::fs::remove_file(w.join(LOCAL_SESSION_FILE));
 }
 
-/// Transient outbound failure: no `(NNN)` status in the text, or a 5xx one (spec 03 §5.7).
-fn outbound_transient(err: &str) -> bool {
-    let bytes = err.as_bytes();
-    let mut found = None;
-    for i in 0..bytes.len().saturating_sub(4) {
-        if bytes[i] == b'('
-            && bytes[i + 4] == b')'
-            && bytes[i + 1..i + 4].iter().all(u8::is_ascii_digit)
-        {
-            found = Some(bytes[i + 1]);
-            break;
-        }
-    }
-    match found {
-        None => true,
-        Some(first) => first == b'5',
-    }
-}
-
 fn deliver_with_retry(
     host: &dyn TurnHost,
     channel: &str,
     out: &Outbound,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, HostError> {
     let mut attempt = 0;
     loop {
         match host.reply(channel, out) {
             Ok(id) => return Ok(id),
             Err(e) => {
-                if attempt >= OUTBOUND_DELAYS.len() || !outbound_transient(&e) {
+                if attempt >= OUTBOUND_DELAYS.len() || !e.is_transient() {
                     return Err(e);
                 }
                 log::warn!("channel {channel}: outbound write failed ({e}); retrying");
@@ -328,7 +309,7 @@ fn finish_ok(
         }
         Err(e) => {
             log::error!("channel {channel}: reply produced but not saved: {e}");
-            let text = notes::undelivered_text(&e, &reply);
+            let text = notes::undelivered_text(&e.message, &reply);
             let re_id = write_thread(&ThreadWrite::ReRecord {
                 output: &text,
                 usage: usage.as_ref(),
@@ -472,14 +453,15 @@ mod tests {
 
     #[test]
     fn outbound_transient_rule() {
-        assert!(outbound_transient("connection refused"));
-        assert!(outbound_transient(
-            "vault transport: write failed (503) busy"
-        ));
-        assert!(!outbound_transient(
-            "vault transport: write failed (400) bad"
-        ));
-        assert!(!outbound_transient("(404)"));
+        let status = |s: Option<u16>| HostError {
+            status: s,
+            message: "text with (404) that no longer decides".into(),
+        };
+        assert!(status(None).is_transient());
+        assert!(status(Some(503)).is_transient());
+        assert!(!status(Some(400)).is_transient());
+        assert!(!status(Some(404)).is_transient());
+        assert!(!status(Some(302)).is_transient());
     }
 
     #[test]

@@ -19,7 +19,7 @@ const MAX_BODY: u64 = 16 * 1024 * 1024;
 
 /// A failed Bot API call.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ApiError {
+pub enum BotApiError {
     /// Non-2xx answer (`409` = another poller holds the token, `429` = flood control).
     Status {
         method: &'static str,
@@ -31,16 +31,16 @@ pub enum ApiError {
     Other(String),
 }
 
-impl std::fmt::Display for ApiError {
+impl std::fmt::Display for BotApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ApiError::Status {
+            BotApiError::Status {
                 method,
                 status,
                 body,
                 ..
             } => write!(f, "{method} {status}: {body}"),
-            ApiError::Other(m) => f.write_str(m),
+            BotApiError::Other(m) => f.write_str(m),
         }
     }
 }
@@ -87,16 +87,16 @@ impl BotApi {
         text.replace(&self.token, "<redacted>")
     }
 
-    fn other(&self, method: &str, e: impl std::fmt::Display) -> ApiError {
-        ApiError::Other(self.redact(&format!("{method}: {e}")))
+    fn other(&self, method: &str, e: impl std::fmt::Display) -> BotApiError {
+        BotApiError::Other(self.redact(&format!("{method}: {e}")))
     }
 
-    /// Reads a JSON answer; non-2xx → [`ApiError::Status`].
+    /// Reads a JSON answer; non-2xx → [`BotApiError::Status`].
     fn finish(
         &self,
         method: &'static str,
         result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Value, BotApiError> {
         let mut resp = result.map_err(|e| self.other(method, e))?;
         let status = resp.status().as_u16();
         let bytes = resp
@@ -111,7 +111,7 @@ impl BotApi {
             let retry_after = parsed
                 .as_ref()
                 .and_then(|v| v["parameters"]["retry_after"].as_u64());
-            return Err(ApiError::Status {
+            return Err(BotApiError::Status {
                 method,
                 status,
                 body: self.redact(&body),
@@ -121,7 +121,7 @@ impl BotApi {
         parsed.ok_or_else(|| self.other(method, "answer is not JSON"))
     }
 
-    fn post_json(&self, method: &'static str, body: &Value) -> Result<Value, ApiError> {
+    fn post_json(&self, method: &'static str, body: &Value) -> Result<Value, BotApiError> {
         let result = self
             .call
             .post(&self.url(method))
@@ -130,20 +130,24 @@ impl BotApi {
         self.finish(method, result)
     }
 
-    pub fn get_me(&self) -> Result<Value, ApiError> {
+    pub fn get_me(&self) -> Result<Value, BotApiError> {
         let result = self.call.get(&self.url("getMe")).call();
         Ok(self.finish("getMe", result)?["result"].take())
     }
 
     /// Long poll: the updates after `offset` (all unconfirmed ones when `None`).
-    pub fn get_updates(&self, offset: Option<i64>, timeout: u64) -> Result<Vec<Value>, ApiError> {
+    pub fn get_updates(
+        &self,
+        offset: Option<i64>,
+        timeout: u64,
+    ) -> Result<Vec<Value>, BotApiError> {
         let mut url = format!("{}?timeout={timeout}", self.url("getUpdates"));
         if let Some(o) = offset {
             url.push_str(&format!("&offset={o}"));
         }
         let v = self.finish("getUpdates", self.poll.get(&url).call())?;
         if v["ok"] != json!(true) {
-            return Err(ApiError::Other(format!(
+            return Err(BotApiError::Other(format!(
                 "getUpdates not ok: {}",
                 self.redact(&v.to_string())
             )));
@@ -158,7 +162,7 @@ impl BotApi {
         text: &str,
         reply_to: Option<i64>,
         markup: Option<&Value>,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Value, BotApiError> {
         let mut body = json!({ "chat_id": chat_id, "text": text });
         if let Some(r) = reply_to {
             body["reply_to_message_id"] = json!(r);
@@ -174,7 +178,7 @@ impl BotApi {
         chat_id: &str,
         message_id: Option<i64>,
         emoji: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), BotApiError> {
         let body = json!({
             "chat_id": chat_id,
             "message_id": message_id,
@@ -188,12 +192,12 @@ impl BotApi {
         chat_id: &str,
         message_id: Option<i64>,
         text: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), BotApiError> {
         let body = json!({ "chat_id": chat_id, "message_id": message_id, "text": text });
         self.post_json("editMessageText", &body).map(drop)
     }
 
-    pub fn answer_callback(&self, id: &str, text: Option<&str>) -> Result<(), ApiError> {
+    pub fn answer_callback(&self, id: &str, text: Option<&str>) -> Result<(), BotApiError> {
         let mut body = json!({ "callback_query_id": id });
         if let Some(t) = text {
             body["text"] = json!(t);
@@ -209,9 +213,9 @@ impl BotApi {
         field: &str,
         chat_id: &str,
         path: &Path,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Value, BotApiError> {
         let data = std::fs::read(path)
-            .map_err(|e| ApiError::Other(format!("{method}: {}: {e}", path.display())))?;
+            .map_err(|e| BotApiError::Other(format!("{method}: {}: {e}", path.display())))?;
         let filename = path
             .file_name()
             .map(|n| n.to_string_lossy().replace(['"', '\r', '\n'], "_"))
@@ -235,7 +239,7 @@ impl BotApi {
         &self,
         file_id: &str,
         dest: impl Fn(&str) -> std::path::PathBuf,
-    ) -> Result<std::path::PathBuf, ApiError> {
+    ) -> Result<std::path::PathBuf, BotApiError> {
         let enc =
             percent_encoding::utf8_percent_encode(file_id, percent_encoding::NON_ALPHANUMERIC);
         let url = format!("{}?file_id={enc}", self.url("getFile"));
@@ -252,7 +256,7 @@ impl BotApi {
             .map_err(|e| self.other("downloadFile", e))?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
-            return Err(ApiError::Other(format!("downloadFile {status}")));
+            return Err(BotApiError::Other(format!("downloadFile {status}")));
         }
         let path = dest(&file_path);
         let mut reader = resp
@@ -267,7 +271,7 @@ impl BotApi {
         })?;
         if written > MAX_DOWNLOAD {
             let _ = std::fs::remove_file(&path);
-            return Err(ApiError::Other(format!(
+            return Err(BotApiError::Other(format!(
                 "downloadFile: file larger than {MAX_DOWNLOAD} bytes"
             )));
         }

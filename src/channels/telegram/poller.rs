@@ -22,7 +22,7 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 use serde_json::{json, Value};
 
-use super::api::ApiError;
+use super::api::BotApiError;
 use super::{inbound, Core};
 use crate::channels::ChannelContext;
 use crate::config::TelegramConfig;
@@ -179,13 +179,13 @@ impl Poller {
         }
     }
 
-    fn back_off(&self, core: &Core, e: &ApiError, knobs: Knobs) {
+    fn back_off(&self, core: &Core, e: &BotApiError, knobs: Knobs) {
         let wait = match e {
-            ApiError::Status { status: 409, .. } => {
+            BotApiError::Status { status: 409, .. } => {
                 self.status.lock().conflicts += 1;
                 knobs.conflict
             }
-            ApiError::Status {
+            BotApiError::Status {
                 status: 429,
                 retry_after: Some(s),
                 ..

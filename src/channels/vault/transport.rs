@@ -96,7 +96,15 @@ impl VaultTransport {
         extras: &[(String, String)],
     ) -> Result<String, TransportError> {
         messages::write_inbound(&self.cfg, &self.name, text, sender, extras)
-            .map_err(|e| TransportError::Runtime(e.context(PREFIX_INBOUND)))
+            .map_err(|e| upstream(&e, PREFIX_INBOUND))
+    }
+}
+
+/// A vault failure with its status, so retrying callers decide on the value.
+fn upstream(e: &crate::vault::VaultError, prefix: &str) -> TransportError {
+    TransportError::Upstream {
+        status: e.status(),
+        message: e.context(prefix),
     }
 }
 
@@ -130,14 +138,14 @@ impl Transport for VaultTransport {
             meta_str(args, notes::meta::IN_REPLY_TO),
             meta_str(args, notes::meta::THREAD),
         )
-        .map_err(|e| TransportError::Runtime(e.context(PREFIX_REPLY)))?;
+        .map_err(|e| upstream(&e, PREFIX_REPLY))?;
         Ok(vec![id])
     }
 
     fn transcript(&self) -> Result<Vec<Value>, TransportError> {
         let client = self.cfg.client();
         let msgs = messages::load_transcript(&client, &self.name, TRANSCRIPT_LIMIT)
-            .map_err(|e| TransportError::Runtime(e.context(PREFIX_TRANSCRIPT)))?;
+            .map_err(|e| upstream(&e, PREFIX_TRANSCRIPT))?;
         Ok(msgs
             .iter()
             .filter_map(|m| serde_json::to_value(m).ok())
