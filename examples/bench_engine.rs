@@ -14,10 +14,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{unbounded, Sender};
 use parachute_agent::agents::spec::{AgentSpec, VaultAccess};
 use parachute_agent::backend::programmatic::host::{HostError, NoteStore, Outbound, TurnHost};
-use parachute_agent::backend::programmatic::hub::TurnEventHub;
 use parachute_agent::backend::programmatic::registry::ProgrammaticRegistry;
-use parachute_agent::backend::programmatic::runner::RunLimits;
+use parachute_agent::backend::programmatic::turn::events::TurnEvent;
+use parachute_agent::backend::programmatic::turn::runner::RunLimits;
 use parachute_agent::backend::programmatic::turn::EngineConfig;
+use parachute_agent::backend::programmatic::turn_events::TurnEventSink;
 use parachute_agent::backend::programmatic::worker::{QueuedMessage, WorkerCtx};
 use parachute_agent::sandbox::launch::DirectLauncher;
 
@@ -55,6 +56,13 @@ impl TurnHost for BenchHost {
     }
 }
 
+/// The bench has no turn-event subscribers.
+struct NoTurnEvents;
+
+impl TurnEventSink for NoTurnEvents {
+    fn publish(&self, _: &str, _: &TurnEvent) {}
+}
+
 fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let i = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
@@ -86,7 +94,7 @@ fn main() {
     let reg = ProgrammaticRegistry::new(WorkerCtx {
         engine,
         host: Arc::new(host),
-        hub: Arc::new(TurnEventHub::new()),
+        hub: Arc::new(NoTurnEvents),
     });
     let spec: AgentSpec =
         serde_json::from_str(r#"{"name":"bench","channels":["bench"],"mode":"multi-threaded"}"#)

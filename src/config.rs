@@ -522,7 +522,7 @@ impl BridgeSettings {
 }
 
 /// The daemon's own environment: the base every turn's child env is built from (spec 04
-/// §2; `backend::programmatic::env` decides what passes). Read once, at engine build.
+/// §2; `backend::programmatic::turn::env` decides what passes). Read once, at engine build.
 pub fn process_env() -> Vec<(String, String)> {
     std::env::vars().collect()
 }

@@ -9,14 +9,14 @@ use std::sync::Arc;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::agents::def_boot::DefVaults;
-use crate::auth::hub::HubOrigin;
+use crate::agents::defs::boot::DefVaults;
 use crate::auth::Auth;
 use crate::backend::attached::sink::AttachedSink;
 use crate::backend::attached::AttachedRegistry;
 use crate::channels::{factory, store, ChannelRegistry, SseHub};
 use crate::config::{self, Config};
 use crate::http::HttpServer;
+use crate::hub::origin::HubOrigin;
 use crate::mcp::protocol::NotifyNamespace;
 use crate::mcp::service::McpService;
 use crate::mcp::McpSessionStore;
@@ -94,7 +94,7 @@ fn run(mut config: Config) -> Result<(), String> {
     crate::backend::programmatic::boot::start(&state.programmatic, &state.channels);
     let svc = state.programmatic.clone();
     *state.health.programmatic_agents.write() = Some(Arc::new(move || svc.health_rows()));
-    crate::agents::def_boot::start(state.def_vaults.clone());
+    crate::agents::defs::boot::start(state.def_vaults.clone());
     let (stop_jobs, jobs_stop_rx) = crossbeam_channel::bounded::<()>(1);
     let scheduler = state
         .jobs
@@ -152,7 +152,7 @@ pub fn build(config: Config) -> AppState {
     let vault =
         crate::channels::vault::VaultService::new(&config.state_dir, &crate::util::time::now_iso());
     vault.install(&channels);
-    let agent_defs = crate::agents::def_live::new_registry(
+    let agent_defs = crate::agents::defs::live::new_registry(
         channels.clone(),
         factory::TransportDeps::from_config(&config),
     );

@@ -45,7 +45,7 @@ pub struct AppState {
     /// Agent definitions read from def-vaults (spec 03 §2); backends add their sinks.
     pub agent_defs: Arc<crate::agents::registry::DefRegistry>,
     /// What def-vault boot, poll and administration use (the registry and its paths).
-    pub def_vaults: crate::agents::def_boot::DefVaults,
+    pub def_vaults: crate::agents::defs::boot::DefVaults,
     /// Programmatic agents: `claude -p` per message (spec 03 §3–§5).
     pub programmatic: Arc<crate::backend::programmatic::service::ProgrammaticService>,
     /// `GET /api/channels/<ch>/turn-events` subscribers (spec 03 §7).

@@ -15,7 +15,7 @@ mod support {
 use std::sync::Arc;
 use std::time::Instant;
 
-use parachute_agent::agents::def_client::VaultDefStore;
+use parachute_agent::agents::defs::client::VaultDefStore;
 use parachute_agent::agents::registry::{DefRegistry, ReloadEvent};
 use parachute_agent::agents::sink::{AgentSink, DefChannels, DefStore};
 use parachute_agent::agents::spec::{AgentSpec, Backend};

@@ -20,10 +20,10 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use serde_json::{json, Value};
 
-use crate::grants::GrantsApi;
+use crate::hub::grants::GrantsApi;
 
-use super::def_status::{resolve_status, DefStamp};
 use super::definition::{parse_definition, DefNote, ParsedDef};
+use super::defs::status::{resolve_status, DefStamp};
 use super::sink::{AgentSink, DefChannels, DefStore};
 use super::spec::{Backend, ThreadMode};
 use super::token_life::Lifetime;

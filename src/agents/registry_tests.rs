@@ -365,19 +365,19 @@ struct MemGrants {
     fail_reconcile: Mutex<bool>,
 }
 
-impl crate::grants::GrantsApi for MemGrants {
+impl crate::hub::grants::GrantsApi for MemGrants {
     fn register(
         &self,
         agent: &str,
         c: &crate::agents::wants::Connection,
-    ) -> Result<crate::grants::GrantRecord, crate::grants::GrantsError> {
+    ) -> Result<crate::hub::grants::GrantRecord, crate::hub::grants::GrantsError> {
         let key = c.key();
         match self.statuses.lock().get(&key) {
-            Some(s) if s == "down" => Err(crate::grants::GrantsError {
+            Some(s) if s == "down" => Err(crate::hub::grants::GrantsError {
                 message: "register grant failed (500)".into(),
                 status: 500,
             }),
-            other => Ok(crate::grants::GrantRecord {
+            other => Ok(crate::hub::grants::GrantRecord {
                 id: format!("{agent}--{key}"),
                 status: other.cloned().unwrap_or_else(|| "pending".into()),
                 raw: Value::Null,
@@ -388,12 +388,12 @@ impl crate::grants::GrantsApi for MemGrants {
         &self,
         agent: &str,
         live: &[crate::agents::wants::Connection],
-    ) -> Result<u64, crate::grants::GrantsError> {
+    ) -> Result<u64, crate::hub::grants::GrantsError> {
         self.reconciles
             .lock()
             .push((agent.into(), live.iter().map(|c| c.key()).collect()));
         if *self.fail_reconcile.lock() {
-            return Err(crate::grants::GrantsError {
+            return Err(crate::hub::grants::GrantsError {
                 message: "reconcile grants failed (502)".into(),
                 status: 502,
             });

@@ -10,8 +10,8 @@
 
 use serde_json::Value;
 
-use super::def_status::DefStamp;
 use super::definition::DefNote;
+use super::defs::status::DefStamp;
 use super::spec::{AgentSpec, Backend};
 use super::vaults::DefVaultBinding;
 

@@ -13,9 +13,10 @@ use crate::auth::Scope;
 use crate::http::{ApiError, Req, Resp};
 use crate::state::AppState;
 
-use crate::agents::def_ops::{CreateDef, DefOpError, EditDef};
+use crate::agents::defs::admin as def_admin;
+use crate::agents::defs::ops::{CreateDef, DefOpError, EditDef};
 use crate::agents::registry::{DefRegistry, ReloadEvent};
-use crate::agents::{def_admin, vaults};
+use crate::agents::vaults;
 
 type Routed = Option<Result<Resp, ApiError>>;
 

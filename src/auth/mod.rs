@@ -3,7 +3,6 @@
 //! (spec 08). This module validates token strings and nothing more: reading them from a
 //! request and the 401/403 answers of spec 01 §3.8 are the gates in `api::gate`.
 
-pub mod hub;
 pub mod jwks;
 pub mod local;
 pub mod revocation;

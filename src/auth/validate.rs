@@ -44,7 +44,7 @@ impl HubValidator {
     }
 
     pub fn origin(&self) -> String {
-        super::hub::resolve_origin(self.origin_override.as_deref(), &self.parachute_home)
+        crate::hub::origin::resolve_origin(self.origin_override.as_deref(), &self.parachute_home)
     }
 
     pub fn validate(&self, token: &str) -> Result<Principal, AuthError> {

@@ -2,7 +2,6 @@
 //! writes, random tokens, constant-time comparison. Everything here is pure or touches
 //! only the file it is given.
 
-pub mod client;
 pub mod fsx;
 pub mod rand;
 pub mod time;

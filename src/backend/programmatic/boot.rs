@@ -9,16 +9,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::daemon_host::DaemonHost;
-use super::hub::TurnEventSink;
 use super::registry::ProgrammaticRegistry;
-use super::runner::RunLimits;
 use super::service::ProgrammaticService;
+use super::turn::runner::RunLimits;
 use super::turn::{default_retry_delays, EngineConfig};
+use super::turn_events::TurnEventSink;
 use super::worker::WorkerCtx;
 use crate::channels::ChannelRegistry;
 use crate::config::Config;
 use crate::credentials::CredentialStore;
-use crate::mint::{read_operator_token, MintClient};
+use crate::hub::mint::{read_operator_token, MintClient};
 use crate::sandbox::exposure::ProtectedPaths;
 use crate::sandbox::launch::Launcher;
 
@@ -57,7 +57,7 @@ pub fn build(
     let operator = read_operator_token(&config.parachute_home);
     let grants = operator
         .as_deref()
-        .map(|tok| crate::grants::GrantsClient::new(hub_origin, tok));
+        .map(|tok| crate::hub::grants::GrantsClient::new(hub_origin, tok));
     let mint = match operator {
         Some(tok) => Some(MintClient::new(hub_origin, &tok)),
         None => {

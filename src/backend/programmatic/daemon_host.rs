@@ -13,7 +13,7 @@ use crate::agents::spec::VaultAccess;
 use crate::channels::transport::{OutboundArgs, TransportError};
 use crate::channels::ChannelRegistry;
 use crate::credentials::{CredentialError, CredentialStore};
-use crate::mint::{MintClient, MintRequest};
+use crate::hub::mint::{MintClient, MintRequest};
 use crate::vault::VaultClient;
 
 pub struct DaemonHost {
@@ -23,7 +23,7 @@ pub struct DaemonHost {
     /// `None` when the operator token was missing at boot.
     pub mint: Option<MintClient>,
     /// Hub grants client; `None` without an operator token.
-    pub grants: Option<crate::grants::GrantsClient>,
+    pub grants: Option<crate::hub::grants::GrantsClient>,
     /// Daemon-wide vault URL (`PARACHUTE_VAULT_URL`, default `http://127.0.0.1:1940`).
     pub vault_url: String,
 }
@@ -137,10 +137,10 @@ impl TurnHost for DaemonHost {
             .map_err(|e| e.context("vault: fetch attachment"))
     }
 
-    fn grants(&self, name: &str) -> super::grants::GrantInjection {
+    fn grants(&self, name: &str) -> super::turn::grants::GrantInjection {
         match &self.grants {
-            Some(client) => super::grants::resolve(client, name),
-            None => super::grants::GrantInjection::default(),
+            Some(client) => super::turn::grants::resolve(client, name),
+            None => super::turn::grants::GrantInjection::default(),
         }
     }
 

@@ -87,7 +87,7 @@ pub trait TurnHost: Send + Sync {
     }
     /// Approved grants of agent `name`, fetched fresh (spec 04 §3.4). Default: none (no
     /// grants client).
-    fn grants(&self, _name: &str) -> super::grants::GrantInjection {
-        super::grants::GrantInjection::default()
+    fn grants(&self, _name: &str) -> super::turn::grants::GrantInjection {
+        super::turn::grants::GrantInjection::default()
     }
 }

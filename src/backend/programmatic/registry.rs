@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crossbeam_channel::{unbounded, Sender};
 use parking_lot::{Mutex, RwLock};
 
-use super::turn_report::{log_line, TurnOutcome};
+use super::turn::report::{log_line, TurnOutcome};
 use super::worker::{process, QueuedMessage, WorkerCtx};
 use crate::agents::spec::AgentSpec;
 
@@ -285,7 +285,7 @@ impl ProgrammaticRegistry {
         inner.by_channel.clear();
         inner.by_name.clear();
         drop(inner);
-        super::runner::kill_all_groups();
+        super::turn::runner::kill_all_groups();
     }
 }
 

@@ -5,18 +5,92 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use parking_lot::Mutex;
 use serde_json::Value;
 
-use super::events::TurnEvent;
 use super::host::{HostError, NoteStore, Outbound, TurnHost};
-use super::hub::TurnEventHub;
 use super::registry::ProgrammaticRegistry;
-use super::runner::RunLimits;
+use super::turn::events::TurnEvent;
+use super::turn::runner::RunLimits;
 use super::turn::EngineConfig;
+use super::turn_events::TurnEventSink;
 use super::worker::{QueuedMessage, WorkerCtx};
 use crate::agents::spec::{AgentSpec, VaultAccess};
 use crate::sandbox::launch::DirectLauncher;
+
+/// Events buffered per fake subscriber before it is considered dead.
+const SUBSCRIBER_BUFFER: usize = 1024;
+
+/// The in-memory turn-event fan-out the worker tests subscribe to (the daemon uses the
+/// turn-events `SseHub`).
+#[derive(Default)]
+pub struct MemTurnEvents {
+    subs: Mutex<HashMap<String, Vec<Sender<TurnEvent>>>>,
+}
+
+impl MemTurnEvents {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A new subscription to `channel`'s events (an unknown channel simply stays idle).
+    pub fn subscribe(&self, channel: &str) -> Receiver<TurnEvent> {
+        let (tx, rx) = bounded(SUBSCRIBER_BUFFER);
+        self.subs
+            .lock()
+            .entry(channel.to_string())
+            .or_default()
+            .push(tx);
+        rx
+    }
+
+    /// Deliver to every live subscriber of `channel`; returns how many received it.
+    pub fn publish(&self, channel: &str, event: &TurnEvent) -> usize {
+        let mut subs = self.subs.lock();
+        let Some(list) = subs.get_mut(channel) else {
+            return 0;
+        };
+        list.retain(|tx| match tx.try_send(event.clone()) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => false,
+        });
+        let n = list.len();
+        if list.is_empty() {
+            subs.remove(channel);
+        }
+        n
+    }
+
+    pub fn subscriber_count(&self, channel: &str) -> usize {
+        self.subs.lock().get(channel).map_or(0, Vec::len)
+    }
+}
+
+impl TurnEventSink for MemTurnEvents {
+    fn publish(&self, channel: &str, event: &TurnEvent) {
+        MemTurnEvents::publish(self, channel, event);
+    }
+}
+
+#[test]
+fn mem_turn_events_fan_out_per_channel_and_drop_dead_subscribers() {
+    let hub = MemTurnEvents::new();
+    let a = hub.subscribe("a");
+    let b = hub.subscribe("b");
+    let dead = hub.subscribe("a");
+    drop(dead);
+    let e = TurnEvent::Text { text: "x".into() };
+    assert_eq!(hub.publish("a", &e), 1);
+    assert_eq!(a.try_recv().unwrap(), e);
+    assert!(b.try_recv().is_err());
+    assert_eq!(hub.publish("zzz", &e), 0);
+    // a subscriber that never reads is dropped once its buffer is full
+    for _ in 0..SUBSCRIBER_BUFFER + 1 {
+        hub.publish("a", &e);
+    }
+    assert_eq!(hub.subscriber_count("a"), 0);
+}
 
 #[derive(Default)]
 struct MemStore {
@@ -76,14 +150,14 @@ struct Fixture {
     sessions: PathBuf,
     host: Arc<MemHost>,
     reg: Arc<ProgrammaticRegistry>,
-    hub: Arc<TurnEventHub>,
+    hub: Arc<MemTurnEvents>,
 }
 
 fn fixture(host: MemHost) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let sessions = dir.path().join("sessions");
     let host = Arc::new(host);
-    let hub = Arc::new(TurnEventHub::new());
+    let hub = Arc::new(MemTurnEvents::new());
     let engine = EngineConfig {
         claude_bin: Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fakes/claude")

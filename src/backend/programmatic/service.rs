@@ -36,7 +36,7 @@ impl ProgrammaticService {
 
     /// The protected-path rule for `spec` (its private dir is `sessions/<name>`).
     pub fn check_binds(&self, spec: &AgentSpec) -> Result<(), String> {
-        let w = super::workspace::private_dir(&self.sessions_dir, &spec.name);
+        let w = super::turn::workspace::private_dir(&self.sessions_dir, &spec.name);
         self.protected.check(spec, &w)
     }
 
@@ -81,11 +81,11 @@ impl ProgrammaticService {
     /// single-threaded thread note's `session`). `None` if no such agent.
     pub fn restart(&self, name: &str) -> Option<()> {
         let spec = self.registry.get(name)?;
-        let w = super::workspace::private_dir(&self.sessions_dir, name);
+        let w = super::turn::workspace::private_dir(&self.sessions_dir, name);
         worker::clear_local_session(&w);
         let channel = spec.wake_channel();
         if let Some(store) = self.registry.ctx().host.notes(channel) {
-            let path = super::notes::thread_path(channel, name, spec.mode, "");
+            let path = super::turn::notes::thread_path(channel, name, spec.mode, "");
             let body = serde_json::json!({"metadata": {"session": ""}, "force": true});
             if let Err(e) = store.upsert_note(&path, &body) {
                 if e.status != Some(404) {
@@ -148,7 +148,7 @@ impl InboundRoute for ProgrammaticService {
         queued.attachments = msg
             .attachments
             .iter()
-            .map(|a| super::attachments::AttachmentRef {
+            .map(|a| super::turn::attachments::AttachmentRef {
                 path: a.path.clone(),
                 mime_type: a.mime_type.clone(),
                 filename: a.filename.clone(),

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::argv::SessionChoice;
-use super::events::TurnEvent;
-use super::outcome::TurnResult;
-use super::runner::RunLimits;
+use super::turn::argv::SessionChoice;
+use super::turn::events::TurnEvent;
+use super::turn::outcome::TurnResult;
+use super::turn::runner::RunLimits;
+use super::turn::workspace::McpServer;
 use super::turn::{run_turn, EngineConfig, TurnInput};
-use super::workspace::McpServer;
 use crate::agents::spec::AgentSpec;
 use crate::sandbox::launch::DirectLauncher;
 
@@ -358,7 +358,7 @@ fn spawn_failure_is_not_retried() {
 
 #[test]
 fn a_background_straggler_holding_stdout_does_not_hang_the_turn() {
-    use super::runner::run;
+    use super::turn::runner::run;
     use crate::sandbox::launch::LaunchSpec;
     let dir = tempfile::tempdir().unwrap();
     // A unique fractional duration identifies the straggler in the process table.

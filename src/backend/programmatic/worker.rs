@@ -16,17 +16,17 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::argv::SessionChoice;
-use super::attachments::{self, AttachmentRef};
-use super::events::TurnEvent;
 use super::host::{HostError, Outbound, TurnHost};
-use super::hub::TurnEventSink;
-use super::notes::{self, Callback, Prior, ThreadTurn, ThreadWrite, MAX_DELEGATION_DEPTH};
-use super::outcome::TurnResult;
-use super::stream::Usage;
+use super::turn::argv::SessionChoice;
+use super::turn::attachments::{self, AttachmentRef};
+use super::turn::events::TurnEvent;
+use super::turn::notes::{self, Callback, Prior, ThreadTurn, ThreadWrite, MAX_DELEGATION_DEPTH};
+use super::turn::outcome::TurnResult;
+use super::turn::report::{TurnOutcome, TurnReport};
+use super::turn::stream::Usage;
+use super::turn::workspace::{self, McpServer};
 use super::turn::{run_turn, EngineConfig, TurnInput};
-use super::turn_report::{TurnOutcome, TurnReport};
-use super::workspace::{self, McpServer};
+use super::turn_events::TurnEventSink;
 use crate::agents::spec::{AgentSpec, ThreadMode};
 use crate::util::fsx;
 use crate::util::time::now_iso;

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::workspace::McpServer;
 use crate::agents::wants::service_env_var;
-use crate::grants::{GrantRecord, GrantsClient};
+use crate::hub::grants::{GrantRecord, GrantsClient};
 
 /// What a turn receives from its grants.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -11,6 +11,25 @@
 //! attempt gets a fresh session id, because `claude` may have written the failed
 //! attempt's transcript and then refuses the same `--session-id` as "already in use".
 //! A resumed session is retried with the same `--resume <id>`.
+//!
+//! The per-turn pipeline's parts are this folder's modules: `stream` (stream-json parser),
+//! `outcome` (result rules, transient and session-not-found classifiers), `argv`, `env`
+//! (the exact child env), `workspace` (private files), `attachments`, `grants` (approved
+//! grant injection), `notes` (thread note, failure note, callback builders), `events` (live
+//! turn events), `runner` (own process group, timeout, reaping) and `report` (the log line
+//! and metrics of a finished turn).
+
+pub mod argv;
+pub mod attachments;
+pub mod env;
+pub mod events;
+pub mod grants;
+pub mod notes;
+pub mod outcome;
+pub mod report;
+pub mod runner;
+pub mod stream;
+pub mod workspace;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -18,12 +37,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::argv::{claude_args, has_prompt, SessionChoice};
-use super::env::{compose, EnvInputs};
-use super::events::TurnEvent;
-use super::outcome::{classify, is_session_not_found, is_transient, TurnResult};
-use super::runner::{self, RunLimits};
-use super::workspace::{self, McpServer};
+use self::argv::{claude_args, has_prompt, SessionChoice};
+use self::env::{compose, EnvInputs};
+use self::events::TurnEvent;
+use self::outcome::{classify, is_session_not_found, is_transient, TurnResult};
+use self::runner::RunLimits;
+use self::workspace::McpServer;
 use crate::agents::spec::{AgentLimits, AgentSpec};
 use crate::sandbox::launch::{LaunchContext, LaunchSpec, Launcher};
 

@@ -4,9 +4,11 @@
 
 use serde_json::{json, Map, Value};
 
-use super::definition::{backend_from_word, DEFINITION_TAG};
-use super::registry::{backend_word, mode_word, DefRegistry, LiveDef, ReloadEvent, Reloaded};
-use super::spec::is_slug;
+use crate::agents::definition::{backend_from_word, DEFINITION_TAG};
+use crate::agents::registry::{
+    backend_word, mode_word, DefRegistry, LiveDef, ReloadEvent, Reloaded,
+};
+use crate::agents::spec::is_slug;
 
 /// A failed authoring operation; `status()` is the HTTP status of spec 01 §2.5.3.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,7 +102,7 @@ impl DefRegistry {
             )));
         }
         let backend = match req.backend.as_deref() {
-            None => super::spec::Backend::Programmatic,
+            None => crate::agents::spec::Backend::Programmatic,
             Some(w) => backend_from_word(w).ok_or_else(|| {
                 DefOpError::BadRequest("backend must be \"programmatic\" or \"attached\"".into())
             })?,

@@ -14,10 +14,10 @@
 
 use serde_json::{json, Value};
 
-use crate::mint::{MintClient, MintRequest};
+use crate::hub::mint::{MintClient, MintRequest};
 
-use super::definition::DEFINITION_TAG;
-use super::vaults::DefVaultBinding;
+use crate::agents::definition::DEFINITION_TAG;
+use crate::agents::vaults::DefVaultBinding;
 
 /// The three trigger bodies for vault `vault`, hub origin `hub`, webhook bearer `bearer`.
 pub fn trigger_bodies(vault: &str, hub: &str, bearer: &str) -> Vec<Value> {

@@ -13,15 +13,15 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::auth::hub::HubOrigin;
-use crate::grants::GrantsClient;
-use crate::mint::{read_operator_token, MintClient, MintRequest};
+use crate::hub::grants::GrantsClient;
+use crate::hub::mint::{read_operator_token, MintClient, MintRequest};
+use crate::hub::origin::HubOrigin;
 use crate::vault::{VaultClient, VaultError};
 
-use super::def_triggers;
-use super::registry::DefRegistry;
-use super::token_life::{lifetime, unix_now};
-use super::vaults::{self, DefVaultBinding, DEFAULT_VAULT_URL};
+use super::triggers;
+use crate::agents::registry::DefRegistry;
+use crate::agents::token_life::{lifetime, unix_now};
+use crate::agents::vaults::{self, DefVaultBinding, DEFAULT_VAULT_URL};
 
 /// What def-vault boot, the poll and the def-vault administration use of the daemon.
 #[derive(Clone)]
@@ -131,7 +131,7 @@ pub fn register_triggers(dv: &DefVaults, bearer: &str, bindings: &[DefVaultBindi
         }
     };
     for b in bindings {
-        let out = def_triggers::register_for(b, &mint, &post);
+        let out = triggers::register_for(b, &mint, &post);
         let life = out
             .bearer
             .filter(|_| out.registered > 0)

@@ -5,11 +5,11 @@ use serde_json::Value;
 
 use crate::vault::{NoteQuery, VaultClient, VaultError};
 
-use super::def_status::DefStamp;
-use super::definition::{DefNote, DEFINITION_TAG};
-use super::registry::DEF_LIST_LIMIT;
-use super::sink::DefStore;
-use super::vaults::DefVaultBinding;
+use super::status::DefStamp;
+use crate::agents::definition::{DefNote, DEFINITION_TAG};
+use crate::agents::registry::DEF_LIST_LIMIT;
+use crate::agents::sink::DefStore;
+use crate::agents::vaults::DefVaultBinding;
 
 /// One def-vault's notes, read and written with the binding's token.
 pub struct VaultDefStore {

@@ -3,11 +3,11 @@
 //! its triggers ([ext] D8 — the reference registers none for vaults added later) and
 //! loads its definitions; removing one rewrites the file first, then tears its agents down.
 
-use super::def_boot::{self, DefVaults};
-use super::registry::DefRegistry;
-use super::vaults::{self, DefVaultBinding};
+use super::boot::{self, DefVaults};
+use crate::agents::registry::DefRegistry;
+use crate::agents::vaults::{self, DefVaultBinding};
 use crate::http::ApiError;
-use crate::mint::{read_operator_token, MintClient, MintRequest};
+use crate::hub::mint::{read_operator_token, MintClient, MintRequest};
 
 /// The bindings to persist: the file's entries when it exists, else the live bindings
 /// (which include a boot-minted default token).
@@ -62,7 +62,7 @@ pub fn add_vault(
         log::warn!("agent-defs: could not persist agent-vaults.json ({e}); the binding is live for this run only");
     }
     reg.bind(binding.clone()).map_err(failed)?;
-    def_boot::register_triggers(dv, &bearer, std::slice::from_ref(&binding));
+    boot::register_triggers(dv, &bearer, std::slice::from_ref(&binding));
     let n = reg.load_vault(vault);
     log::info!("agent-defs: def-vault \"{vault}\" added — {n} definition(s) live");
     Ok(binding)

@@ -9,8 +9,8 @@ use std::fmt;
 
 use serde_json::{json, Value};
 
-use crate::agents::wants::Connection;
-use crate::util::client::hub_agent;
+use super::connection::Connection;
+use crate::hub::client::hub_agent;
 
 /// A failed grants call: `<op> failed (<status>) <body>` (status 0 = hub unreachable).
 #[derive(Debug, Clone, PartialEq, Eq)]

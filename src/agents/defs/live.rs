@@ -10,10 +10,10 @@ use crate::channels::factory::{self, TransportDeps};
 use crate::channels::store::ChannelEntry;
 use crate::channels::ChannelRegistry;
 
-use super::def_client::VaultDefStore;
-use super::registry::DefRegistry;
-use super::sink::{DefChannels, DefStore};
-use super::vaults::DefVaultBinding;
+use super::client::VaultDefStore;
+use crate::agents::registry::DefRegistry;
+use crate::agents::sink::{DefChannels, DefStore};
+use crate::agents::vaults::DefVaultBinding;
 
 /// [`DefChannels`] on the daemon's channel registry.
 pub struct LiveChannels {

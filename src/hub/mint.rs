@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
-use crate::util::client::hub_agent;
+use crate::hub::client::hub_agent;
 
 /// File holding the operator bearer, inside `$PARACHUTE_HOME`.
 pub const OPERATOR_TOKEN_FILE: &str = "operator.token";

@@ -9,7 +9,7 @@
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
-use super::definition::{list, scalar, ParsedDef};
+use crate::agents::definition::{list, scalar, ParsedDef};
 
 /// `status` values written onto a definition note.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
