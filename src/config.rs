@@ -30,6 +30,10 @@ pub struct Config {
     pub def_poll_interval: Duration,
     /// Where `static/` lives (next to the binary's install dir, or the source tree).
     pub install_dir: PathBuf,
+    /// Bound of the verified-token cache (`PARACHUTE_AGENT_TOKEN_CACHE_ENTRIES`, default
+    /// 4096, clamped to 1 000 000; 0 disables the cache: every request verifies the
+    /// signature).
+    pub token_cache_entries: usize,
 }
 
 /// An error in the configuration: the message is shown to the operator as is.
@@ -167,6 +171,10 @@ impl Config {
             .filter(|v| *v > 0)
             .unwrap_or(60_000)
             .max(10);
+        let token_cache_entries = env_u64("PARACHUTE_AGENT_TOKEN_CACHE_ENTRIES")?
+            .map_or(crate::auth::cache::DEFAULT_ENTRIES, |n| {
+                n.min(crate::auth::cache::MAX_ENTRIES as u64) as usize
+            });
         Ok(Config {
             port: raw.port.unwrap_or_else(port_from_env),
             state_dir: raw.state_dir.unwrap_or_else(state_dir_from_env),
@@ -179,6 +187,7 @@ impl Config {
             sweep_interval: Duration::from_millis(sweep_ms),
             def_poll_interval: Duration::from_millis(poll_ms),
             install_dir: install_dir(),
+            token_cache_entries,
         })
     }
 }

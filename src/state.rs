@@ -68,7 +68,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config) -> AppState {
-        let auth = Auth::new(config.state_dir.clone(), config.parachute_home.clone());
+        let auth = Auth::new(
+            config.state_dir.clone(),
+            config.parachute_home.clone(),
+            config.token_cache_entries,
+        );
         let channels = ChannelRegistry::new();
         let events = SseHub::new("events", config.sse_keepalive);
         channels.add_sink(events.clone());

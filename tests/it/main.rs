@@ -6,6 +6,7 @@ mod support;
 
 mod agent_defs;
 mod attached_queue;
+mod auth_cache;
 mod channels;
 mod engine;
 mod foundation_auth;
