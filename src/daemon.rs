@@ -2,6 +2,7 @@
 //! `channels.json`, shared state, bind, self-registration, channel start, subsystem
 //! threads, then wait for SIGTERM/SIGINT and stop in order (in-flight requests finish).
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -56,13 +57,22 @@ fn run(mut config: Config) -> Result<(), String> {
         config.port = addr.port();
     }
     let state = Arc::new(AppState::new(config));
-    crate::sandbox::boot::boot(&state);
+    state.health.starting.store(true, Ordering::Relaxed);
+    // Channels and re-registered agents are live before the workers answer the first
+    // request (connections made meanwhile wait in the accept queue), so no request ever
+    // sees a configured channel as unknown. All of this is in-memory work: transports
+    // start their own threads for anything slow.
+    start_channels(&state, entries.unwrap_or_default())?;
+    crate::backend::programmatic::boot::start(&state);
     let http = HttpServer::start(
         server,
         crate::api::handler(state.clone()),
         HTTP_WORKERS,
         state.config.max_body_bytes,
     );
+    // The preflight spawns probes: it runs on its own thread while requests are answered;
+    // `/health` says `checking` and turns wait for its result.
+    crate::sandbox::boot::start(state.clone());
     log::info!(
         "parachute-agent: daemon listening on http://127.0.0.1:{}",
         state.config.port
@@ -70,7 +80,6 @@ fn run(mut config: Config) -> Result<(), String> {
     log::info!("state dir: {}", state_dir.display());
 
     register_service(&state);
-    start_channels(&state, entries.unwrap_or_default())?;
     let (stop_sweep, sweep_stop_rx) = crossbeam_channel::bounded::<()>(1);
     let sweeper = state.attached.spawn_sweeper(
         crate::backend::attached::sweep_interval_from_env(),
@@ -83,12 +92,12 @@ fn run(mut config: Config) -> Result<(), String> {
             state.attached.clone(),
             state.channels.clone(),
         ));
-    crate::backend::programmatic::boot::start(&state);
     crate::agents::def_boot::start(state.clone());
     let (stop_jobs, jobs_stop_rx) = crossbeam_channel::bounded::<()>(1);
     let scheduler = state
         .jobs
         .spawn_scheduler(crate::jobs::tick_from_env(), jobs_stop_rx);
+    state.health.starting.store(false, Ordering::Relaxed);
 
     let signal = signals.forever().next();
     log::info!(

@@ -2,6 +2,7 @@
 //! worker. Each subsystem owns one field; subsystems that report into `/health` register
 //! a hook in [`HealthHooks`] at boot.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -19,6 +20,22 @@ pub struct Dependencies {
     /// [ext] Present but unusable dependencies (e.g. bwrap without user namespaces).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+    /// [ext] The preflight is still running (its own thread at boot): `ok` is false and
+    /// `missing` empty until it is done. Absent once done.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub checking: bool,
+}
+
+impl Dependencies {
+    /// What `/health` shows while the boot preflight runs.
+    pub fn checking() -> Dependencies {
+        Dependencies {
+            ok: false,
+            missing: Vec::new(),
+            problems: Vec::new(),
+            checking: true,
+        }
+    }
 }
 
 type ChannelCount = Arc<dyn Fn(&str) -> usize + Send + Sync>;
@@ -33,6 +50,9 @@ pub struct HealthHooks {
     pub programmatic_agents: RwLock<Option<AgentRows>>,
     /// The preflight result, once it ran.
     pub dependencies: RwLock<Option<Dependencies>>,
+    /// [ext] True while the boot sequence is still bringing up what is configured:
+    /// `/health.status` is `starting` instead of `ok`.
+    pub starting: AtomicBool,
 }
 
 pub struct AppState {

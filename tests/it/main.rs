@@ -7,6 +7,7 @@ mod support;
 mod agent_defs;
 mod attached_queue;
 mod auth_cache;
+mod boot_readiness;
 mod channels;
 mod engine;
 mod foundation_auth;
