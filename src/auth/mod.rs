@@ -18,6 +18,8 @@ mod cache_tests;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::config::AuthConfig;
+
 /// The four `agent:*` scopes. There is no hierarchy: `admin` does not imply `read`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -97,15 +99,15 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// `cache_entries`: bound of the verified-token cache (0 disables it).
-    pub fn new(state_dir: PathBuf, parachute_home: PathBuf, cache_entries: usize) -> Auth {
+    pub fn new(state_dir: PathBuf, parachute_home: PathBuf, cfg: &AuthConfig) -> Auth {
         Auth::from_parts(
-            validate::HubValidator::new(parachute_home),
+            validate::HubValidator::new(parachute_home, cfg),
             local::LocalIssuer::new(state_dir),
-            cache_entries,
+            cfg.token_cache_entries,
         )
     }
 
+    /// `cache_entries`: bound of the verified-token cache (0 disables it).
     pub fn from_parts(
         hub: validate::HubValidator,
         local: local::LocalIssuer,

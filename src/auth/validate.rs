@@ -12,20 +12,14 @@ use super::cache::{Proof, Verified};
 use super::jwks::{self, JwksCache};
 use super::revocation::{Revocation, RevocationCache};
 use super::{AuthError, Principal};
+use crate::config::AuthConfig;
 
 pub struct HubValidator {
     parachute_home: PathBuf,
-    /// Unit tests pin the origin instead of the process-wide environment.
-    #[cfg(test)]
-    pinned_origin: Option<String>,
+    /// `PARACHUTE_HUB_ORIGIN`, when set.
+    origin_override: Option<String>,
     jwks: JwksCache,
     revocation: RevocationCache,
-}
-
-fn env_ms(key: &str) -> Option<std::time::Duration> {
-    crate::config::env_nonempty(key)
-        .and_then(|v| v.parse().ok())
-        .map(std::time::Duration::from_millis)
 }
 
 fn verification_failed(detail: impl std::fmt::Display) -> AuthError {
@@ -33,20 +27,18 @@ fn verification_failed(detail: impl std::fmt::Display) -> AuthError {
 }
 
 impl HubValidator {
-    pub fn new(parachute_home: PathBuf) -> HubValidator {
+    pub fn new(parachute_home: PathBuf, cfg: &AuthConfig) -> HubValidator {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(jwks::FETCH_TIMEOUT))
             .http_status_as_error(false)
+            .middleware(crate::metrics::CallTimer(crate::metrics::Upstream::Hub))
             .build()
             .into();
-        let max_age =
-            env_ms("PARACHUTE_AGENT_REVOCATION_MAX_AGE_MS").unwrap_or(super::revocation::MAX_AGE);
-        let cooldown =
-            env_ms("PARACHUTE_AGENT_JWKS_COOLDOWN_MS").unwrap_or(jwks::KID_REFETCH_COOLDOWN);
+        let max_age = cfg.revocation_max_age.unwrap_or(super::revocation::MAX_AGE);
+        let cooldown = cfg.jwks_cooldown.unwrap_or(jwks::KID_REFETCH_COOLDOWN);
         HubValidator {
             parachute_home,
-            #[cfg(test)]
-            pinned_origin: None,
+            origin_override: cfg.hub_origin.clone(),
             jwks: JwksCache::new(agent.clone(), cooldown),
             revocation: RevocationCache::new(agent, max_age),
         }
@@ -62,18 +54,14 @@ impl HubValidator {
             .into();
         HubValidator {
             parachute_home: PathBuf::from("/nonexistent"),
-            pinned_origin: Some(origin.to_string()),
+            origin_override: Some(origin.to_string()),
             jwks: JwksCache::new(agent.clone(), std::time::Duration::ZERO),
             revocation: RevocationCache::new(agent, std::time::Duration::ZERO),
         }
     }
 
     pub fn origin(&self) -> String {
-        #[cfg(test)]
-        if let Some(o) = &self.pinned_origin {
-            return o.clone();
-        }
-        super::hub::resolve_origin(&self.parachute_home)
+        super::hub::resolve_origin(self.origin_override.as_deref(), &self.parachute_home)
     }
 
     /// The full check of spec 01 §3.4; what it proved goes to the verified-token cache.
