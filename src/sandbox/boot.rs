@@ -15,8 +15,34 @@ use parking_lot::{Condvar, Mutex};
 
 use super::launcher::{BwrapLauncher, SandboxSettings};
 use super::preflight::Preflight;
-use crate::backend::launch::{LaunchContext, LaunchError, LaunchSpec, Launcher, PreparedLaunch};
-use crate::state::{AppState, Dependencies};
+use crate::config::Config;
+use crate::sandbox::launch::{LaunchContext, LaunchError, LaunchSpec, Launcher, PreparedLaunch};
+
+/// Result of the boot dependency preflight (`/health.dependencies`, spec 01 §2.1.1).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Dependencies {
+    pub ok: bool,
+    pub missing: Vec<String>,
+    /// [ext] Present but unusable dependencies (e.g. bwrap without user namespaces).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+    /// [ext] The preflight is still running (its own thread at boot): `ok` is false and
+    /// `missing` empty until it is done. Absent once done.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub checking: bool,
+}
+
+impl Dependencies {
+    /// What `/health` shows while the boot preflight runs.
+    pub fn checking() -> Dependencies {
+        Dependencies {
+            ok: false,
+            missing: Vec::new(),
+            problems: Vec::new(),
+            checking: true,
+        }
+    }
+}
 
 /// How long a turn waits for a preflight still running (its probes are bounded by 10 s
 /// each) before it is refused.
@@ -122,63 +148,43 @@ impl Launcher for FailClosed {
     }
 }
 
-/// Starts the boot preflight on its own thread: `/health` reports the dependencies as
-/// `checking` and turns wait until it is done. The listener does not wait for it.
-pub fn start(state: Arc<AppState>) {
-    state.sandbox.mark_pending();
-    *state.health.dependencies.write() = Some(Dependencies::checking());
-    let st = state.clone();
-    let spawned = std::thread::Builder::new()
-        .name("preflight".into())
-        .spawn(move || {
-            boot(&st);
-        });
-    if let Err(e) = spawned {
-        log::warn!("sandbox: cannot start the preflight thread ({e}); running it inline");
-        boot(&state);
-    }
-}
-
-/// Boot step: preflight (with the daemon's `PATH`), the one warning, `/health`, launcher.
-pub fn boot(state: &AppState) -> Preflight {
-    let preflight = Preflight::run(state.config.host.path.as_deref());
+/// Boot step: preflight (with the daemon's `PATH`), the one warning, the launcher
+/// installed into `sandbox`; returns what `/health.dependencies` shows.
+pub fn boot(sandbox: &Sandbox, config: &Config, hub_origin: String) -> Dependencies {
+    let preflight = Preflight::run(config.host.path.as_deref());
     match preflight.warning() {
         Some(w) => eprintln!("{w}"),
         None => log::info!("sandbox: bwrap and claude found; turns run in bubblewrap"),
     }
-    *state.health.dependencies.write() = Some(Dependencies {
+    let dependencies = Dependencies {
         ok: preflight.ok(),
         missing: preflight.missing().iter().map(|s| s.to_string()).collect(),
         problems: preflight.problems(),
         checking: false,
-    });
-    let hub = state.auth.hub_origin();
-    let vault = state.config.vault_url.clone();
+    };
     let settings = SandboxSettings::for_daemon(
         &preflight,
-        &state.config.state_dir,
-        Some(hub).filter(|h| !h.is_empty()),
-        Some(vault),
-        &state.config.host,
+        &config.state_dir,
+        Some(hub_origin).filter(|h| !h.is_empty()),
+        Some(config.vault_url.clone()),
+        &config.host,
     );
     match settings {
-        Ok(s) => state
-            .sandbox
-            .install(Arc::new(BwrapLauncher::new(&preflight, s))),
+        Ok(s) => sandbox.install(Arc::new(BwrapLauncher::new(&preflight, s))),
         Err(e) => {
             log::error!("sandbox: cannot locate our own executable ({e}); every turn will fail");
-            state.sandbox.install(Arc::new(FailClosed(format!(
+            sandbox.install(Arc::new(FailClosed(format!(
                 "cannot locate the parachute-agent executable: {e}"
             ))));
         }
     }
-    preflight
+    dependencies
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::launch::DirectLauncher;
+    use crate::sandbox::launch::DirectLauncher;
 
     #[test]
     fn refuses_until_installed_then_forwards() {
