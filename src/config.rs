@@ -92,6 +92,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             hub_origin: None,
+            hub_origins: Vec::new(),
             revocation_max_age: None,
             jwks_cooldown: None,
             token_cache_entries: crate::auth::cache::DEFAULT_ENTRIES,

@@ -58,6 +58,7 @@ impl HubValidator {
         HubValidator {
             parachute_home: PathBuf::from("/nonexistent"),
             origin_override: Some(origin.to_string()),
+            extra_issuers: Vec::new(),
             jwks: JwksCache::new(agent.clone(), std::time::Duration::ZERO),
             revocation: RevocationCache::new(agent, std::time::Duration::ZERO),
         }
