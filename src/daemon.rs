@@ -99,7 +99,11 @@ fn run(config: Config) -> Result<(), String> {
 
 fn register_service(state: &AppState) {
     let path = crate::services::manifest_path(&state.config.parachute_home);
-    let row = crate::services::our_row(state.config.port, &state.config.install_dir);
+    let row = crate::services::our_row(
+        state.config.port,
+        &state.config.install_dir,
+        state.terminal.available(),
+    );
     match crate::services::register(&path, row) {
         Ok(()) => log::info!("registered in {}", path.display()),
         Err(e) => log::warn!("services.json not updated: {e}"),

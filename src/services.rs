@@ -28,8 +28,11 @@ pub fn start_cmd(install_dir: &Path) -> Value {
     }
 }
 
-pub fn our_row(port: u16, install_dir: &Path) -> Map<String, Value> {
-    let row = json!({
+/// Our row. `terminal`: whether the browser terminal works on this host (spec 09: the
+/// `terminal` UI and `websocket: true` only when `/terminal` serves its page and an
+/// upgrade can succeed).
+pub fn our_row(port: u16, install_dir: &Path, terminal: bool) -> Map<String, Value> {
+    let mut row = json!({
         "name": SERVICE_NAME, "port": port, "paths": ["/agent"], "health": "/health",
         "version": env!("CARGO_PKG_VERSION"), "displayName": "Agent",
         "tagline": "Chat with your Claude Code sessions — a channel per session.",
@@ -40,6 +43,12 @@ pub fn our_row(port: u16, install_dir: &Path) -> Map<String, Value> {
             "terminal": { "displayName": "Terminal", "tagline": "Attach to a session's live tmux pane in the browser.", "path": "/agent/terminal", "audience": "surface" },
         },
     });
+    if !terminal {
+        row["websocket"] = json!(false);
+        if let Some(uis) = row["uis"].as_object_mut() {
+            uis.remove("terminal");
+        }
+    }
     match row {
         Value::Object(m) => m,
         _ => unreachable!("literal object"),
@@ -78,16 +87,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("services.json");
         std::fs::write(&p, r#"{"services":[{"name":"vault","port":1940},{"name":"parachute-agent","port":1,"hubStamp":"x"}]}"#).unwrap();
-        register(&p, our_row(1941, dir.path())).unwrap();
-        register(&p, our_row(1941, dir.path())).unwrap();
+        register(&p, our_row(1941, dir.path(), false)).unwrap();
+        register(&p, our_row(1941, dir.path(), true)).unwrap();
         let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
         let rows = v["services"].as_array().unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1]["port"], 1941);
         assert_eq!(rows[1]["hubStamp"], "x");
         assert_eq!(rows[1]["startCmd"], json!(["parachute-agent"]));
+        assert_eq!(rows[1]["websocket"], true);
+        assert_eq!(rows[1]["uis"]["terminal"]["path"], "/agent/terminal");
+        let bare = our_row(1941, dir.path(), false);
+        assert_eq!(bare["websocket"], false);
+        assert!(bare["uis"].get("terminal").is_none() && bare["uis"].get("agents").is_some());
         std::fs::write(&p, "[1]").unwrap();
-        assert!(register(&p, our_row(1941, dir.path())).is_err());
+        assert!(register(&p, our_row(1941, dir.path(), true)).is_err());
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "[1]");
     }
 }

@@ -133,6 +133,11 @@ impl Req {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The client's address (`None` on a Unix socket).
+    pub fn remote_addr(&self) -> Option<std::net::SocketAddr> {
+        self.inner.remote_addr().copied()
+    }
+
     /// First value of a header (case-insensitive name).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.inner

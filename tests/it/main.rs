@@ -16,5 +16,6 @@ mod mcp;
 mod sandbox;
 mod security;
 mod telegram;
+mod terminal;
 mod vault_channels;
 mod vault_client;
