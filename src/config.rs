@@ -21,6 +21,9 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// `$PARACHUTE_HOME` or `~/.parachute`: operator.token, expose-state.json, services.json.
     pub parachute_home: PathBuf,
+    /// The daemon user's home (`$HOME`, `/` when unset): agents may never bind it or a
+    /// parent of it (the sandbox's protected-path rule).
+    pub home: PathBuf,
     pub turn_timeout: Duration,
     pub max_body_bytes: u64,
     pub sse_ticket_ttl: Duration,
@@ -116,6 +119,14 @@ fn env_u64(key: &str) -> Result<Option<u64>, ConfigError> {
     }
 }
 
+/// `RUST_LOG` and `JOURNAL_STREAM`, read before anything logs (spec 08: log level).
+pub fn log_settings() -> crate::logging::LogSettings {
+    crate::logging::LogSettings {
+        rust_log: env_nonempty("RUST_LOG"),
+        journal: std::env::var_os("JOURNAL_STREAM").is_some(),
+    }
+}
+
 /// The directory `static/` and `.parachute/module.json` are resolved from: the
 /// `PARACHUTE_AGENT_INSTALL_DIR` override, else the first ancestor of the executable
 /// that has a `static/` folder, else the executable's directory.
@@ -179,6 +190,7 @@ impl Config {
             port: raw.port.unwrap_or_else(port_from_env),
             state_dir: raw.state_dir.unwrap_or_else(state_dir_from_env),
             parachute_home: parachute_home(),
+            home: home_dir(),
             turn_timeout: secs(turn_timeout),
             max_body_bytes,
             sse_ticket_ttl: secs(ticket_ttl),

@@ -10,8 +10,9 @@
 
 use serde_json::json;
 
-use super::{ApiError, Req, Resp};
-use crate::auth::{check_scope, parse_bearer, Scope};
+use super::gate;
+use crate::auth::{parse_bearer, Scope};
+use crate::http::{ApiError, Req, Resp};
 use crate::state::AppState;
 use crate::terminal::protocol::{query_dim, DEFAULT_COLS, DEFAULT_ROWS};
 use crate::terminal::{socket, AttachRequest};
@@ -25,11 +26,11 @@ pub fn route(state: &AppState, req: &Req) -> Option<Result<Resp, ApiError>> {
     if !upgrade || segs.len() != 2 || segs[0] != "terminal" {
         return None;
     }
-    Some(gate(state, req, segs[1]).and_then(|name| upgrade_to_terminal(state, req, name)))
+    Some(check_gate(state, req, segs[1]).and_then(|name| upgrade_to_terminal(state, req, name)))
 }
 
 /// Steps 1–3 of spec 06 §2.3; returns the agent name.
-fn gate<'a>(state: &AppState, req: &Req, name: &'a str) -> Result<&'a str, ApiError> {
+fn check_gate<'a>(state: &AppState, req: &Req, name: &'a str) -> Result<&'a str, ApiError> {
     let valid = !name.is_empty()
         && name
             .bytes()
@@ -49,13 +50,9 @@ fn gate<'a>(state: &AppState, req: &Req, name: &'a str) -> Result<&'a str, ApiEr
                 .map(str::to_string)
         })
         .ok_or_else(|| ApiError::Unauthorized("Bearer token required".into()))?;
-    let principal = state
-        .auth
-        .validate(&token)
-        .map_err(|e| ApiError::Unauthorized(e.0))?;
-    check_scope(&principal, Scope::Admin)?;
+    gate::authorize(state, &token, Scope::Admin)?;
     let step_up = req
-        .header(crate::security::guard::STEP_UP_HEADER)
+        .header(gate::STEP_UP_HEADER)
         .or_else(|| req.query("step_up"))
         .map(str::trim);
     state.step_up.gate(step_up).map_err(ApiError::from)?;
