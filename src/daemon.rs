@@ -116,7 +116,7 @@ fn register_service(state: &AppState) {
         state.config.port,
         &state.config.install_dir,
         crate::services::Served {
-            terminal: state.terminal.available(),
+            terminal: state.terminal.advertised(),
             ..crate::services::Served::this_build()
         },
     );

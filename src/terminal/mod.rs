@@ -85,6 +85,13 @@ impl TerminalService {
         tmux::find().is_some()
     }
 
+    /// Whether to advertise the terminal (spec 09: only when `/terminal` serves its page
+    /// and an upgrade can succeed). The page is not served yet.
+    pub fn advertised(&self) -> bool {
+        const PAGE_SERVED: bool = false;
+        PAGE_SERVED && self.available()
+    }
+
     /// Reserves one of [`MAX_OPEN`] slots.
     pub fn reserve(&self) -> Option<Slot> {
         let prev = self.open.fetch_add(1, Ordering::SeqCst);
