@@ -6,7 +6,7 @@
 //! valid (`400 websocket upgrade failed`) and the connection's socket must be found
 //! (`503 websocket upgrade unavailable on this server`); then `101` and the terminal runs
 //! on its own thread (`crate::terminal`). Without the upgrade header `/terminal…` is the
-//! page's route, not this one.
+//! page and its assets ([`page_route`]).
 
 use serde_json::json;
 
@@ -15,7 +15,7 @@ use crate::auth::{parse_bearer, Scope};
 use crate::http::{ApiError, Req, Resp};
 use crate::state::AppState;
 use crate::terminal::protocol::{query_dim, DEFAULT_COLS, DEFAULT_ROWS};
-use crate::terminal::{socket, AttachRequest};
+use crate::terminal::{page, socket, AttachRequest};
 
 /// `Some` when the request is a terminal upgrade.
 pub fn route(state: &AppState, req: &Req) -> Option<Result<Resp, ApiError>> {
@@ -101,4 +101,29 @@ fn upgrade_to_terminal(state: &AppState, req: &Req, name: &str) -> Result<Resp, 
     });
     Ok(Resp::upgrade("websocket", format!("terminal-{name}"), run)
         .header("Sec-WebSocket-Accept", &accept))
+}
+
+/// Steps 2–3 of spec 01 §2.8: `GET /terminal/assets/<name>` (the vendored assets, immutable
+/// cache; any other name `404`) and `GET /terminal` or `/terminal/<seg>` (the page; `<seg>`
+/// is not validated; `/terminal/` with an empty segment is not matched).
+pub fn page_route(req: &Req) -> Option<Result<Resp, ApiError>> {
+    if !req.is("GET") {
+        return None;
+    }
+    let segs = req.segs();
+    match segs.as_slice() {
+        ["terminal", "assets", name] => Some(match page::asset(name) {
+            Some(a) => Ok(Resp::new(200, a.content_type, a.body.to_vec())
+                .header("Cache-Control", "public, max-age=31536000, immutable")),
+            None => Err(ApiError::not_found()),
+        }),
+        ["terminal"] => Some(Ok(page_resp())),
+        ["terminal", seg] if !seg.is_empty() => Some(Ok(page_resp())),
+        _ => None,
+    }
+}
+
+fn page_resp() -> Resp {
+    Resp::new(200, "text/html; charset=utf-8", page::PAGE.to_vec())
+        .header("Cache-Control", "no-cache")
 }

@@ -14,6 +14,7 @@
 //! [ext] The viewer attaches with `-t =<name>-agent` (exact name): plain `-t` also matches
 //! a session whose name merely starts with it.
 
+pub mod page;
 pub mod protocol;
 pub mod pty;
 pub mod session;
@@ -85,11 +86,10 @@ impl TerminalService {
         tmux::find().is_some()
     }
 
-    /// Whether to advertise the terminal (spec 09: only when `/terminal` serves its page
-    /// and an upgrade can succeed). The page is not served yet.
+    /// Whether to advertise the terminal (spec 09: only when `/terminal` serves its page —
+    /// always, it is embedded — and an upgrade can succeed).
     pub fn advertised(&self) -> bool {
-        const PAGE_SERVED: bool = false;
-        PAGE_SERVED && self.available()
+        self.available()
     }
 
     /// Reserves one of [`MAX_OPEN`] slots.
