@@ -31,6 +31,9 @@ pub struct Config {
     pub sse_keepalive: Duration,
     pub sweep_interval: Duration,
     pub def_poll_interval: Duration,
+    /// Cap on live MCP sessions (`PARACHUTE_AGENT_MCP_SESSIONS_MAX`, default 1000, at least
+    /// 1): a new session beyond it evicts the least recently used one.
+    pub mcp_sessions_max: usize,
     /// Where `static/` lives (next to the binary's install dir, or the source tree).
     pub install_dir: PathBuf,
 }
@@ -178,6 +181,9 @@ impl Config {
             .filter(|v| *v > 0)
             .unwrap_or(60_000)
             .max(10);
+        let mcp_sessions_max = env_u64("PARACHUTE_AGENT_MCP_SESSIONS_MAX")?
+            .unwrap_or(crate::mcp::session::DEFAULT_MAX_SESSIONS as u64)
+            .clamp(1, 1_000_000) as usize;
         Ok(Config {
             port: raw.port.unwrap_or_else(port_from_env),
             state_dir: raw.state_dir.unwrap_or_else(state_dir_from_env),
@@ -191,6 +197,7 @@ impl Config {
             sweep_interval: Duration::from_millis(sweep_ms),
             def_poll_interval: Duration::from_millis(poll_ms),
             install_dir: install_dir(),
+            mcp_sessions_max,
         })
     }
 }

@@ -75,9 +75,10 @@ impl AppState {
         let attached = Arc::new(crate::backend::attached::AttachedRegistry::new());
         channels.add_route(attached.clone());
         let mcp = crate::mcp::service::McpService::new(
-            crate::mcp::McpSessionStore::new(
+            crate::mcp::McpSessionStore::with_max(
                 Some(config.state_dir.clone()),
                 crate::mcp::McpSessionStore::idle_from_env(),
+                config.mcp_sessions_max,
             ),
             channels.clone(),
             attached.clone(),

@@ -3,4 +3,5 @@
 
 mod state_common;
 mod state_lock;
+mod state_mcp;
 mod state_mounts;
