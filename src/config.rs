@@ -34,6 +34,10 @@ pub struct Config {
     /// Cap on live MCP sessions (`PARACHUTE_AGENT_MCP_SESSIONS_MAX`, default 1000, at least
     /// 1): a new session beyond it evicts the least recently used one.
     pub mcp_sessions_max: usize,
+    /// Each http-ui channel's ring of recent messages: at most
+    /// `PARACHUTE_AGENT_HTTP_UI_RING_MESSAGES` (default 200) and
+    /// `PARACHUTE_AGENT_HTTP_UI_RING_BYTES` (default 4 MiB) — both at least 1.
+    pub http_ui_ring: crate::channels::recent::RingLimit,
     /// Where `static/` lives (next to the binary's install dir, or the source tree).
     pub install_dir: PathBuf,
 }
@@ -184,6 +188,13 @@ impl Config {
         let mcp_sessions_max = env_u64("PARACHUTE_AGENT_MCP_SESSIONS_MAX")?
             .unwrap_or(crate::mcp::session::DEFAULT_MAX_SESSIONS as u64)
             .clamp(1, 1_000_000) as usize;
+        let ring_default = crate::channels::recent::RingLimit::default();
+        let http_ui_ring = crate::channels::recent::RingLimit {
+            messages: env_u64("PARACHUTE_AGENT_HTTP_UI_RING_MESSAGES")?
+                .map_or(ring_default.messages, |v| v.clamp(1, 100_000) as usize),
+            bytes: env_u64("PARACHUTE_AGENT_HTTP_UI_RING_BYTES")?
+                .map_or(ring_default.bytes, |v| v.clamp(1, 1 << 30) as usize),
+        };
         Ok(Config {
             port: raw.port.unwrap_or_else(port_from_env),
             state_dir: raw.state_dir.unwrap_or_else(state_dir_from_env),
@@ -198,6 +209,7 @@ impl Config {
             def_poll_interval: Duration::from_millis(poll_ms),
             install_dir: install_dir(),
             mcp_sessions_max,
+            http_ui_ring,
         })
     }
 }

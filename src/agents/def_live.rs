@@ -35,9 +35,7 @@ impl DefChannels for LiveChannels {
             transport: "vault".into(),
             config: Some(config),
         };
-        let deps = TransportDeps {
-            state_dir: self.state_dir.clone(),
-        };
+        let deps = TransportDeps::new(self.state_dir.clone());
         let transport = factory::build(&entry, &deps).map_err(|e| e.to_string())?;
         self.channels
             .insert(entry, transport)

@@ -4,12 +4,33 @@
 
 use std::sync::Arc;
 
+use super::recent::RingLimit;
 use super::store::ChannelEntry;
 use super::transport::{Transport, TransportError};
 
 /// Everything a transport constructor may need from the daemon.
 pub struct TransportDeps {
     pub state_dir: std::path::PathBuf,
+    /// Size of each http-ui channel's ring of recent messages.
+    pub http_ui_ring: RingLimit,
+}
+
+impl TransportDeps {
+    /// Deps with the default limits.
+    pub fn new(state_dir: std::path::PathBuf) -> TransportDeps {
+        TransportDeps {
+            state_dir,
+            http_ui_ring: RingLimit::default(),
+        }
+    }
+
+    /// Deps from the daemon's configuration.
+    pub fn from_config(config: &crate::config::Config) -> TransportDeps {
+        TransportDeps {
+            state_dir: config.state_dir.clone(),
+            http_ui_ring: config.http_ui_ring,
+        }
+    }
 }
 
 pub const KNOWN_KINDS: &str = "telegram, http-ui, vault";
@@ -19,7 +40,10 @@ pub fn build(
     deps: &TransportDeps,
 ) -> Result<Arc<dyn Transport>, TransportError> {
     match entry.transport.as_str() {
-        super::http_ui::KIND => Ok(Arc::new(super::http_ui::HttpUiTransport::new(&entry.name))),
+        super::http_ui::KIND => Ok(Arc::new(super::http_ui::HttpUiTransport::with_ring(
+            &entry.name,
+            deps.http_ui_ring,
+        ))),
         crate::vault::transport::KIND => Ok(Arc::new(crate::vault::VaultTransport::new(
             &entry.name,
             entry.config.as_ref(),

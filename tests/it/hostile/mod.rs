@@ -5,3 +5,4 @@ mod state_common;
 mod state_lock;
 mod state_mcp;
 mod state_mounts;
+mod state_ring;
