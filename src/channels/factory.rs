@@ -9,25 +9,19 @@ use super::store::ChannelEntry;
 use super::transport::{Transport, TransportError};
 
 /// Everything a transport constructor may need from the daemon.
+#[derive(Debug, Clone)]
 pub struct TransportDeps {
     pub state_dir: std::path::PathBuf,
+    pub telegram: crate::config::TelegramConfig,
     /// Size of each http-ui channel's ring of recent messages.
     pub http_ui_ring: RingLimit,
 }
 
 impl TransportDeps {
-    /// Deps with the default limits.
-    pub fn new(state_dir: std::path::PathBuf) -> TransportDeps {
-        TransportDeps {
-            state_dir,
-            http_ui_ring: RingLimit::default(),
-        }
-    }
-
-    /// Deps from the daemon's configuration.
     pub fn from_config(config: &crate::config::Config) -> TransportDeps {
         TransportDeps {
             state_dir: config.state_dir.clone(),
+            telegram: config.telegram.clone(),
             http_ui_ring: config.http_ui_ring,
         }
     }
@@ -52,6 +46,7 @@ pub fn build(
             &entry.name,
             entry.config.as_ref(),
             &deps.state_dir,
+            &deps.telegram,
         )?)),
         other => Err(TransportError::Config(format!(
             "registry: unknown transport kind \"{other}\" for channel \"{}\" (known: {KNOWN_KINDS})",
