@@ -38,7 +38,7 @@ pub fn build(
             &entry.name,
             deps.http_ui_ring,
         ))),
-        crate::vault::transport::KIND => Ok(Arc::new(crate::vault::VaultTransport::new(
+        crate::channels::vault::transport::KIND => Ok(Arc::new(crate::channels::vault::VaultTransport::new(
             &entry.name,
             entry.config.as_ref(),
         )?)),
