@@ -84,6 +84,7 @@ fn run(mut config: Config) -> Result<(), String> {
         crate::api::handler(state.clone()),
         HTTP_WORKERS,
         state.config.max_body_bytes,
+        crate::http::cors::CorsOrigins::from_list(&state.config.cors_origins),
     );
     start_preflight(&state);
     log::info!(
