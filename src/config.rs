@@ -41,6 +41,10 @@ pub struct Config {
     pub step_up_ttl: Duration,
     pub sse_keepalive: Duration,
     pub def_poll_interval: Duration,
+    /// Terminal (spec 06 §2.6): how long a client whose output queue is full (16 MiB) may
+    /// accept nothing before it is closed 1013. `PARACHUTE_AGENT_TERMINAL_STALL_SECS`,
+    /// default 10, clamped to 1..=600.
+    pub terminal_stall: Duration,
     /// Limits of the HTTP front door (connections, heads, bodies, timeouts).
     pub http: HttpLimits,
     /// Where `static/` lives (next to the binary's install dir, or the source tree).
@@ -396,7 +400,11 @@ impl Config {
             .filter(|v| *v > 0)
             .unwrap_or(60_000)
             .max(10);
+        let terminal_stall = env_u64("PARACHUTE_AGENT_TERMINAL_STALL_SECS")?
+            .unwrap_or(10)
+            .clamp(1, 600);
         let mut config = Config {
+            terminal_stall: secs(terminal_stall),
             port: raw.port.unwrap_or_else(port_from_env),
             state_dir: raw.state_dir.unwrap_or_else(state_dir_from_env),
             parachute_home: parachute_home(),

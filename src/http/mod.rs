@@ -213,6 +213,34 @@ fn respond(request: tiny_http::Request, resp: Resp) {
             }
         }
         Body::Stream(run) => start_stream(request, resp.status, &resp.headers, run),
+        Body::Upgrade {
+            protocol,
+            thread,
+            run,
+        } => start_upgrade(request, protocol, &resp.headers, thread, run),
+    }
+}
+
+/// Answers `101` and hands the connection to `run` on its own thread.
+fn start_upgrade(
+    request: tiny_http::Request,
+    protocol: &str,
+    headers: &[(String, String)],
+    thread: String,
+    run: response::UpgradeFn,
+) {
+    let mut out = tiny_http::Response::empty(101);
+    for (k, v) in headers {
+        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+            out.add_header(h);
+        }
+    }
+    let stream = request.upgrade(protocol, out);
+    let spawned = std::thread::Builder::new().name(thread).spawn(move || {
+        let _ = catch_unwind(AssertUnwindSafe(|| run(stream)));
+    });
+    if let Err(e) = spawned {
+        log::error!("http: cannot start an upgraded connection's thread: {e}");
     }
 }
 
