@@ -14,27 +14,11 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 
 /// Messages kept per channel by default.
-pub const CAPACITY: usize = 200;
-/// Bytes kept per channel by default (texts, ids, senders, file paths).
-pub const DEFAULT_MAX_BYTES: usize = 4 * 1024 * 1024;
+pub const CAPACITY: usize = crate::config::RING_MESSAGES_DEFAULT;
 /// What one entry costs beyond its strings (the JSON object, the time stamp).
 const ENTRY_OVERHEAD: usize = 64;
 
-/// How much one channel's ring may hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RingLimit {
-    pub messages: usize,
-    pub bytes: usize,
-}
-
-impl Default for RingLimit {
-    fn default() -> Self {
-        RingLimit {
-            messages: CAPACITY,
-            bytes: DEFAULT_MAX_BYTES,
-        }
-    }
-}
+pub use crate::config::RingLimit;
 
 #[derive(Default)]
 struct Ring {
