@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod grants;
 pub mod http;
 pub mod jobs;
+pub mod journal;
 pub mod mcp;
 pub mod mint;
 pub mod sandbox;
