@@ -49,7 +49,12 @@ fn run(config: Config) -> Result<(), String> {
     let state = Arc::new(AppState::new(config));
     crate::sandbox::boot::boot(&state);
     let server = HttpServer::bind(state.config.port)?;
-    let http = HttpServer::start(server, state.clone(), HTTP_WORKERS);
+    let http = HttpServer::start(
+        server,
+        crate::api::handler(state.clone()),
+        HTTP_WORKERS,
+        state.config.max_body_bytes,
+    );
     log::info!(
         "parachute-agent: daemon listening on http://127.0.0.1:{}",
         state.config.port

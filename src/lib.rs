@@ -2,6 +2,7 @@
 //! See ARCHITECTURE.md for the map of modules and threads.
 
 pub mod agents;
+pub mod api;
 pub mod auth;
 pub mod backend;
 pub mod bridge;

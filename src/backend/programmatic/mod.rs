@@ -5,7 +5,6 @@
 //! [`crate::backend::launch::Launcher`] seam, so the sandbox wraps it without this module
 //! knowing how.
 
-pub mod api;
 pub mod argv;
 pub mod attachments;
 pub mod boot;

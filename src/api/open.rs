@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use super::{ApiError, Req, Resp};
+use crate::http::{ApiError, Req, Resp};
 use crate::state::AppState;
 
 /// `/health` (any method): status, channels with subscriber counts, programmatic agents,
