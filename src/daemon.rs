@@ -46,7 +46,8 @@ fn run(config: Config) -> Result<(), String> {
     let mut signals = Signals::new([SIGTERM, SIGINT])
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
 
-    let state = Arc::new(AppState::new(config));
+    let durable = crate::supervision::open_durable(&config)?;
+    let state = Arc::new(AppState::new(config, durable));
     crate::sandbox::boot::boot(&state);
     let server = HttpServer::bind(state.config.port)?;
     let http = HttpServer::start(
@@ -82,11 +83,14 @@ fn run(config: Config) -> Result<(), String> {
         .jobs
         .spawn_scheduler(crate::jobs::tick_from_env(), jobs_stop_rx);
 
+    let mut supervisor = crate::supervision::announce_ready(&state);
+
     let signal = signals.forever().next();
     log::info!(
         "received signal {}, shutting down",
         signal.unwrap_or_default()
     );
+    supervisor.drain(&state);
     drop(stop_sweep);
     drop(stop_jobs);
     if let Ok(h) = scheduler {

@@ -37,6 +37,10 @@ pub struct HealthHooks {
 
 pub struct AppState {
     pub config: Config,
+    /// Running or draining for a stop (issue 13).
+    pub lifecycle: Arc<crate::lifecycle::Lifecycle>,
+    /// The durable inbound journal (issue 13).
+    pub journal: Option<Arc<crate::journal::Journal>>,
     pub auth: Auth,
     pub channels: Arc<ChannelRegistry>,
     /// Bridge `/events` subscribers (spec 05 §2.2).
@@ -67,7 +71,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config) -> AppState {
+    pub fn new(
+        config: Config,
+        durable: crate::backend::programmatic::durable::Durable,
+    ) -> AppState {
         let auth = Auth::new(config.state_dir.clone(), config.parachute_home.clone());
         let channels = ChannelRegistry::new();
         let events = SseHub::new("events", config.sse_keepalive);
@@ -100,6 +107,10 @@ impl AppState {
         // the bubblewrap launcher (spec 04 §5, §6).
         let sandbox = crate::sandbox::Sandbox::new();
         let credentials = Arc::new(crate::credentials::CredentialStore::new(&config.state_dir));
+        let (lifecycle, journal) = (durable.lifecycle.clone(), durable.journal.clone());
+        if let Some(j) = &journal {
+            channels.set_offset_store(j.clone());
+        }
         let programmatic = crate::backend::programmatic::boot::build(
             &config,
             channels.clone(),
@@ -107,6 +118,7 @@ impl AppState {
             turn_events.clone(),
             turn_launcher(&sandbox),
             credentials.clone(),
+            durable,
         );
         channels.add_route(programmatic.clone());
         agent_defs.add_sink(programmatic.clone());
@@ -114,6 +126,8 @@ impl AppState {
         let step_up = crate::security::StepUpStore::new(&config.state_dir, config.step_up_ttl);
         let jobs = crate::jobs::JobService::new(channels.clone());
         AppState {
+            lifecycle,
+            journal,
             jobs,
             tickets,
             step_up,

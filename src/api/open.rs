@@ -37,13 +37,18 @@ pub fn health(state: &AppState) -> Resp {
         .map(|f| f())
         .unwrap_or_default();
     let mut body = json!({
-        "status": "ok",
+        // [ext] issue 13: `draining` while a stop lets running turns finish.
+        "status": if state.lifecycle.draining() { "draining" } else { "ok" },
         "channels": channels,
         "total_clients": state.events.total(),
         "programmatic_agents": agents,
     });
     if let Some(deps) = state.health.dependencies.read().as_ref() {
         body["dependencies"] = json!(deps);
+    }
+    if let Some(j) = &state.journal {
+        let s = j.stats();
+        body["journal"] = json!({"pending": s.pending, "bytes": s.bytes});
     }
     Resp::ok(&body)
 }

@@ -11,6 +11,8 @@ pub mod store;
 pub mod telegram;
 pub mod transport;
 
-pub use registry::{Channel, ChannelRegistry, FanoutEvent, FanoutSink, InboundRoute};
+pub use registry::{
+    Channel, ChannelRegistry, FanoutEvent, FanoutSink, InboundRoute, OffsetStore, Refusal,
+};
 pub use sse_hub::SseHub;
 pub use transport::{ChannelContext, InboundMessage, Transport, TransportError};

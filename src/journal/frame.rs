@@ -131,6 +131,9 @@ mod tests {
         // a huge length is damage, not an allocation
         let mut huge = vec![0xFF, 0xFF, 0xFF, 0x7F, 0, 0, 0, 0];
         huge.extend_from_slice(b"xx");
-        assert_eq!(decode(&huge, 0).1.unwrap().reason, "implausible record length");
+        assert_eq!(
+            decode(&huge, 0).1.unwrap().reason,
+            "implausible record length"
+        );
     }
 }

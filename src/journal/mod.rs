@@ -199,16 +199,13 @@ impl Journal {
             return Err(JournalError(why.clone()));
         }
         let bytes = frame::encode(&rec.to_bytes());
-        let written = inner
-            .file
-            .write_all(&bytes)
-            .and_then(|()| {
-                if self.sync {
-                    inner.file.sync_data()
-                } else {
-                    Ok(())
-                }
-            });
+        let written = inner.file.write_all(&bytes).and_then(|()| {
+            if self.sync {
+                inner.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
         if let Err(e) = written {
             let undo = inner
                 .file
@@ -310,6 +307,12 @@ impl Journal {
             .filter(|p| p.channel == channel && handed_out.insert(p.id))
             .cloned()
             .collect()
+    }
+
+    /// Puts a pending message back into the replay set of this process (it was accepted
+    /// for a channel whose agent had not registered yet).
+    pub fn release(&self, id: u64) {
+        self.inner.lock().handed_out.remove(&id);
     }
 
     /// Pending messages per channel (for `STATUS=` and `/health`).

@@ -16,7 +16,10 @@ fn pending_records_survive_reopen_in_order_with_their_attempts() {
     assert_eq!((r.records, r.pending, r.torn), (0, 0, None));
     let mut ids = Vec::new();
     for i in 0..5 {
-        match j.accept("web", "bot", None, json!({"content": format!("m{i}")})).unwrap() {
+        match j
+            .accept("web", "bot", None, json!({"content": format!("m{i}")}))
+            .unwrap()
+        {
             Accepted::New(id) => ids.push(id),
             Accepted::Duplicate => panic!("no key, no duplicate"),
         }
@@ -30,10 +33,16 @@ fn pending_records_survive_reopen_in_order_with_their_attempts() {
     assert_eq!(r.torn, None);
     let replay = j.take_replay("web");
     let contents: Vec<_> = replay.iter().map(|p| p.msg["content"].clone()).collect();
-    assert_eq!(contents, [json!("m1"), json!("m2"), json!("m3"), json!("m4")]);
+    assert_eq!(
+        contents,
+        [json!("m1"), json!("m2"), json!("m3"), json!("m4")]
+    );
     assert_eq!(replay[0].started, 1, "the in-flight one had one attempt");
     assert_eq!(replay[1].started, 0);
-    assert!(j.take_replay("web").is_empty(), "handed out once per process");
+    assert!(
+        j.take_replay("web").is_empty(),
+        "handed out once per process"
+    );
     assert!(j.take_replay("other").is_empty());
     let mode = std::fs::metadata(j.path()).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
@@ -56,7 +65,8 @@ fn keys_deduplicate_across_reopen_and_offsets_persist() {
         Accepted::Duplicate
     );
     j.set_offset("tg", 42).unwrap();
-    j.finish(id, Outcome::Failed { reason: "x".into() }).unwrap();
+    j.finish(id, Outcome::Failed { reason: "x".into() })
+        .unwrap();
     drop(j);
     let (j, r) = open(tmp.path());
     assert_eq!(r.pending, 0);
@@ -84,7 +94,8 @@ fn a_torn_last_record_is_reported_cut_and_never_misread() {
     assert_eq!(torn.reason, "record shorter than its length");
     assert_eq!(r.pending, 2, "the earlier records are intact");
     // appends after the cut are readable again
-    j.accept("web", "bot", None, json!({"content": "m3"})).unwrap();
+    j.accept("web", "bot", None, json!({"content": "m3"}))
+        .unwrap();
     drop(j);
     let (j, r) = open(tmp.path());
     assert_eq!(r.torn, None);

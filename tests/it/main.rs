@@ -12,6 +12,7 @@ mod foundation_auth;
 mod foundation_boot;
 mod foundation_http;
 mod jobs;
+mod journal;
 mod mcp;
 mod sandbox;
 mod security;

@@ -54,6 +54,7 @@ pub fn build(
     events: Arc<dyn TurnEventSink>,
     launcher: Arc<dyn Launcher>,
     credentials: Arc<CredentialStore>,
+    durable: super::durable::Durable,
 ) -> Arc<ProgrammaticService> {
     let daemon_env: Vec<(String, String)> = std::env::vars().collect();
     let path_var = daemon_env
@@ -104,6 +105,7 @@ pub fn build(
         engine,
         host: Arc::new(host),
         hub: events,
+        durable,
     });
     ProgrammaticService::new(registry, sessions_dir)
 }

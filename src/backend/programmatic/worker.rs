@@ -18,6 +18,7 @@ use serde_json::json;
 
 use super::argv::SessionChoice;
 use super::attachments::{self, AttachmentRef};
+use super::durable::{Durable, Ticket, TurnEnd};
 use super::events::TurnEvent;
 use super::host::{Outbound, TurnHost};
 use super::hub::TurnEventSink;
@@ -30,8 +31,9 @@ use crate::agents::spec::{AgentSpec, ThreadMode};
 use crate::util::fsx;
 use crate::util::time::now_iso;
 
-/// One inbound message waiting for its agent (spec 03 §5.2).
-#[derive(Debug, Clone, PartialEq)]
+/// One inbound message waiting for its agent (spec 03 §5.2). Serialised into the inbound
+/// journal as is (the ticket is the journal's own bookkeeping).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QueuedMessage {
     pub content: String,
     /// `meta.note_id` of the inbound note.
@@ -43,6 +45,9 @@ pub struct QueuedMessage {
     pub attachments: Vec<AttachmentRef>,
     /// `meta.chat_id` (telegram): where the reply goes.
     pub chat_id: Option<String>,
+    /// Its journal record and attempt (issue 13); `None` when not journaled.
+    #[serde(skip)]
+    pub ticket: Option<Ticket>,
 }
 
 impl QueuedMessage {
@@ -55,6 +60,7 @@ impl QueuedMessage {
             delegation_depth: 0,
             attachments: Vec::new(),
             chat_id: None,
+            ticket: None,
         }
     }
 
@@ -69,6 +75,7 @@ impl QueuedMessage {
             delegation_depth: notes::parse_depth(meta.get("delegation_depth").map(String::as_str)),
             attachments: Vec::new(),
             chat_id: get("chat_id"),
+            ticket: None,
         }
     }
 }
@@ -78,6 +85,8 @@ pub struct WorkerCtx {
     pub engine: EngineConfig,
     pub host: Arc<dyn TurnHost>,
     pub hub: Arc<dyn TurnEventSink>,
+    /// The inbound journal and the stop state (issue 13).
+    pub durable: Durable,
 }
 
 const LOCAL_SESSION_FILE: &str = "session.json";
@@ -152,8 +161,8 @@ enum Run {
     Threw(String),
 }
 
-/// Process one message for `spec` completely.
-pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) {
+/// Process one message for `spec` completely; returns how it ended for the journal.
+pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) -> TurnEnd {
     let channel = spec.wake_channel().to_string();
     let w = workspace::private_dir(&ctx.engine.sessions_dir, &spec.name);
     let turn_thread_id = crate::util::rand::uuid();
@@ -204,6 +213,10 @@ pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) {
         }
     };
 
+    let attempt = msg.ticket.as_ref().map_or(1, |t| t.attempt);
+    if attempt > 1 {
+        publish(&TurnEvent::Retry { attempt });
+    }
     let run = match early_failure {
         Some(reason) => Run::Done(TurnResult::failed(reason, false)),
         None => {
@@ -215,7 +228,15 @@ pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) {
             }
         }
     };
+    if ctx.durable.lifecycle.abandoned() {
+        log::warn!(
+            "agent {}: turn stopped at shutdown; the message stays journaled for the next start",
+            spec.name
+        );
+        return TurnEnd::Abandoned;
+    }
 
+    let mut failure = None;
     let (ok, reply_id, thread_id) = match run {
         Run::Done(TurnResult::Ok {
             reply,
@@ -260,6 +281,7 @@ pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) {
                 session: session_id.as_deref(),
             });
             fail(ctx, &channel, msg, &turn_thread_id, &reason);
+            failure = Some(reason);
             (false, None, end_id)
         }
         Run::Threw(reason) => {
@@ -271,6 +293,7 @@ pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) {
                 session: None,
             });
             fail(ctx, &channel, msg, &turn_thread_id, &reason);
+            failure = Some(reason);
             (false, None, end_id)
         }
     };
@@ -282,6 +305,26 @@ pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) {
         reply_id.as_deref(),
         thread_id.as_deref().unwrap_or(&turn_thread_id),
     );
+    match failure {
+        Some(reason) => TurnEnd::Failed(reason),
+        None if ok => TurnEnd::Replied,
+        None => TurnEnd::Failed("reply produced but not saved".into()),
+    }
+}
+
+/// A journaled message that will not run again (attempt limit or age cut-off): failed
+/// where a failure of this channel goes (turn event, failure text to the channel) and
+/// the delegating agent called back, without starting a turn.
+pub fn give_up(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage, reason: &str) -> TurnEnd {
+    let channel = spec.wake_channel().to_string();
+    log::error!(
+        "agent {}: message failed without a turn: {reason}",
+        spec.name
+    );
+    let turn_thread_id = crate::util::rand::uuid();
+    fail(ctx, &channel, msg, &turn_thread_id, reason);
+    callback(ctx, &channel, msg, false, None, &turn_thread_id);
+    TurnEnd::Failed(reason.to_string())
 }
 
 #[allow(clippy::too_many_arguments)]
