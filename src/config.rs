@@ -21,6 +21,9 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// `$PARACHUTE_HOME` or `~/.parachute`: operator.token, expose-state.json, services.json.
     pub parachute_home: PathBuf,
+    /// The daemon user's home (`$HOME`, `/` when unset): agents may never bind it or a
+    /// parent of it (the sandbox's protected-path rule).
+    pub home: PathBuf,
     pub turn_timeout: Duration,
     pub max_body_bytes: u64,
     pub sse_ticket_ttl: Duration,
@@ -30,6 +33,10 @@ pub struct Config {
     pub def_poll_interval: Duration,
     /// Where `static/` lives (next to the binary's install dir, or the source tree).
     pub install_dir: PathBuf,
+    /// `PARACHUTE_AGENT_METRICS_OPEN` (`1`/`true`, default off): `GET /metrics` without a
+    /// token for direct loopback clients (a request forwarded by a proxy still needs
+    /// `agent:read`).
+    pub metrics_open: bool,
     /// Inbound journal, graceful stop and systemd knobs (issue 13).
     pub durability: Durability,
 }
@@ -168,6 +175,24 @@ fn env_u64(key: &str) -> Result<Option<u64>, ConfigError> {
     }
 }
 
+/// `RUST_LOG` and `JOURNAL_STREAM`, read before anything logs (spec 08: log level).
+pub fn log_settings() -> crate::logging::LogSettings {
+    crate::logging::LogSettings {
+        rust_log: env_nonempty("RUST_LOG"),
+        journal: std::env::var_os("JOURNAL_STREAM").is_some(),
+    }
+}
+
+/// A boolean knob: `1`, `true`, `yes`, `on` (any case) are on; anything else is off.
+fn env_flag(key: &str) -> bool {
+    env_nonempty(key).is_some_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
+}
+
 /// The directory `static/` and `.parachute/module.json` are resolved from: the
 /// `PARACHUTE_AGENT_INSTALL_DIR` override, else the first ancestor of the executable
 /// that has a `static/` folder, else the executable's directory.
@@ -227,6 +252,7 @@ impl Config {
             port: raw.port.unwrap_or_else(port_from_env),
             state_dir: raw.state_dir.unwrap_or_else(state_dir_from_env),
             parachute_home: parachute_home(),
+            home: home_dir(),
             turn_timeout: secs(turn_timeout),
             max_body_bytes,
             sse_ticket_ttl: secs(ticket_ttl),
@@ -235,6 +261,7 @@ impl Config {
             sweep_interval: Duration::from_millis(sweep_ms),
             def_poll_interval: Duration::from_millis(poll_ms),
             install_dir: install_dir(),
+            metrics_open: env_flag("PARACHUTE_AGENT_METRICS_OPEN"),
             durability: Durability::from_env()?,
         })
     }

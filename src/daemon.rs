@@ -28,10 +28,12 @@ pub fn serve(config: Config) -> i32 {
     }
 }
 
-fn run(config: Config) -> Result<(), String> {
+fn run(mut config: Config) -> Result<(), String> {
     let state_dir = config.state_dir.clone();
     fsx::ensure_private_dir(&state_dir)
         .map_err(|e| format!("cannot create state dir {}: {e}", state_dir.display()))?;
+    // One daemon per state dir: a second one exits here, before it binds or starts anything.
+    let _instance = crate::instance::acquire(&state_dir)?;
     std::fs::create_dir_all(state_dir.join("inbox"))
         .map_err(|e| format!("cannot create inbox: {e}"))?;
     let dotenv = config::load_dotenv(&state_dir);
@@ -46,10 +48,16 @@ fn run(config: Config) -> Result<(), String> {
     let mut signals = Signals::new([SIGTERM, SIGINT])
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
 
+    // Bound before the state is built: with `--port 0` the kernel picks the port, and
+    // everything that names our port (services.json, trigger and discovery URLs) must see
+    // the real one.
+    let server = HttpServer::bind(config.port)?;
+    if let Some(addr) = server.server_addr().to_ip() {
+        config.port = addr.port();
+    }
     let durable = crate::supervision::open_durable(&config)?;
     let state = Arc::new(AppState::new(config, durable));
     crate::sandbox::boot::boot(&state);
-    let server = HttpServer::bind(state.config.port)?;
     let http = HttpServer::start(
         server,
         crate::api::handler(state.clone()),
@@ -108,7 +116,11 @@ fn run(config: Config) -> Result<(), String> {
 
 fn register_service(state: &AppState) {
     let path = crate::services::manifest_path(&state.config.parachute_home);
-    let row = crate::services::our_row(state.config.port, &state.config.install_dir);
+    let row = crate::services::our_row(
+        state.config.port,
+        &state.config.install_dir,
+        crate::services::Served::this_build(),
+    );
     match crate::services::register(&path, row) {
         Ok(()) => log::info!("registered in {}", path.display()),
         Err(e) => log::warn!("services.json not updated: {e}"),

@@ -66,12 +66,26 @@ pub enum Admit {
     Duplicate,
 }
 
+/// The reason of a turn stopped at the end of the stop grace.
+pub const ABANDONED: &str = "stopped at shutdown; the message stays journaled";
+
 /// How the worker's turn ended, as the journal records it.
 pub enum TurnEnd {
     Replied,
     Failed(String),
     /// Killed at the end of the stop grace: record nothing.
     Abandoned,
+}
+
+impl TurnEnd {
+    pub fn of(report: &super::turn_report::TurnReport) -> TurnEnd {
+        match &report.reason {
+            Some(r) if r == ABANDONED => TurnEnd::Abandoned,
+            Some(r) => TurnEnd::Failed(r.clone()),
+            None if report.outcome == super::turn_report::TurnOutcome::Ok => TurnEnd::Replied,
+            None => TurnEnd::Failed(format!("turn {}", report.outcome.as_str())),
+        }
+    }
 }
 
 impl Durable {
@@ -91,7 +105,9 @@ impl Durable {
             return Ok(Admit::Fresh(None));
         };
         let value = serde_json::to_value(msg).unwrap_or_default();
-        match j.accept(channel, agent, key, value) {
+        let accepted = j.accept(channel, agent, key, value);
+        report_backlog(j);
+        match accepted {
             Ok(Accepted::New(id)) => Ok(Admit::Fresh(Some(Ticket {
                 id,
                 attempt: 1,
@@ -245,8 +261,14 @@ impl Durable {
             if let Err(e) = j.finish(id, outcome) {
                 log::error!("journal: could not mark message {id} done: {e}");
             }
+            report_backlog(j);
         }
     }
+}
+
+/// `/metrics`: messages journaled and not yet done.
+fn report_backlog(j: &Journal) {
+    crate::metrics::metrics().set_journal_backlog(j.stats().pending as i64);
 }
 
 fn human(d: Duration) -> String {

@@ -24,6 +24,7 @@ pub mod service;
 pub mod spawn_request;
 pub mod stream;
 pub mod turn;
+pub mod turn_report;
 pub mod worker;
 pub mod workspace;
 

@@ -15,6 +15,7 @@ use crossbeam_channel::{unbounded, Sender};
 use parking_lot::{Mutex, RwLock};
 
 use super::durable::{Admit, Begin, TurnEnd};
+use super::turn_report::{log_line, TurnOutcome};
 use super::worker::{give_up, process, QueuedMessage, WorkerCtx};
 use crate::agents::spec::AgentSpec;
 use crate::channels::Refusal;
@@ -123,6 +124,8 @@ impl ProgrammaticRegistry {
         let spec = Arc::new(RwLock::new(spec));
         let (ctx, st, sp) = (self.ctx.clone(), state.clone(), spec.clone());
         let name = format!("turn-{}", sp.read().wake_channel());
+        // A slot serves one agent name for its whole life: take its counters once.
+        let counters = crate::metrics::metrics().agent(&sp.read().name);
         let spawned = std::thread::Builder::new().name(name).spawn(move || {
             struct Alive(Arc<SlotState>);
             impl Drop for Alive {
@@ -132,7 +135,7 @@ impl ProgrammaticRegistry {
             }
             let _alive = Alive(st.clone());
             while let Ok(msg) = rx.recv() {
-                Self::work(&ctx, &st, &sp, msg);
+                Self::work(&ctx, &st, &sp, &counters, msg);
             }
         });
         if let Err(e) = spawned {
@@ -143,7 +146,13 @@ impl ProgrammaticRegistry {
     }
 
     /// One dequeued message on the worker thread.
-    fn work(ctx: &WorkerCtx, st: &SlotState, sp: &RwLock<AgentSpec>, msg: QueuedMessage) {
+    fn work(
+        ctx: &WorkerCtx,
+        st: &SlotState,
+        sp: &RwLock<AgentSpec>,
+        counters: &crate::metrics::AgentTurns,
+        msg: QueuedMessage,
+    ) {
         let current = sp.read().clone();
         let channel = current.wake_channel().to_string();
         let begin = ctx.durable.begin(&channel, &msg);
@@ -159,14 +168,24 @@ impl ProgrammaticRegistry {
         }
         st.busy.store(true, Ordering::SeqCst);
         st.waiting.fetch_sub(1, Ordering::SeqCst);
+        let started = std::time::Instant::now();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &begin {
             Begin::GiveUp(reason) => give_up(ctx, &current, &msg, reason),
             _ => process(ctx, &current, &msg),
         }));
-        let end = r.unwrap_or_else(|_| {
-            log::error!("agent {}: turn worker panicked; continuing", current.name);
-            TurnEnd::Failed("the turn worker panicked".into())
-        });
+        let end = match r {
+            Ok(report) => {
+                let took = started.elapsed();
+                counters.record(report.outcome.as_str(), took);
+                log::info!("{}", log_line(&channel, &current.name, &report, took));
+                TurnEnd::of(&report)
+            }
+            Err(_) => {
+                counters.record(TurnOutcome::Failed.as_str(), started.elapsed());
+                log::error!("agent {}: turn worker panicked; continuing", current.name);
+                TurnEnd::Failed("the turn worker panicked".into())
+            }
+        };
         ctx.durable.end(&msg, end);
         st.busy.store(false, Ordering::SeqCst);
     }
@@ -314,6 +333,24 @@ impl ProgrammaticRegistry {
             .collect();
         v.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
         v
+    }
+
+    /// `(agent, queued messages, a turn running)` per live agent, for `/metrics`.
+    pub fn queue_depths(&self) -> Vec<(String, usize, bool)> {
+        let inner = self.inner.lock();
+        inner
+            .by_channel
+            .values()
+            .map(|s| {
+                let st = &s.state;
+                let busy = st.busy.load(Ordering::SeqCst);
+                (
+                    s.spec.read().name.clone(),
+                    st.waiting.load(Ordering::SeqCst),
+                    busy,
+                )
+            })
+            .collect()
     }
 
     pub fn pending_count(&self, channel: &str) -> usize {

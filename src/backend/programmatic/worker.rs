@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::argv::SessionChoice;
 use super::attachments::{self, AttachmentRef};
-use super::durable::{Durable, Ticket, TurnEnd};
+use super::durable::{Durable, Ticket, ABANDONED};
 use super::events::TurnEvent;
 use super::host::{Outbound, TurnHost};
 use super::hub::TurnEventSink;
@@ -26,6 +26,7 @@ use super::notes::{self, Callback, Prior, ThreadTurn, ThreadWrite, MAX_DELEGATIO
 use super::outcome::TurnResult;
 use super::stream::Usage;
 use super::turn::{run_turn, EngineConfig, TurnInput};
+use super::turn_report::{TurnOutcome, TurnReport};
 use super::workspace::{self, McpServer};
 use crate::agents::spec::{AgentSpec, ThreadMode};
 use crate::util::fsx;
@@ -161,8 +162,8 @@ enum Run {
     Threw(String),
 }
 
-/// Process one message for `spec` completely; returns how it ended for the journal.
-pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) -> TurnEnd {
+/// Process one message for `spec` completely; says how it ended.
+pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) -> TurnReport {
     let channel = spec.wake_channel().to_string();
     let w = workspace::private_dir(&ctx.engine.sessions_dir, &spec.name);
     let turn_thread_id = crate::util::rand::uuid();
@@ -217,12 +218,13 @@ pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) -> TurnEn
     if attempt > 1 {
         publish(&TurnEvent::Retry { attempt });
     }
+    let attempts = std::cell::Cell::new(0);
     let run = match early_failure {
         Some(reason) => Run::Done(TurnResult::failed(reason, false)),
         None => {
             write_thread(&ThreadWrite::Start);
             let mut sink = |e: TurnEvent| publish(&e);
-            match deliver(ctx, spec, &channel, msg, &session, &mut sink) {
+            match deliver(ctx, spec, &channel, msg, &session, &attempts, &mut sink) {
                 Ok(r) => Run::Done(r),
                 Err(e) => Run::Threw(e),
             }
@@ -233,7 +235,11 @@ pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) -> TurnEn
             "agent {}: turn stopped at shutdown; the message stays journaled for the next start",
             spec.name
         );
-        return TurnEnd::Abandoned;
+        return TurnReport {
+            outcome: TurnOutcome::Failed,
+            attempts: attempts.get(),
+            reason: Some(ABANDONED.to_string()),
+        };
     }
 
     let mut failure = None;
@@ -305,17 +311,22 @@ pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) -> TurnEn
         reply_id.as_deref(),
         thread_id.as_deref().unwrap_or(&turn_thread_id),
     );
-    match failure {
-        Some(reason) => TurnEnd::Failed(reason),
-        None if ok => TurnEnd::Replied,
-        None => TurnEnd::Failed("reply produced but not saved".into()),
+    let outcome = match (&failure, ok) {
+        (Some(reason), _) => TurnOutcome::of_failure(reason),
+        (None, true) => TurnOutcome::Ok,
+        (None, false) => TurnOutcome::Undelivered,
+    };
+    TurnReport {
+        outcome,
+        attempts: attempts.get(),
+        reason: failure,
     }
 }
 
 /// A journaled message that will not run again (attempt limit or age cut-off): failed
 /// where a failure of this channel goes (turn event, failure text to the channel) and
 /// the delegating agent called back, without starting a turn.
-pub fn give_up(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage, reason: &str) -> TurnEnd {
+pub fn give_up(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage, reason: &str) -> TurnReport {
     let channel = spec.wake_channel().to_string();
     log::error!(
         "agent {}: message failed without a turn: {reason}",
@@ -324,7 +335,11 @@ pub fn give_up(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage, reason: &
     let turn_thread_id = crate::util::rand::uuid();
     fail(ctx, &channel, msg, &turn_thread_id, reason);
     callback(ctx, &channel, msg, false, None, &turn_thread_id);
-    TurnEnd::Failed(reason.to_string())
+    TurnReport {
+        outcome: TurnOutcome::Failed,
+        attempts: 0,
+        reason: Some(reason.to_string()),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -436,6 +451,7 @@ fn deliver(
     channel: &str,
     msg: &QueuedMessage,
     session: &SessionChoice,
+    attempts: &std::cell::Cell<u32>,
     sink: &mut dyn FnMut(TurnEvent),
 ) -> Result<TurnResult, String> {
     let token = match ctx.host.claude_token(channel) {
@@ -487,6 +503,7 @@ fn deliver(
             store_env: &store_env,
             grant_env: &granted.env,
             mcp_servers: &servers,
+            attempts,
         },
         sink,
     )
