@@ -227,7 +227,9 @@ pub fn main() -> i32 {
             ttl,
         } => token_mint(state_dir, &scopes, ttl),
         Command::TokenRotate { state_dir } => token_rotate(state_dir),
-        Command::Bridge => crate::bridge::run(crate::bridge::BridgeConfig::from_env()),
+        Command::Bridge => crate::bridge::run(crate::bridge::BridgeConfig::new(
+            config::BridgeSettings::from_env(),
+        )),
     }
 }
 
