@@ -16,6 +16,7 @@ mod jobs;
 mod journal;
 mod mcp;
 mod ops;
+mod real_claude;
 mod sandbox;
 mod security;
 mod telegram;
