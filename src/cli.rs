@@ -19,6 +19,9 @@ USAGE:
     parachute-agent [serve] [OPTIONS]
     parachute-agent token mint --scope \"agent:read agent:send\" [--ttl 30d] [--state-dir DIR]
     parachute-agent token rotate [--state-dir DIR]
+    parachute-agent doctor [--json] [--port N] [--state-dir DIR]
+                               check the install (claude, bwrap, state dir, hub, def-vaults,
+                               port); says how to fix each failure; exit 0 all passed, 1 not
     parachute-agent bridge     stdio MCP bridge for a Claude Code session (env PARACHUTE_AGENT_URL,
                                PARACHUTE_AGENT_TOKEN, PARACHUTE_CHANNEL_NAME)
 
@@ -47,6 +50,11 @@ pub enum Command {
     Version,
     /// `parachute-agent bridge`: the stdio MCP bridge (spec 05 §4), configured by env.
     Bridge,
+    /// `parachute-agent doctor [--json]`: checks the install (issue 14).
+    Doctor {
+        raw: RawConfig,
+        json: bool,
+    },
 }
 
 /// Parsed command plus the log verbosity adjustment (`-v` +1, `-q` −1).
@@ -93,6 +101,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
                 match word.as_str() {
                     "serve" => sub = Some(word),
                     "token" => return parse_token(p, verbosity),
+                    "doctor" => return parse_doctor(p, raw, verbosity),
                     "bridge" => {
                         return match p.next().map_err(|e| e.to_string())? {
                             None => Ok(Invocation {
@@ -110,6 +119,35 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
     }
     Ok(Invocation {
         command: Command::Serve(raw),
+        verbosity,
+    })
+}
+
+/// `doctor [--json] [--port N] [--state-dir DIR]` (flags before `doctor` count too).
+fn parse_doctor(
+    mut p: lexopt::Parser,
+    mut raw: RawConfig,
+    verbosity: i32,
+) -> Result<Invocation, String> {
+    let mut json = false;
+    while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+        match arg {
+            Long("json") => json = true,
+            Long("port") => raw.port = Some(parse_num(&mut p, "--port")?),
+            Long("state-dir") => {
+                raw.state_dir = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?))
+            }
+            Short('h') | Long("help") => {
+                return Ok(Invocation {
+                    command: Command::Help,
+                    verbosity,
+                })
+            }
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    Ok(Invocation {
+        command: Command::Doctor { raw, json },
         verbosity,
     })
 }
@@ -227,6 +265,13 @@ pub fn main() -> i32 {
             ttl,
         } => token_mint(state_dir, &scopes, ttl),
         Command::TokenRotate { state_dir } => token_rotate(state_dir),
+        Command::Doctor { raw, json } => match Config::resolve(raw) {
+            Ok(cfg) => crate::doctor::main(&cfg, json),
+            Err(e) => {
+                eprintln!("parachute-agent: {e}");
+                2
+            }
+        },
         Command::Bridge => crate::bridge::run(crate::bridge::BridgeConfig::new(
             config::BridgeSettings::from_env(),
         )),
