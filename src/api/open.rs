@@ -36,9 +36,19 @@ pub fn health(state: &AppState) -> Resp {
         .clone()
         .map(|f| f())
         .unwrap_or_default();
+    let starting = state
+        .health
+        .starting
+        .load(std::sync::atomic::Ordering::Relaxed);
     let mut body = json!({
         // [ext] issue 13: `draining` while a stop lets running turns finish.
-        "status": if state.lifecycle.draining() { "draining" } else { "ok" },
+        "status": if state.lifecycle.draining() {
+            "draining"
+        } else if starting {
+            "starting"
+        } else {
+            "ok"
+        },
         "channels": channels,
         "total_clients": state.events.total(),
         "programmatic_agents": agents,
