@@ -73,6 +73,9 @@ fn run(mut config: Config) -> Result<(), String> {
     let durable = crate::supervision::open_durable(&config)?;
     let state = Arc::new(build(config, durable));
     state.health.starting.store(true, Ordering::Relaxed);
+    // Before any agent registers: turns replayed from the journal at registration wait
+    // for the sandbox instead of failing closed while the preflight has not started.
+    start_preflight(&state);
     // Channels and re-registered agents are live before the workers answer the first
     // request (connections made meanwhile wait in the accept queue), so no request ever
     // sees a configured channel as unknown. All of this is in-memory work: transports
@@ -87,7 +90,6 @@ fn run(mut config: Config) -> Result<(), String> {
         HTTP_WORKERS,
         state.config.max_body_bytes,
     );
-    start_preflight(&state);
     log::info!(
         "parachute-agent: daemon listening on http://127.0.0.1:{}",
         state.config.port
