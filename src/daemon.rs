@@ -89,6 +89,7 @@ fn run(mut config: Config) -> Result<(), String> {
         crate::api::handler(state.clone()),
         HTTP_WORKERS,
         state.config.max_body_bytes,
+        crate::http::cors::CorsOrigins::from_list(&state.config.cors_origins),
     );
     log::info!(
         "parachute-agent: daemon listening on http://127.0.0.1:{}",
@@ -204,9 +205,11 @@ pub fn build(config: Config, durable: Durable) -> AppState {
     let tickets = crate::security::TicketStore::new(config.sse_ticket_ttl);
     let step_up = crate::security::StepUpStore::new(&config.state_dir, config.step_up_ttl);
     let jobs = crate::jobs::JobService::new(channels.clone(), config.test.job_clock_offset_ms);
+    let terminal = crate::terminal::TerminalService::new(config.terminal_stall);
     AppState {
         lifecycle,
         journal,
+        terminal,
         jobs,
         tickets,
         step_up,
@@ -265,7 +268,10 @@ fn register_service(state: &AppState) {
     let row = crate::services::our_row(
         state.config.port,
         &state.config.install_dir,
-        crate::services::Served::this_build(),
+        crate::services::Served {
+            terminal: state.terminal.advertised(),
+            ..crate::services::Served::this_build()
+        },
     );
     match crate::services::register(&path, row) {
         Ok(()) => log::info!("registered in {}", path.display()),

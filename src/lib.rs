@@ -27,5 +27,6 @@ pub mod security;
 pub mod services;
 pub mod state;
 pub mod supervision;
+pub mod terminal;
 pub mod util;
 pub mod vault;

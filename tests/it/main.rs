@@ -22,5 +22,6 @@ mod real_claude;
 mod sandbox;
 mod security;
 mod telegram;
+mod terminal;
 mod vault_channels;
 mod vault_client;
