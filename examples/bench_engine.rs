@@ -95,6 +95,7 @@ fn main() {
         engine,
         host: Arc::new(host),
         hub: Arc::new(NoTurnEvents),
+        durable: Default::default(),
     });
     let spec: AgentSpec =
         serde_json::from_str(r#"{"name":"bench","channels":["bench"],"mode":"multi-threaded"}"#)

@@ -9,6 +9,7 @@
 
 pub mod boot;
 pub mod daemon_host;
+pub mod durable;
 pub mod host;
 pub mod persist;
 pub mod registry;
