@@ -19,6 +19,8 @@ USAGE:
     parachute-agent [serve] [OPTIONS]
     parachute-agent token mint --scope \"agent:read agent:send\" [--ttl 30d] [--state-dir DIR]
     parachute-agent token rotate [--state-dir DIR]
+    parachute-agent login-url [--port PORT] [--state-dir DIR]
+                               print a one-time web UI sign-in link (single use, 5 minutes)
     parachute-agent bridge     stdio MCP bridge for a Claude Code session (env PARACHUTE_AGENT_URL,
                                PARACHUTE_AGENT_TOKEN, PARACHUTE_CHANNEL_NAME)
 
@@ -27,6 +29,8 @@ SERVE OPTIONS:
     --state-dir <DIR>          state dir (env PARACHUTE_AGENT_STATE_DIR; default ~/.parachute/agent)
     --turn-timeout <SECS>      wall-clock limit per turn (env PARACHUTE_AGENT_TURN_TIMEOUT_SECS; 1800)
     --max-body-bytes <N>       request body limit (env PARACHUTE_AGENT_MAX_BODY_BYTES; 10485760)
+    --static-dir <DIR>         serve the web UI from DIR/app on disk instead of the built-in files
+                               (env PARACHUTE_AGENT_STATIC_DIR; for UI development)
     -v, -q                     more / less logging (env RUST_LOG; default info)
     -h, --help                 this help
     -V, --version              print the version
@@ -47,6 +51,11 @@ pub enum Command {
     Version,
     /// `parachute-agent bridge`: the stdio MCP bridge (spec 05 §4), configured by env.
     Bridge,
+    /// `parachute-agent login-url`: a one-time web UI sign-in link ([ext], `webui::login`).
+    LoginUrl {
+        state_dir: Option<PathBuf>,
+        port: Option<u16>,
+    },
 }
 
 /// Parsed command plus the log verbosity adjustment (`-v` +1, `-q` −1).
@@ -86,6 +95,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
             Long("max-body-bytes") => {
                 raw.max_body_bytes = Some(parse_num(&mut p, "--max-body-bytes")?)
             }
+            Long("static-dir") => {
+                raw.static_dir = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?))
+            }
             Value(v) if sub.is_none() => {
                 let word = v
                     .into_string()
@@ -93,6 +105,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
                 match word.as_str() {
                     "serve" => sub = Some(word),
                     "token" => return parse_token(p, verbosity),
+                    "login-url" => return parse_login_url(p, verbosity),
                     "bridge" => {
                         return match p.next().map_err(|e| e.to_string())? {
                             None => Ok(Invocation {
@@ -119,6 +132,23 @@ fn parse_num<T: std::str::FromStr>(p: &mut lexopt::Parser, flag: &str) -> Result
     let s = v.to_string_lossy();
     s.parse()
         .map_err(|_| format!("{flag} expects a number, got {s:?}"))
+}
+
+fn parse_login_url(mut p: lexopt::Parser, verbosity: i32) -> Result<Invocation, String> {
+    let (mut state_dir, mut port) = (None, None);
+    while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+        match arg {
+            Long("state-dir") => {
+                state_dir = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?))
+            }
+            Long("port") => port = Some(parse_num(&mut p, "--port")?),
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    Ok(Invocation {
+        command: Command::LoginUrl { state_dir, port },
+        verbosity,
+    })
 }
 
 fn parse_token(mut p: lexopt::Parser, verbosity: i32) -> Result<Invocation, String> {
@@ -249,6 +279,10 @@ pub fn main() -> i32 {
         } => token_mint(state_dir, &scopes, ttl),
         Command::TokenRotate { state_dir } => token_rotate(state_dir),
         Command::Bridge => crate::bridge::run(crate::bridge::BridgeConfig::from_env()),
+        Command::LoginUrl { state_dir, port } => crate::webui::login::print_link(
+            &state_dir.unwrap_or_else(config::state_dir_from_env),
+            port.unwrap_or_else(config::port_from_env),
+        ),
     }
 }
 

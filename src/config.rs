@@ -12,6 +12,7 @@ pub struct RawConfig {
     pub state_dir: Option<PathBuf>,
     pub turn_timeout_secs: Option<u64>,
     pub max_body_bytes: Option<u64>,
+    pub static_dir: Option<PathBuf>,
 }
 
 /// The validated configuration of one daemon run.
@@ -30,6 +31,10 @@ pub struct Config {
     pub def_poll_interval: Duration,
     /// Where `static/` lives (next to the binary's install dir, or the source tree).
     pub install_dir: PathBuf,
+    /// Development override of the web UI (`--static-dir`, env `PARACHUTE_AGENT_STATIC_DIR`;
+    /// default none): serve `<dir>/app/…` from disk on every request instead of the files
+    /// built into the binary, so edits show on reload without a rebuild.
+    pub static_dir: Option<PathBuf>,
 }
 
 /// An error in the configuration: the message is shown to the operator as is.
@@ -179,6 +184,9 @@ impl Config {
             sweep_interval: Duration::from_millis(sweep_ms),
             def_poll_interval: Duration::from_millis(poll_ms),
             install_dir: install_dir(),
+            static_dir: raw
+                .static_dir
+                .or_else(|| env_nonempty("PARACHUTE_AGENT_STATIC_DIR").map(PathBuf::from)),
         })
     }
 }

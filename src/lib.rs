@@ -21,3 +21,4 @@ pub mod services;
 pub mod state;
 pub mod util;
 pub mod vault;
+pub mod webui;

@@ -64,6 +64,8 @@ pub struct AppState {
     pub credentials: Arc<crate::credentials::CredentialStore>,
     /// Scheduled jobs: the store over the vault and the runner (spec 06 §1).
     pub jobs: Arc<crate::jobs::JobService>,
+    /// The web UI's files and its one-time login exchange (spec 06 §3).
+    pub webui: crate::webui::WebUi,
 }
 
 impl AppState {
@@ -113,7 +115,9 @@ impl AppState {
         let tickets = crate::security::TicketStore::new(config.sse_ticket_ttl);
         let step_up = crate::security::StepUpStore::new(&config.state_dir, config.step_up_ttl);
         let jobs = crate::jobs::JobService::new(channels.clone());
+        let webui = crate::webui::WebUi::new(config.static_dir.clone(), config.state_dir.clone());
         AppState {
+            webui,
             jobs,
             tickets,
             step_up,

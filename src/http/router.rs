@@ -29,9 +29,8 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if let Some(r) = open::redirect(req) {
         return Some(Ok(r));
     }
-    let segs = req.segs();
-    if req.is("GET") && segs.first() == Some(&"app") {
-        return Some(open::spa(state, req));
+    if req.is("GET") && req.segs().first() == Some(&"app") {
+        return crate::webui::routes::route(&state.webui, req);
     }
     // Step 6: any method on /health.
     if req.raw_path() == "/health" {
@@ -91,7 +90,10 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if let Some(r) = crate::agents::def_routes::route_webhook(state, req) {
         return Some(r);
     }
-    // Step 19: SSE ticket mint.
+    // Step 19: SSE ticket mint, and [ext] the web UI's one-time login exchange.
+    if let Some(r) = crate::webui::routes::route(&state.webui, req) {
+        return Some(r);
+    }
     if let Some(r) = crate::security::routes::route_ticket(state, req) {
         return Some(r);
     }

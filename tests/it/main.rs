@@ -18,3 +18,4 @@ mod security;
 mod telegram;
 mod vault_channels;
 mod vault_client;
+mod webui;
