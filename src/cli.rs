@@ -217,27 +217,6 @@ pub fn parse_scopes(s: &str) -> Result<Vec<String>, String> {
     Ok(scopes)
 }
 
-fn init_logging(verbosity: i32) {
-    let default = match verbosity {
-        i32::MIN..=-1 => "warn",
-        0 => "info",
-        1 => "debug",
-        _ => "trace",
-    };
-    let mut builder =
-        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default));
-    // ureq logs request paths and raw request bytes at trace level: Telegram bot tokens
-    // travel in the path, bearer tokens in headers. Never below debug for the HTTP client.
-    builder
-        .filter_module("ureq", log::LevelFilter::Debug)
-        .filter_module("ureq_proto", log::LevelFilter::Debug);
-    // Under systemd, journald stamps every line itself.
-    if std::env::var_os("JOURNAL_STREAM").is_some() {
-        builder.format_timestamp(None);
-    }
-    builder.init();
-}
-
 /// Parses the process arguments, runs the command, returns the exit code.
 pub fn main() -> i32 {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -255,7 +234,7 @@ pub fn main() -> i32 {
             return 2;
         }
     };
-    init_logging(inv.verbosity);
+    crate::logging::init(&config::log_settings(), inv.verbosity);
     match inv.command {
         Command::Help => {
             print!("{USAGE}");

@@ -117,6 +117,14 @@ fn env_u64(key: &str) -> Result<Option<u64>, ConfigError> {
     }
 }
 
+/// `RUST_LOG` and `JOURNAL_STREAM`, read before anything logs (spec 08: log level).
+pub fn log_settings() -> crate::logging::LogSettings {
+    crate::logging::LogSettings {
+        rust_log: env_nonempty("RUST_LOG"),
+        journal: std::env::var_os("JOURNAL_STREAM").is_some(),
+    }
+}
+
 /// The directory `static/` and `.parachute/module.json` are resolved from: the
 /// `PARACHUTE_AGENT_INSTALL_DIR` override, else the first ancestor of the executable
 /// that has a `static/` folder, else the executable's directory.

@@ -49,7 +49,12 @@ fn run(config: Config) -> Result<(), String> {
     let state = Arc::new(AppState::new(config));
     crate::sandbox::boot::boot(&state);
     let server = HttpServer::bind(state.config.port)?;
-    let http = HttpServer::start(server, state.clone(), HTTP_WORKERS);
+    let http = HttpServer::start(
+        server,
+        crate::api::handler(state.clone()),
+        HTTP_WORKERS,
+        state.config.max_body_bytes,
+    );
     log::info!(
         "parachute-agent: daemon listening on http://127.0.0.1:{}",
         state.config.port
@@ -99,7 +104,11 @@ fn run(config: Config) -> Result<(), String> {
 
 fn register_service(state: &AppState) {
     let path = crate::services::manifest_path(&state.config.parachute_home);
-    let row = crate::services::our_row(state.config.port, &state.config.install_dir);
+    let row = crate::services::our_row(
+        state.config.port,
+        &state.config.install_dir,
+        crate::services::Served::this_build(),
+    );
     match crate::services::register(&path, row) {
         Ok(()) => log::info!("registered in {}", path.display()),
         Err(e) => log::warn!("services.json not updated: {e}"),

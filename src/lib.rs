@@ -2,6 +2,7 @@
 //! See ARCHITECTURE.md for the map of modules and threads.
 
 pub mod agents;
+pub mod api;
 pub mod auth;
 pub mod backend;
 pub mod bridge;
@@ -13,7 +14,9 @@ pub mod daemon;
 pub mod grants;
 pub mod http;
 pub mod jobs;
+pub mod logging;
 pub mod mcp;
+pub mod metrics;
 pub mod mint;
 pub mod sandbox;
 pub mod security;

@@ -28,18 +28,52 @@ pub fn start_cmd(install_dir: &Path) -> Value {
     }
 }
 
-pub fn our_row(port: u16, install_dir: &Path) -> Map<String, Value> {
-    let row = json!({
+/// What this binary really serves, the input of the `services.json` row (spec 09, last
+/// section: advertise only what is served).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Served {
+    /// The web UI (`/app`) is served: advertises `uiUrl`, `configUiUrl` and `uis.agents`.
+    pub ui: bool,
+    /// `/terminal/<agent>` serves its page and an upgrade can succeed: advertises
+    /// `uis.terminal` and `websocket: true`.
+    pub terminal: bool,
+}
+
+impl Served {
+    /// Today's truth for this build. The web UI and the terminal flip their flag here when
+    /// their routes really serve: `/app` is built into the binary (`webui`); the terminal
+    /// upgrade still answers 501, so it is not advertised.
+    pub fn this_build() -> Served {
+        Served {
+            ui: true,
+            terminal: false,
+        }
+    }
+}
+
+/// Keys of our row that are present only when their surface is served; a merge removes a
+/// stale one left by an older version.
+const SERVED_ONLY: [&str; 2] = ["uiUrl", "configUiUrl"];
+
+pub fn our_row(port: u16, install_dir: &Path, served: Served) -> Map<String, Value> {
+    let mut uis = Map::new();
+    if served.ui {
+        uis.insert("agents".into(), json!({ "displayName": "Agents", "tagline": "Spawn, scope, and watch sandboxed Claude Code sessions.", "path": "/agent/agents", "audience": "surface" }));
+    }
+    if served.terminal {
+        uis.insert("terminal".into(), json!({ "displayName": "Terminal", "tagline": "Attach to a session's live tmux pane in the browser.", "path": "/agent/terminal", "audience": "surface" }));
+    }
+    let mut row = json!({
         "name": SERVICE_NAME, "port": port, "paths": ["/agent"], "health": "/health",
         "version": env!("CARGO_PKG_VERSION"), "displayName": "Agent",
         "tagline": "Chat with your Claude Code sessions — a channel per session.",
         "installDir": install_dir.display().to_string(), "startCmd": start_cmd(install_dir),
-        "stripPrefix": true, "uiUrl": "/agent/app/", "configUiUrl": "/agent/app/", "websocket": true,
-        "uis": {
-            "agents": { "displayName": "Agents", "tagline": "Spawn, scope, and watch sandboxed Claude Code sessions.", "path": "/agent/agents", "audience": "surface" },
-            "terminal": { "displayName": "Terminal", "tagline": "Attach to a session's live tmux pane in the browser.", "path": "/agent/terminal", "audience": "surface" },
-        },
+        "stripPrefix": true, "websocket": served.terminal, "uis": uis,
     });
+    if served.ui {
+        row["uiUrl"] = json!("/agent/app/");
+        row["configUiUrl"] = json!("/agent/app/");
+    }
     match row {
         Value::Object(m) => m,
         _ => unreachable!("literal object"),
@@ -62,7 +96,10 @@ pub fn register(path: &Path, row: Map<String, Value>) -> Result<(), String> {
         .iter_mut()
         .find(|s| s.get("name").and_then(Value::as_str) == Some(SERVICE_NAME))
     {
-        Some(Value::Object(existing)) => existing.extend(row),
+        Some(Value::Object(existing)) => {
+            existing.retain(|k, _| !SERVED_ONLY.contains(&k.as_str()) || row.contains_key(k));
+            existing.extend(row);
+        }
         _ => services.push(Value::Object(row)),
     }
     crate::util::fsx::write_json_atomic(path, &doc, crate::util::fsx::PUBLIC_FILE)
@@ -78,16 +115,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("services.json");
         std::fs::write(&p, r#"{"services":[{"name":"vault","port":1940},{"name":"parachute-agent","port":1,"hubStamp":"x"}]}"#).unwrap();
-        register(&p, our_row(1941, dir.path())).unwrap();
-        register(&p, our_row(1941, dir.path())).unwrap();
+        let all = Served {
+            ui: true,
+            terminal: true,
+        };
+        register(&p, our_row(1941, dir.path(), all)).unwrap();
+        register(&p, our_row(1941, dir.path(), all)).unwrap();
         let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
         let rows = v["services"].as_array().unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1]["port"], 1941);
         assert_eq!(rows[1]["hubStamp"], "x");
         assert_eq!(rows[1]["startCmd"], json!(["parachute-agent"]));
+        assert_eq!(rows[1]["uis"]["terminal"]["path"], "/agent/terminal");
+        register(&p, our_row(1941, dir.path(), Served::default())).unwrap();
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        let row = &v["services"][1];
+        assert_eq!(row["uis"], json!({}));
+        assert_eq!(row["websocket"], false);
+        assert!(row.get("uiUrl").is_none() && row.get("configUiUrl").is_none());
+        assert_eq!(row["hubStamp"], "x");
         std::fs::write(&p, "[1]").unwrap();
-        assert!(register(&p, our_row(1941, dir.path())).is_err());
+        assert!(register(&p, our_row(1941, dir.path(), all)).is_err());
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "[1]");
     }
 }

@@ -10,7 +10,6 @@ pub mod def_boot;
 pub mod def_client;
 pub mod def_live;
 pub mod def_ops;
-pub mod def_routes;
 pub mod def_status;
 pub mod def_triggers;
 pub mod definition;

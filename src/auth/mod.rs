@@ -1,7 +1,7 @@
 //! Token validation and scope checks (spec 01 §3): hub-issued RS256 JWTs checked against
 //! the hub's JWKS and revocation list, plus standalone tokens from the local issuer
-//! (spec 08). Handlers call [`Auth::require`] in one line; it yields a [`Principal`] or the
-//! 401/403 of spec 01 §3.8.
+//! (spec 08). This module validates token strings and nothing more: reading them from a
+//! request and the 401/403 answers of spec 01 §3.8 are the gates in `api::gate`.
 
 pub mod hub;
 pub mod jwks;
@@ -10,8 +10,6 @@ pub mod revocation;
 pub mod validate;
 
 use std::path::PathBuf;
-
-use crate::http::{ApiError, Req};
 
 /// The four `agent:*` scopes. There is no hierarchy: `admin` does not imply `read`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,46 +96,13 @@ impl Auth {
         self.hub.validate(token)
     }
 
-    /// The scope gate: Bearer token → principal with `scope`, else the 401/403 bodies.
-    pub fn require(&self, req: &Req, scope: Scope) -> Result<Principal, ApiError> {
-        let token =
-            bearer(req).ok_or_else(|| ApiError::Unauthorized("Bearer token required".into()))?;
-        let principal = self
-            .validate(&token)
-            .map_err(|e| ApiError::Unauthorized(e.0))?;
-        check_scope(&principal, scope)?;
-        Ok(principal)
-    }
-
-    /// The webhook gate: any failure is the uniform `401 {"error":"unauthorized"}`.
-    pub fn require_uniform(&self, req: &Req, scope: Scope) -> Result<Principal, ApiError> {
-        self.require(req, scope)
-            .map_err(|_| ApiError::UnauthorizedUniform)
-    }
-
     pub fn hub_origin(&self) -> String {
         self.hub.origin()
     }
 }
 
-/// 403 unless `principal` holds `scope`.
-pub fn check_scope(principal: &Principal, scope: Scope) -> Result<(), ApiError> {
-    if principal.has(scope) {
-        Ok(())
-    } else {
-        Err(ApiError::InsufficientScope {
-            required: scope.name(),
-            granted: principal.scopes.clone(),
-        })
-    }
-}
-
-/// `Authorization: Bearer <token>` (scheme case-insensitive, value trimmed, empty → none).
-/// `?token=` is deliberately not read here (spec 01 §3.1).
-pub fn bearer(req: &Req) -> Option<String> {
-    parse_bearer(req.header("authorization")?)
-}
-
+/// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive, value
+/// trimmed, empty → none).
 pub fn parse_bearer(value: &str) -> Option<String> {
     let value = value.trim_start();
     let (scheme, rest) = value.split_at_checked(6)?;

@@ -1,12 +1,11 @@
 //! The `http-ui` transport (spec 05 §7, routes of spec 01 §2.3): a browser ↔ session chat
 //! with no external service.
 //!
-//! - Owned routes (tried after every daemon route, spec 01 §2.8 step 23):
-//!   `POST /api/channels/<own>/send` (matched on the **raw** path; `agent:send`) emits an
-//!   inbound `{source:"http-ui", meta:{source, ts}}` through the routing fork, and
-//!   `GET /ui/events?channel=<own>&ticket=…` (one-time SSE ticket carrying `agent:read`)
-//!   opens a page stream receiving `reply`, `edit`, `permission` and, when the transport
-//!   stops, `close {}` after which the response ends [ext].
+//! - Its two routes are ordinary handlers in `api::http_ui`: [`HttpUiTransport::emit_operator`]
+//!   emits an inbound `{source:"http-ui", meta:{source, ts}}` through the routing fork, and
+//!   [`HttpUiTransport::subscribe_page`] opens a page stream receiving `reply`, `edit`,
+//!   `permission` and, when the transport stops, `close {}` after which the response ends
+//!   [ext].
 //! - Operations: `reply` → `reply {id, text, files}` (`sent=[id]` only if ≥ 1 page got it),
 //!   `edit` → `edit {id, text}`, `sendPermission` → `permission {…}`; `react` and
 //!   `download` are absent.
@@ -28,9 +27,7 @@ use super::transport::{
     ChannelContext, InboundMessage, OutboundArgs, PermissionArgs, Transport, TransportError,
 };
 use super::SseHub;
-use crate::auth::Scope;
-use crate::http::{ApiError, Req, Resp};
-use crate::state::AppState;
+use crate::http::Resp;
 use crate::util::{rand, time};
 
 pub const KIND: &str = "http-ui";
@@ -76,27 +73,19 @@ impl HttpUiTransport {
         self.pages.get().map_or(0, |hub| hub.count(&self.name))
     }
 
-    /// `POST /api/channels/<own>/send`.
-    fn handle_send(&self, state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
-        state.auth.require(req, Scope::Send)?;
-        let body = req.json()?;
-        if body.is_null() {
-            return Err(ApiError::InvalidJson);
-        }
-        let text = match body.get("text").and_then(Value::as_str) {
-            Some(t) if !t.is_empty() => t.to_string(),
-            _ => {
-                return Err(ApiError::bad_request(
-                    "body must be { text: <non-empty string> }",
-                ))
-            }
-        };
-        let ctx = self.ctx.lock().clone().ok_or_else(|| {
-            ApiError::custom(
-                500,
-                json!({"error": "Error: http-ui transport: not started"}),
-            )
-        })?;
+    /// The channel this transport serves.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// An operator message from the page (`POST /api/channels/<own>/send`): recorded in
+    /// the ring and emitted through the routing fork. Fails while the transport is stopped.
+    pub fn emit_operator(&self, text: String) -> Result<(), TransportError> {
+        let ctx = self
+            .ctx
+            .lock()
+            .clone()
+            .ok_or_else(|| TransportError::Runtime("http-ui transport: not started".into()))?;
         self.recent
             .push(&rand::uuid(), &text, "inbound", "operator", &[]);
         let meta = BTreeMap::from([
@@ -110,16 +99,16 @@ impl HttpUiTransport {
             source: KIND.into(),
             attachments: Vec::new(),
         });
-        Ok(Resp::ok(&json!({"ok": true})))
+        Ok(())
     }
 
-    /// `GET /ui/events?channel=<own>&ticket=…`.
-    fn handle_events(&self, state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
-        crate::security::consume_ticket(state, req, Scope::Read)?;
+    /// A page stream (`GET /ui/events?channel=<own>`); the page hub is created on first
+    /// use with the daemon's keepalive interval.
+    pub fn subscribe_page(&self, keepalive: std::time::Duration) -> Resp {
         let hub = self
             .pages
-            .get_or_init(|| SseHub::new("ui-events", state.config.sse_keepalive));
-        Ok(hub.subscribe(&self.name))
+            .get_or_init(|| SseHub::new("ui-events", keepalive));
+        hub.subscribe(&self.name)
     }
 }
 
@@ -188,19 +177,6 @@ impl Transport for HttpUiTransport {
 
     fn transcript(&self) -> Result<Vec<Value>, TransportError> {
         Ok(self.recent.snapshot())
-    }
-
-    fn route(&self, state: &AppState, req: &mut Req) -> Option<Result<Resp, ApiError>> {
-        if req.is("POST") && req.raw_path() == format!("/api/channels/{}/send", self.name) {
-            return Some(self.handle_send(state, req));
-        }
-        if req.is("GET")
-            && req.raw_path() == "/ui/events"
-            && req.query("channel") == Some(self.name.as_str())
-        {
-            return Some(self.handle_events(state, req));
-        }
-        None
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -2,12 +2,10 @@
 //! transport; inbound messages enter through [`ChannelRegistry::emit`], which applies the
 //! routing fork (attached → programmatic → fan-out) of spec 05 §0.3.
 
-pub mod api;
 pub mod factory;
 pub mod http_ui;
 pub mod recent;
 pub mod registry;
-pub mod session_api;
 pub mod sse_hub;
 pub mod store;
 pub mod telegram;

@@ -11,8 +11,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::registry::ChannelRegistry;
-use crate::http::{ApiError, Req, Resp};
-use crate::state::AppState;
 
 /// An inbound message in memory (spec 05 §0.2).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -130,12 +128,6 @@ pub trait Transport: Send + Sync {
     /// The transcript for `GET /api/channels/<ch>/messages` (newest last).
     fn transcript(&self) -> Result<Vec<Value>, TransportError> {
         Ok(Vec::new())
-    }
-
-    /// HTTP routes the transport owns (http-ui: its `/send` and `/ui/events`), tried after
-    /// every daemon route (spec 01 §2.8 step 23).
-    fn route(&self, _state: &AppState, _req: &mut Req) -> Option<Result<Resp, ApiError>> {
-        None
     }
 
     /// Liveness for `/health` (`channels[].poller`), e.g. a telegram poll loop's state.

@@ -5,7 +5,6 @@
 //! [`CredentialStore::env_for`]; the HTTP routes live in the security routes module.
 
 pub mod names;
-pub mod routes;
 pub mod store;
 pub mod view;
 

@@ -1,17 +1,14 @@
 //! The HTTP core (spec 01 §0): a blocking tiny_http server on a pool of worker threads.
-//! Each request is parsed into a [`Req`], routed by [`router::route`], and answered with
-//! a [`Resp`]; every handler runs behind `catch_unwind`, so a panic becomes
-//! `500 {"error":"internal error"}` and the worker lives on. Streaming responses (SSE) are
-//! handed to a thread of their own, so long-lived streams never starve the pool.
+//! Each request is parsed into a [`Req`], passed to the [`Handler`] the server was started
+//! with (the daemon's route table, `api::route`), and answered with a [`Resp`]; the handler
+//! runs behind `catch_unwind`, so a panic becomes `500 {"error":"internal error"}` and the
+//! worker lives on. Streaming responses (SSE) are handed to a thread of their own, so
+//! long-lived streams never starve the pool. This is the server core only: it knows no
+//! route, no feature and no daemon state.
 
-pub mod channels_api;
 pub mod error;
-pub mod events;
-pub mod open;
 pub mod request;
 pub mod response;
-pub mod router;
-pub mod terminal;
 
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -23,7 +20,9 @@ pub use error::ApiError;
 pub use request::Req;
 pub use response::{Body, Resp, StreamWriter};
 
-use crate::state::AppState;
+/// What answers every request: the route table, as a closure (like rouille's
+/// `start_server`).
+pub type Handler = Arc<dyn Fn(&mut Req) -> Result<Resp, ApiError> + Send + Sync>;
 
 /// Stack size of a streaming thread: they only format and write small frames.
 const STREAM_STACK: usize = 256 * 1024;
@@ -45,16 +44,23 @@ impl HttpServer {
             .map_err(|e| format!("cannot bind 127.0.0.1:{port}: {e}"))
     }
 
-    /// Starts `threads` workers serving `state`.
-    pub fn start(server: tiny_http::Server, state: Arc<AppState>, threads: usize) -> HttpServer {
+    /// Starts `threads` workers answering with `handler`; request bodies over
+    /// `max_body_bytes` are refused (413) before the handler sees them.
+    pub fn start(
+        server: tiny_http::Server,
+        handler: Handler,
+        threads: usize,
+        max_body_bytes: u64,
+    ) -> HttpServer {
         let server = Arc::new(server);
         let stopping = Arc::new(AtomicBool::new(false));
         let workers = (0..threads)
             .map(|i| {
-                let (server, state, stopping) = (server.clone(), state.clone(), stopping.clone());
+                let (server, handler, stopping) =
+                    (server.clone(), handler.clone(), stopping.clone());
                 std::thread::Builder::new()
                     .name(format!("http-{i}"))
-                    .spawn(move || worker_loop(&server, &state, &stopping))
+                    .spawn(move || worker_loop(&server, &handler, max_body_bytes, &stopping))
                     .expect("spawn http worker")
             })
             .collect();
@@ -102,10 +108,15 @@ fn set_nodelay(listener: &std::net::TcpListener) {
     }
 }
 
-fn worker_loop(server: &tiny_http::Server, state: &Arc<AppState>, stopping: &AtomicBool) {
+fn worker_loop(
+    server: &tiny_http::Server,
+    handler: &Handler,
+    max_body_bytes: u64,
+    stopping: &AtomicBool,
+) {
     while !stopping.load(Ordering::SeqCst) {
         match server.recv() {
-            Ok(request) => handle(request, state),
+            Ok(request) => handle(request, handler, max_body_bytes),
             Err(_) if stopping.load(Ordering::SeqCst) => break,
             Err(e) => log::warn!("http: accept failed: {e}"),
         }
@@ -113,7 +124,7 @@ fn worker_loop(server: &tiny_http::Server, state: &Arc<AppState>, stopping: &Ato
 }
 
 /// Parses, routes and answers one request.
-fn handle(request: tiny_http::Request, state: &Arc<AppState>) {
+fn handle(request: tiny_http::Request, handler: &Handler, max_body_bytes: u64) {
     let path = match request::parse_url(request.url()) {
         Ok(p) => p,
         Err(e) => {
@@ -125,8 +136,8 @@ fn handle(request: tiny_http::Request, state: &Arc<AppState>) {
             return;
         }
     };
-    let mut req = Req::new(request, path, state.config.max_body_bytes);
-    let outcome = catch_unwind(AssertUnwindSafe(|| router::route(state, &mut req)));
+    let mut req = Req::new(request, path, max_body_bytes);
+    let outcome = catch_unwind(AssertUnwindSafe(|| handler(&mut req)));
     let resp = match outcome {
         Ok(Ok(resp)) => resp,
         Ok(Err(err)) => err.into_response(),

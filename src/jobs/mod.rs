@@ -14,7 +14,6 @@
 
 pub mod cron;
 pub mod job;
-pub mod routes;
 pub mod runner;
 pub mod schedule;
 pub mod store;

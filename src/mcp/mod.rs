@@ -6,7 +6,6 @@ pub mod discovery;
 pub mod endpoint;
 pub mod jsonrpc;
 pub mod protocol;
-pub mod route;
 pub mod service;
 pub mod session;
 pub mod sse;

@@ -17,7 +17,6 @@ pub mod error;
 pub mod inbound;
 pub mod messages;
 pub mod notes;
-pub mod routes;
 pub mod schema;
 pub mod seen;
 pub mod service;

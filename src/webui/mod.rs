@@ -1,11 +1,10 @@
 //! The web UI (spec 06 §3, spec 01 §2.1.4): the `/app` files ([`assets`]: embedded, or
 //! `--static-dir` on disk), the shell's security headers, and the standalone sign-in by
 //! one-time link ([`login`], `parachute-agent login-url` + `POST /api/ui/login`).
-//! [`routes`] holds the two HTTP handlers.
+//! The two HTTP handlers are `api::app`.
 
 pub mod assets;
 pub mod login;
-pub mod routes;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -13,6 +13,7 @@ mod foundation_boot;
 mod foundation_http;
 mod jobs;
 mod mcp;
+mod ops;
 mod sandbox;
 mod security;
 mod telegram;

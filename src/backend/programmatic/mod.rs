@@ -5,7 +5,6 @@
 //! [`crate::backend::launch::Launcher`] seam, so the sandbox wraps it without this module
 //! knowing how.
 
-pub mod api;
 pub mod argv;
 pub mod attachments;
 pub mod boot;
@@ -24,6 +23,7 @@ pub mod service;
 pub mod spawn_request;
 pub mod stream;
 pub mod turn;
+pub mod turn_report;
 pub mod worker;
 pub mod workspace;
 

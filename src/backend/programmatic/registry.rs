@@ -14,6 +14,7 @@ use std::sync::Arc;
 use crossbeam_channel::{unbounded, Sender};
 use parking_lot::{Mutex, RwLock};
 
+use super::turn_report::{log_line, TurnOutcome};
 use super::worker::{process, QueuedMessage, WorkerCtx};
 use crate::agents::spec::AgentSpec;
 
@@ -114,6 +115,8 @@ impl ProgrammaticRegistry {
         let spec = Arc::new(RwLock::new(spec));
         let (ctx, st, sp) = (self.ctx.clone(), state.clone(), spec.clone());
         let name = format!("turn-{}", sp.read().wake_channel());
+        // A slot serves one agent name for its whole life: take its counters once.
+        let counters = crate::metrics::metrics().agent(&sp.read().name);
         let spawned = std::thread::Builder::new().name(name).spawn(move || {
             while let Ok(msg) = rx.recv() {
                 if st.cancelled.load(Ordering::SeqCst) {
@@ -122,11 +125,21 @@ impl ProgrammaticRegistry {
                 st.busy.store(true, Ordering::SeqCst);
                 st.waiting.fetch_sub(1, Ordering::SeqCst);
                 let current = sp.read().clone();
+                let started = std::time::Instant::now();
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     process(&ctx, &current, &msg)
                 }));
-                if r.is_err() {
-                    log::error!("agent {}: turn worker panicked; continuing", current.name);
+                match r {
+                    Ok(report) => {
+                        let took = started.elapsed();
+                        counters.record(report.outcome.as_str(), took);
+                        let channel = current.wake_channel();
+                        log::info!("{}", log_line(channel, &current.name, &report, took));
+                    }
+                    Err(_) => {
+                        counters.record(TurnOutcome::Failed.as_str(), started.elapsed());
+                        log::error!("agent {}: turn worker panicked; continuing", current.name);
+                    }
                 }
                 st.busy.store(false, Ordering::SeqCst);
             }

@@ -80,6 +80,7 @@ fn turn(
             store_env: store,
             grant_env: &BTreeMap::new(),
             mcp_servers: &servers,
+            attempts: &std::cell::Cell::new(0),
         },
         &mut |e| events.push(e),
     )

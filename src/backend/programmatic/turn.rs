@@ -66,6 +66,8 @@ pub struct TurnInput<'a> {
     pub store_env: &'a BTreeMap<String, String>,
     pub grant_env: &'a BTreeMap<String, String>,
     pub mcp_servers: &'a [McpServer],
+    /// Counts the `claude` runs of this turn (retries and the session fallback included).
+    pub attempts: &'a std::cell::Cell<u32>,
 }
 
 /// Run one turn. `Err` is branch T of spec 03 §8 (the turn threw: a file could not be
@@ -144,6 +146,7 @@ fn attempt_loop(
             env: env.clone(),
             cwd: cwd.to_path_buf(),
         };
+        input.attempts.set(input.attempts.get() + 1);
         let result = run_once(cfg, command, ctx, sink)?;
         attempt += 1;
         let retry = match &result {

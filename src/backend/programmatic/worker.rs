@@ -25,6 +25,7 @@ use super::notes::{self, Callback, Prior, ThreadTurn, ThreadWrite, MAX_DELEGATIO
 use super::outcome::TurnResult;
 use super::stream::Usage;
 use super::turn::{run_turn, EngineConfig, TurnInput};
+use super::turn_report::{TurnOutcome, TurnReport};
 use super::workspace::{self, McpServer};
 use crate::agents::spec::{AgentSpec, ThreadMode};
 use crate::util::fsx;
@@ -152,8 +153,8 @@ enum Run {
     Threw(String),
 }
 
-/// Process one message for `spec` completely.
-pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) {
+/// Process one message for `spec` completely; says how it ended.
+pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) -> TurnReport {
     let channel = spec.wake_channel().to_string();
     let w = workspace::private_dir(&ctx.engine.sessions_dir, &spec.name);
     let turn_thread_id = crate::util::rand::uuid();
@@ -204,18 +205,20 @@ pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) {
         }
     };
 
+    let attempts = std::cell::Cell::new(0);
     let run = match early_failure {
         Some(reason) => Run::Done(TurnResult::failed(reason, false)),
         None => {
             write_thread(&ThreadWrite::Start);
             let mut sink = |e: TurnEvent| publish(&e);
-            match deliver(ctx, spec, &channel, msg, &session, &mut sink) {
+            match deliver(ctx, spec, &channel, msg, &session, &attempts, &mut sink) {
                 Ok(r) => Run::Done(r),
                 Err(e) => Run::Threw(e),
             }
         }
     };
 
+    let mut failure = None;
     let (ok, reply_id, thread_id) = match run {
         Run::Done(TurnResult::Ok {
             reply,
@@ -260,6 +263,7 @@ pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) {
                 session: session_id.as_deref(),
             });
             fail(ctx, &channel, msg, &turn_thread_id, &reason);
+            failure = Some(reason);
             (false, None, end_id)
         }
         Run::Threw(reason) => {
@@ -271,6 +275,7 @@ pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) {
                 session: None,
             });
             fail(ctx, &channel, msg, &turn_thread_id, &reason);
+            failure = Some(reason);
             (false, None, end_id)
         }
     };
@@ -282,6 +287,16 @@ pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) {
         reply_id.as_deref(),
         thread_id.as_deref().unwrap_or(&turn_thread_id),
     );
+    let outcome = match (&failure, ok) {
+        (Some(reason), _) => TurnOutcome::of_failure(reason),
+        (None, true) => TurnOutcome::Ok,
+        (None, false) => TurnOutcome::Undelivered,
+    };
+    TurnReport {
+        outcome,
+        attempts: attempts.get(),
+        reason: failure,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -393,6 +408,7 @@ fn deliver(
     channel: &str,
     msg: &QueuedMessage,
     session: &SessionChoice,
+    attempts: &std::cell::Cell<u32>,
     sink: &mut dyn FnMut(TurnEvent),
 ) -> Result<TurnResult, String> {
     let token = match ctx.host.claude_token(channel) {
@@ -444,6 +460,7 @@ fn deliver(
             store_env: &store_env,
             grant_env: &granted.env,
             mcp_servers: &servers,
+            attempts,
         },
         sink,
     )

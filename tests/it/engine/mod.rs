@@ -1,7 +1,7 @@
 //! Black-box tests of the programmatic turn engine (issue 6): the agents API, and turns
 //! run against the fake `claude` (`tests/fakes/claude`, first on the daemon's PATH).
 
-mod api;
+pub(crate) mod api;
 mod defs;
 mod http_ui;
 mod live;

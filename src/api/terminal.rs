@@ -8,8 +8,9 @@
 
 use serde_json::json;
 
-use super::{ApiError, Req, Resp};
-use crate::auth::{check_scope, parse_bearer, Scope};
+use super::gate;
+use crate::auth::{parse_bearer, Scope};
+use crate::http::{ApiError, Req, Resp};
 use crate::state::AppState;
 
 /// `Some` when the request is a terminal upgrade.
@@ -21,10 +22,10 @@ pub fn route(state: &AppState, req: &Req) -> Option<Result<Resp, ApiError>> {
     if !upgrade || segs.len() != 2 || segs[0] != "terminal" {
         return None;
     }
-    Some(gate(state, req, segs[1]))
+    Some(check_upgrade(state, req, segs[1]))
 }
 
-fn gate(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
+fn check_upgrade(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
     let valid = !name.is_empty()
         && name
             .bytes()
@@ -44,13 +45,9 @@ fn gate(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
                 .map(str::to_string)
         })
         .ok_or_else(|| ApiError::Unauthorized("Bearer token required".into()))?;
-    let principal = state
-        .auth
-        .validate(&token)
-        .map_err(|e| ApiError::Unauthorized(e.0))?;
-    check_scope(&principal, Scope::Admin)?;
+    gate::authorize(state, &token, Scope::Admin)?;
     let step_up = req
-        .header(crate::security::guard::STEP_UP_HEADER)
+        .header(gate::STEP_UP_HEADER)
         .or_else(|| req.query("step_up"))
         .map(str::trim);
     state.step_up.gate(step_up).map_err(ApiError::from)?;

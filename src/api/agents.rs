@@ -8,10 +8,11 @@
 
 use serde_json::{json, Value};
 
-use super::persist;
-use super::spawn_request::build_spec;
+use super::gate;
 use crate::agents::spec::SystemPromptMode;
 use crate::auth::Scope;
+use crate::backend::programmatic::persist;
+use crate::backend::programmatic::spawn_request::build_spec;
 use crate::http::{ApiError, Req, Resp};
 use crate::state::AppState;
 
@@ -49,13 +50,13 @@ pub fn route_turn_events(state: &AppState, req: &mut Req) -> Routed {
     }
     let channel = segs[2].to_string();
     Some(
-        crate::security::guard::consume_ticket(state, req, Scope::Read)
+        gate::consume_ticket(state, req, Scope::Read)
             .map(|_| state.turn_events.subscribe(&channel)),
     )
 }
 
 fn list(state: &AppState, req: &Req) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Admin)?;
+    gate::require(state, req, Scope::Admin)?;
     let svc = &state.programmatic;
     let agents: Vec<Value> = svc
         .registry
@@ -131,14 +132,14 @@ fn attached_rows(state: &AppState) -> Vec<Value> {
 }
 
 fn spawn(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Admin)?;
+    gate::require(state, req, Scope::Admin)?;
     let body = req.json()?;
     let spec = build_spec(&body).map_err(ApiError::BadRequest)?;
     // Step-up for `filesystem: full`, and [ext] (spec 04 G9) for a workspace or rw mount
     // outside the sessions dir — wider than broad reads.
     let sessions = state.config.state_dir.join("sessions");
     if crate::sandbox::policy::step_up_reason(&spec, &sessions).is_some() {
-        crate::security::guard::require_step_up(state, req)?;
+        gate::require_step_up(state, req)?;
     }
     let channel = spec.wake_channel().to_string();
     let svc = &state.programmatic;
@@ -158,7 +159,7 @@ fn spawn(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
 }
 
 fn delete(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Admin)?;
+    gate::require(state, req, Scope::Admin)?;
     if state.programmatic.delete(name) {
         Ok(Resp::ok(
             &json!({"ok": true, "name": name, "backend": "programmatic", "killed": true}),
@@ -171,7 +172,7 @@ fn delete(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
 }
 
 fn restart(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Admin)?;
+    gate::require(state, req, Scope::Admin)?;
     match state.programmatic.restart(name) {
         Some(()) => Ok(Resp::ok(&json!({
             "ok": true,
@@ -187,7 +188,7 @@ fn restart(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
 }
 
 fn env_view(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Admin)?;
+    gate::require(state, req, Scope::Admin)?;
     // Approved service connections of the live definition named `name` (resolved at its
     // last instantiate; no hub call, no material fetch).
     let def = state

@@ -12,10 +12,11 @@
 
 use serde_json::{json, Value};
 
-use super::runner::{next_fire, RunNow, RunNowError};
-use super::validate;
+use super::gate;
 use crate::auth::Scope;
 use crate::http::{ApiError, Req, Resp};
+use crate::jobs::runner::{next_fire, RunNow, RunNowError};
+use crate::jobs::validate;
 use crate::state::AppState;
 use crate::util::time::{iso_from_ms, now_iso};
 
@@ -34,15 +35,12 @@ pub fn route(state: &AppState, req: &mut Req) -> Routed {
         ("DELETE", ["api", "jobs", id]) if !id.is_empty() => {
             Some(admin(state, req).and_then(|_| delete(state, id)))
         }
-        ("POST", ["__test", "job-clock"]) if super::test_hooks_enabled() => {
-            Some(set_clock(state, req))
-        }
         _ => None,
     }
 }
 
 fn admin(state: &AppState, req: &Req) -> Result<(), ApiError> {
-    state.auth.require(req, Scope::Admin).map(|_| ())
+    gate::require(state, req, Scope::Admin).map(|_| ())
 }
 
 fn list(state: &AppState) -> Result<Resp, ApiError> {
@@ -98,14 +96,4 @@ fn delete(state: &AppState, id: &str) -> Result<Resp, ApiError> {
     };
     store.delete(&job).map_err(failed)?;
     Ok(Resp::ok(&json!({"ok": true, "id": id, "removed": true})))
-}
-
-fn set_clock(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
-    let body = req.json()?;
-    let ms = body
-        .get("offsetMs")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| ApiError::bad_request("offsetMs must be an integer"))?;
-    state.jobs.set_clock_offset_ms(ms);
-    Ok(Resp::ok(&json!({"ok": true, "offsetMs": ms})))
 }

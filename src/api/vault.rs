@@ -10,11 +10,12 @@
 
 use serde_json::{json, Value};
 
-use super::inbound::{parse_webhook, secret_valid, WebhookBodyError};
-use super::transport::VaultTransport;
+use super::gate;
 use crate::auth::Scope;
 use crate::http::{ApiError, Req, Resp};
 use crate::state::AppState;
+use crate::vault::inbound::{parse_webhook, secret_valid, WebhookBodyError};
+use crate::vault::transport::VaultTransport;
 
 type Routed = Option<Result<Resp, ApiError>>;
 
@@ -50,7 +51,7 @@ fn inbound(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
         .as_ref()
         .and_then(|c| VaultTransport::of(c.transport.as_ref()));
     if req.header("authorization").is_some() {
-        state.auth.require_uniform(req, Scope::Send)?;
+        gate::require_uniform(state, req, Scope::Send)?;
         if transport.is_none() {
             return Err(ApiError::UnauthorizedUniform);
         }
@@ -93,7 +94,7 @@ fn send(
     req: &mut Req,
     channel: &crate::channels::Channel,
 ) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Send)?;
+    gate::require(state, req, Scope::Send)?;
     let body = req.json()?;
     let text = body
         .get("text")
@@ -102,7 +103,7 @@ fn send(
         .ok_or_else(|| ApiError::bad_request("body must be { text: <non-empty string> }"))?;
     let transport =
         VaultTransport::of(channel.transport.as_ref()).ok_or_else(ApiError::not_found)?;
-    match transport.write_inbound(text, super::notes::meta::SENDER_OPERATOR, &[]) {
+    match transport.write_inbound(text, crate::vault::notes::meta::SENDER_OPERATOR, &[]) {
         Ok(id) => Ok(Resp::ok(&json!({"ok": true, "id": id}))),
         Err(e) => Err(ApiError::custom(
             500,

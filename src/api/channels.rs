@@ -1,8 +1,9 @@
 //! The channel CRUD API (spec 05 §5.3, spec 01 §2.5 / §2.5.1), `agent:admin`:
 //! `POST /api/channels` (validate by building the transport, upsert
 //! `channels.json` atomically at 0600, hot add/replace), `DELETE /api/channels/<name>`
-//! (stop + remove live, rewrite the file). (`GET /api/channels` lives in
-//! `http::channels_api`.)
+//! (stop + remove live, rewrite the file), and `GET /api/channels` (spec 05 §5.3): the live
+//! channels in map order — name, transport kind and, for vault channels, the vault name;
+//! never tokens or secrets.
 //!
 //! Divergences [ext]: channel names must match `^[A-Za-z0-9_-]{1,64}$` (names with `/` or
 //! spaces can never be addressed by path routes; the http-ui routes compare raw paths);
@@ -13,9 +14,10 @@
 use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
 
-use super::factory::{self, TransportDeps};
-use super::store::{self, ChannelEntry};
+use super::gate;
 use crate::auth::Scope;
+use crate::channels::factory::{self, TransportDeps};
+use crate::channels::store::{self, ChannelEntry};
 use crate::http::{ApiError, Req, Resp};
 use crate::state::AppState;
 
@@ -67,7 +69,7 @@ fn required_str(body: &Map<String, Value>, key: &str) -> Result<String, ApiError
 
 /// `POST /api/channels` in the order of spec 05 §5.3.
 fn upsert(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Admin)?;
+    gate::require(state, req, Scope::Admin)?;
     let body = req.json_object()?;
     let name = required_str(&body, "name")?;
     let kind = required_str(&body, "transport")?;
@@ -123,7 +125,7 @@ fn write_failed(verb: &str, msg: &str) -> ApiError {
 /// `DELETE /api/channels/<name>`: stop + remove the live channel, close its `/events`
 /// subscribers [ext], then rewrite `channels.json` without it.
 fn delete(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Admin)?;
+    gate::require(state, req, Scope::Admin)?;
     let _guard = CHANGES.lock();
     let removed = state.channels.remove(name);
     state.events.close_channel(name, None);
@@ -142,6 +144,24 @@ fn delete(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
     Ok(Resp::ok(
         &json!({"ok": true, "name": name, "removed": removed}),
     ))
+}
+
+/// `GET /api/channels`.
+pub fn list(state: &AppState, req: &Req) -> Result<Resp, ApiError> {
+    gate::require(state, req, Scope::Admin)?;
+    let channels: Vec<Value> = state
+        .channels
+        .list()
+        .iter()
+        .map(|c| {
+            let mut row = json!({ "name": c.name, "transport": c.transport.kind() });
+            if let Some(vault) = c.entry.config_str("vault") {
+                row["vault"] = json!(vault);
+            }
+            row
+        })
+        .collect();
+    Ok(Resp::ok(&json!({ "channels": channels })))
 }
 
 #[cfg(test)]

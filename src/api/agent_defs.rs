@@ -8,13 +8,14 @@
 
 use serde_json::{json, Map, Value};
 
+use super::gate;
 use crate::auth::Scope;
 use crate::http::{ApiError, Req, Resp};
 use crate::state::AppState;
 
-use super::def_ops::{CreateDef, DefOpError, EditDef};
-use super::registry::{DefRegistry, ReloadEvent};
-use super::{def_admin, vaults};
+use crate::agents::def_ops::{CreateDef, DefOpError, EditDef};
+use crate::agents::registry::{DefRegistry, ReloadEvent};
+use crate::agents::{def_admin, vaults};
 
 type Routed = Option<Result<Resp, ApiError>>;
 
@@ -60,7 +61,7 @@ fn registry(state: &AppState) -> &DefRegistry {
 }
 
 fn list_defs(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Read)?;
+    gate::require(state, req, Scope::Read)?;
     let defs: Vec<Value> = registry(state)
         .live_defs()
         .iter()
@@ -70,7 +71,7 @@ fn list_defs(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
 }
 
 fn get_def(state: &AppState, req: &mut Req, id: &str) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Read)?;
+    gate::require(state, req, Scope::Read)?;
     let full = registry(state).full_view(id).map_err(op_error)?;
     Ok(Resp::ok(&json!({ "def": full })))
 }
@@ -105,7 +106,7 @@ fn metadata_bag(body: &Map<String, Value>) -> Result<Option<Map<String, Value>>,
 }
 
 fn create_def(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Admin)?;
+    gate::require(state, req, Scope::Admin)?;
     let body = req.json_object()?;
     let vault = opt_string(&body, "vault", "body.vault (string) is required")?
         .ok_or_else(|| ApiError::bad_request("body.vault (string) is required"))?;
@@ -115,7 +116,7 @@ fn create_def(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
     let backend = opt_string(&body, "backend", bad_backend)?;
     if backend
         .as_deref()
-        .is_some_and(|b| super::definition::backend_from_word(b).is_none())
+        .is_some_and(|b| crate::agents::definition::backend_from_word(b).is_none())
     {
         return Err(ApiError::bad_request(bad_backend));
     }
@@ -137,7 +138,7 @@ fn create_def(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
 }
 
 fn edit_def(state: &AppState, req: &mut Req, id: &str) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Admin)?;
+    gate::require(state, req, Scope::Admin)?;
     let body = req.json_object()?;
     let edit = EditDef {
         system_prompt: opt_string(&body, "systemPrompt", "body.systemPrompt must be a string")?,
@@ -153,7 +154,7 @@ fn edit_def(state: &AppState, req: &mut Req, id: &str) -> Result<Resp, ApiError>
 }
 
 fn delete_def(state: &AppState, req: &mut Req, id: &str) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Admin)?;
+    gate::require(state, req, Scope::Admin)?;
     let d = registry(state).delete_def(id).map_err(op_error)?;
     Ok(Resp::ok(&json!({
         "ok": true, "vault": d.vault, "name": d.name,
@@ -166,7 +167,7 @@ fn vault_view(b: &vaults::DefVaultBinding) -> Value {
 }
 
 fn list_vaults(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Read)?;
+    gate::require(state, req, Scope::Read)?;
     let mut bindings = registry(state).bindings();
     bindings.sort_by(|a, b| a.vault.cmp(&b.vault));
     let views: Vec<Value> = bindings.iter().map(vault_view).collect();
@@ -174,11 +175,11 @@ fn list_vaults(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
 }
 
 fn add_vault(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Admin)?;
+    gate::require(state, req, Scope::Admin)?;
     let body = req.json_object()?;
     let vault = opt_string(&body, "vault", "body.vault (string) is required")?
         .ok_or_else(|| ApiError::bad_request("body.vault (string) is required"))?;
-    if !super::spec::is_slug(&vault) {
+    if !crate::agents::spec::is_slug(&vault) {
         return Err(ApiError::bad_request(format!(
             "vault \"{vault}\" must be a slug (alphanumeric, dash, underscore)"
         )));
@@ -192,7 +193,7 @@ fn add_vault(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
 }
 
 fn remove_vault(state: &AppState, req: &mut Req, name: &str) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Admin)?;
+    gate::require(state, req, Scope::Admin)?;
     let removed = def_admin::remove_vault(state, name)?;
     Ok(Resp::ok(
         &json!({ "ok": true, "vault": name, "removed": removed }),
@@ -200,7 +201,7 @@ fn remove_vault(state: &AppState, req: &mut Req, name: &str) -> Result<Resp, Api
 }
 
 fn list_vault_names(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Admin)?;
+    gate::require(state, req, Scope::Admin)?;
     let path = state.config.parachute_home.join("services.json");
     let text = std::fs::read_to_string(path).unwrap_or_default();
     Ok(Resp::ok(&json!({ "vaults": vault_names(&text) })))
@@ -235,7 +236,7 @@ pub fn vault_names(services_json: &str) -> Vec<String> {
 
 /// `POST /api/vault/agent-def` in the order of spec 01 §2.4.
 fn reload_hook(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
-    state.auth.require_uniform(req, Scope::Send)?;
+    gate::require_uniform(state, req, Scope::Send)?;
     let body = req.json()?;
     let note = body.get("note");
     let field = |k: &str| note.and_then(|n| n.get(k)).and_then(Value::as_str);

@@ -15,9 +15,10 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use super::transport::{OutboundArgs, PermissionArgs, TransportError};
-use super::Channel;
+use super::gate;
 use crate::auth::Scope;
+use crate::channels::transport::{OutboundArgs, PermissionArgs, TransportError};
+use crate::channels::Channel;
 use crate::http::{ApiError, Req, Resp};
 use crate::state::AppState;
 
@@ -53,7 +54,7 @@ pub fn route_messages(state: &AppState, req: &mut Req) -> Routed {
 }
 
 fn messages(state: &AppState, req: &Req, ch: &str) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Read)?;
+    gate::require(state, req, Scope::Read)?;
     let channel = state.channels.get(ch).ok_or_else(|| {
         ApiError::NotFound(format!(
             "unknown channel \"{ch}\" — known channels: {}",
@@ -77,7 +78,7 @@ enum Op {
 }
 
 fn bridge_call(state: &AppState, req: &mut Req, op: Op) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Write)?;
+    gate::require(state, req, Scope::Write)?;
     let body = req.json_object()?;
     let channel = resolve(state, &body)?;
     let t = &channel.transport;

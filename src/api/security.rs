@@ -2,6 +2,7 @@
 //! (spec 01 §5.4, route-table step 10) and `POST /api/ui/sse-ticket` (spec 01 §4, step 19).
 //! Neither the PIN, its hash, nor a token is ever logged or echoed.
 
+use super::gate;
 use crate::auth::Scope;
 use crate::http::{ApiError, Req, Resp};
 use crate::state::AppState;
@@ -24,46 +25,19 @@ pub fn route_ticket(state: &AppState, req: &mut Req) -> Routed {
     if req.is("POST") && req.raw_path() == "/api/ui/sse-ticket" {
         return Some(mint_ticket(state, req));
     }
-    test_hook(state, req)
-}
-
-/// Debug builds only, and only with `PARACHUTE_AGENT_TEST_HOOKS=1`: `GET
-/// /__test/ticket?scope=<scope>&ticket=<t>` runs [`consume_ticket`](super::consume_ticket)
-/// and answers `{"ok":true,"scopes":[…]}`, so black-box tests exercise the SSE guard
-/// without depending on a streaming route.
-#[cfg(debug_assertions)]
-fn test_hook(state: &AppState, req: &mut Req) -> Routed {
-    if std::env::var("PARACHUTE_AGENT_TEST_HOOKS").as_deref() != Ok("1")
-        || !req.is("GET")
-        || req.raw_path() != "/__test/ticket"
-    {
-        return None;
-    }
-    let scope = req
-        .query("scope")
-        .and_then(Scope::parse)
-        .unwrap_or(Scope::Read);
-    Some(
-        super::consume_ticket(state, req, scope)
-            .map(|scopes| Resp::ok(&json!({ "ok": true, "scopes": scopes }))),
-    )
-}
-
-#[cfg(not(debug_assertions))]
-fn test_hook(_state: &AppState, _req: &mut Req) -> Routed {
     None
 }
 
 fn status(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Admin)?;
+    gate::require(state, req, Scope::Admin)?;
     let configured = state.step_up.is_configured()?;
     Ok(Resp::ok(&json!({ "configured": configured })))
 }
 
 fn exchange(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
-    let principal = state.auth.require(req, Scope::Admin)?;
+    let principal = gate::require(state, req, Scope::Admin)?;
     if !state.step_up.is_configured()? {
-        return Err(super::StepUpError::NotConfigured.into());
+        return Err(crate::security::StepUpError::NotConfigured.into());
     }
     let body = req.json_object()?;
     let pin = body
@@ -79,7 +53,7 @@ fn exchange(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
 }
 
 fn set_pin(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
-    let principal = state.auth.require(req, Scope::Admin)?;
+    let principal = gate::require(state, req, Scope::Admin)?;
     let body = req.json_object()?;
     let new_pin = body.get("newPin").and_then(Value::as_str).unwrap_or("");
     let current = body.get("currentPin").and_then(Value::as_str);
@@ -88,7 +62,7 @@ fn set_pin(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
 }
 
 fn mint_ticket(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
-    let principal = state.auth.require(req, Scope::Read)?;
+    let principal = gate::require(state, req, Scope::Read)?;
     let minted = state.tickets.mint(&principal.scopes);
     Ok(Resp::ok(&json!({
         "ticket": minted.ticket,

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{Req, Resp};
+use crate::http::{Req, Resp};
 use crate::state::AppState;
 
 /// `/health` (any method): status, channels with subscriber counts, programmatic agents,

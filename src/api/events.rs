@@ -2,12 +2,13 @@
 //! and permission verdicts. Bearer `agent:read`; a missing channel subscribes to the
 //! legacy `telegram` channel with a deprecation warning; the channel is not validated.
 
-use super::{ApiError, Req, Resp};
+use super::gate;
 use crate::auth::Scope;
+use crate::http::{ApiError, Req, Resp};
 use crate::state::AppState;
 
 pub fn events(state: &AppState, req: &Req) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Read)?;
+    gate::require(state, req, Scope::Read)?;
     let channel = match req.query("channel").filter(|c| !c.is_empty()) {
         Some(c) => c.to_string(),
         None => {

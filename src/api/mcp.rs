@@ -1,7 +1,7 @@
 //! HTTP glue of the MCP endpoint (spec 05 §1.1, §1.9; spec 01 §2.2.2, §2.6): the two OAuth
 //! discovery documents (route step 15) and `/mcp/<ch>` (step 22): unknown channel → 404
 //! before auth, the [ext] `Origin` check, the `agent:read` gate with the `WWW-Authenticate`
-//! challenge on 401, then [`super::endpoint::handle`]. GET push streams run on their own
+//! challenge on 401, then [`crate::mcp::endpoint::handle`]. GET push streams run on their own
 //! stream thread and end when the client leaves or the session is deleted.
 //!
 //! [ext] Beyond the reference: an unknown channel asked for with a session id persisted for
@@ -11,12 +11,13 @@
 
 use std::sync::Arc;
 
-use super::discovery::{self, PublicBase};
-use super::endpoint::{self, McpHttpRequest, McpHttpResponse};
-use super::service::McpService;
-use super::sse;
+use super::gate;
 use crate::auth::Scope;
 use crate::http::{ApiError, Req, Resp};
+use crate::mcp::discovery::{self, PublicBase};
+use crate::mcp::endpoint::{self, McpHttpRequest, McpHttpResponse};
+use crate::mcp::service::McpService;
+use crate::mcp::sse;
 use crate::state::AppState;
 
 type Routed = Option<Result<Resp, ApiError>>;
@@ -70,8 +71,8 @@ fn serve(state: &AppState, req: &mut Req, channel: &str) -> Result<Resp, ApiErro
         {
             return Ok(Resp::json(
                 503,
-                &super::jsonrpc::transport_error(
-                    super::jsonrpc::TRANSPORT_ERROR,
+                &crate::mcp::jsonrpc::transport_error(
+                    crate::mcp::jsonrpc::TRANSPORT_ERROR,
                     "Service Unavailable: the channel is starting, retry",
                 ),
             )
@@ -90,13 +91,13 @@ fn serve(state: &AppState, req: &mut Req, channel: &str) -> Result<Resp, ApiErro
     ) {
         return Ok(Resp::json(
             403,
-            &super::jsonrpc::transport_error(
-                super::jsonrpc::TRANSPORT_ERROR,
+            &crate::mcp::jsonrpc::transport_error(
+                crate::mcp::jsonrpc::TRANSPORT_ERROR,
                 "Forbidden: Origin not allowed",
             ),
         ));
     }
-    let principal = match state.auth.require(req, Scope::Read) {
+    let principal = match gate::require(state, req, Scope::Read) {
         Ok(p) => p,
         Err(e @ ApiError::Unauthorized(_)) => {
             return Err(ApiError::Custom {

@@ -1,6 +1,9 @@
-//! The two one-line guards other areas call (spec 01 §4, §5.6), and the single mapping
-//! of the security stores' errors to HTTP answers.
+//! Request gating, next to the routes (spec 01 §3, §4, §5.6): every guard a handler calls
+//! in one line. `auth/` only validates token strings; this file reads them from requests
+//! and maps each refusal to its HTTP answer once.
 //!
+//! - [`require`]: Bearer token → [`Principal`] holding `scope`, else 401/403 (spec 01 §3.8).
+//! - [`require_uniform`]: the webhook gate, any failure is `401 {"error":"unauthorized"}`.
 //! - [`require_step_up`]: after the `agent:admin` scope gate, before body parsing, on every
 //!   dangerous action. 403 `step_up_required` with `reason: "setup"` (no PIN yet) or
 //!   `reason: "token"` (no valid `X-Step-Up-Token`).
@@ -9,15 +12,55 @@
 //!   `scope` of it. 401 for a missing/unknown/used/expired ticket, 403 when the ticket
 //!   lacks the scope (the ticket is consumed either way). No network I/O.
 
-use super::stepup::{GateError, StepUpError};
-use super::tickets::TicketError;
-use crate::auth::Scope;
+use crate::auth::{parse_bearer, Principal, Scope};
 use crate::http::{ApiError, Req};
+use crate::security::stepup::{GateError, StepUpError};
+use crate::security::tickets::TicketError;
 use crate::state::AppState;
 use serde_json::json;
 
 /// Header carrying the step-up token (case-insensitive, spec 01 §5.3).
 pub const STEP_UP_HEADER: &str = "x-step-up-token";
+
+/// The scope gate: Bearer token → principal with `scope`, else the 401/403 bodies.
+pub fn require(state: &AppState, req: &Req, scope: Scope) -> Result<Principal, ApiError> {
+    let token =
+        bearer(req).ok_or_else(|| ApiError::Unauthorized("Bearer token required".into()))?;
+    authorize(state, &token, scope)
+}
+
+/// A raw token (from wherever the route reads it) → principal with `scope`, else 401/403.
+pub fn authorize(state: &AppState, token: &str, scope: Scope) -> Result<Principal, ApiError> {
+    let principal = state
+        .auth
+        .validate(token)
+        .map_err(|e| ApiError::Unauthorized(e.0))?;
+    check_scope(&principal, scope)?;
+    Ok(principal)
+}
+
+/// The webhook gate: any failure is the uniform `401 {"error":"unauthorized"}`.
+pub fn require_uniform(state: &AppState, req: &Req, scope: Scope) -> Result<Principal, ApiError> {
+    require(state, req, scope).map_err(|_| ApiError::UnauthorizedUniform)
+}
+
+/// 403 unless `principal` holds `scope`.
+pub fn check_scope(principal: &Principal, scope: Scope) -> Result<(), ApiError> {
+    if principal.has(scope) {
+        Ok(())
+    } else {
+        Err(ApiError::InsufficientScope {
+            required: scope.name(),
+            granted: principal.scopes.clone(),
+        })
+    }
+}
+
+/// `Authorization: Bearer <token>` (scheme case-insensitive, value trimmed, empty → none).
+/// `?token=` is deliberately not read here (spec 01 §3.1).
+pub fn bearer(req: &Req) -> Option<String> {
+    parse_bearer(req.header("authorization")?)
+}
 
 /// The step-up gate: `Ok(())` when a PIN is configured and the request carries a live
 /// step-up token.

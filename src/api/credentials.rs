@@ -3,10 +3,10 @@
 //! (spec 01 §2.5.1). Responses never contain a token or a value, and nothing here logs
 //! one.
 
-use super::store::CredentialError;
+use super::gate::{self, require_step_up};
 use crate::auth::Scope;
+use crate::credentials::store::CredentialError;
 use crate::http::{ApiError, Req, Resp};
-use crate::security::require_step_up;
 use crate::state::AppState;
 use serde_json::{json, Map, Value};
 
@@ -35,12 +35,12 @@ pub fn route(state: &AppState, req: &mut Req) -> Routed {
 
 /// Scope gate, then the step-up gate: the common head of every write.
 fn admin_with_step_up(state: &AppState, req: &Req) -> Result<(), ApiError> {
-    state.auth.require(req, Scope::Admin)?;
+    gate::require(state, req, Scope::Admin)?;
     require_step_up(state, req)
 }
 
 fn claude_status(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Admin)?;
+    gate::require(state, req, Scope::Admin)?;
     let summary = state.credentials.describe_tokens().map_err(read_failed)?;
     Ok(Resp::ok(&summary))
 }
@@ -73,7 +73,7 @@ fn claude_remove(state: &AppState, req: &mut Req, channel: &str) -> Result<Resp,
 }
 
 fn env_status(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
-    state.auth.require(req, Scope::Admin)?;
+    gate::require(state, req, Scope::Admin)?;
     let summary = state.credentials.describe_env().map_err(read_failed)?;
     Ok(Resp::ok(&summary))
 }

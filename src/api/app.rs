@@ -1,5 +1,5 @@
 //! HTTP handlers of the web UI: `GET /app`, `/app/…` (spec 01 §2.1.4 with the [ext]s of
-//! spec 06 §3.1) and `POST /api/ui/login` (the one-time link exchange, [`super::login`]).
+//! spec 06 §3.1) and `POST /api/ui/login` (the one-time link exchange, [`crate::webui::login`]).
 //!
 //! The shell carries a strict Content-Security-Policy (scripts and styles from the app's
 //! own origin only, no inline code, `frame-ancestors 'none'`), `X-Content-Type-Options`,
@@ -10,10 +10,10 @@
 
 use serde_json::{json, Value};
 
-use super::assets::Lookup;
-use super::{login, WebUi};
 use crate::http::{ApiError, Req, Resp};
 use crate::util::time;
+use crate::webui::assets::Lookup;
+use crate::webui::{login, WebUi};
 
 /// The shell's policy: everything from the app's own origin, nothing inline, no framing.
 pub const SHELL_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \

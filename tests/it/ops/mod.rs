@@ -1,0 +1,5 @@
+//! Operating the daemon like a service (issue 14): the hub manifest, `services.json`
+//! advertising, logs, `/metrics`, `doctor`, per-agent limits, CORS, backoff, README.
+
+mod logs;
+mod manifest;
