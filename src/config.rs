@@ -22,6 +22,9 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// `$PARACHUTE_HOME` or `~/.parachute`: operator.token, expose-state.json, services.json.
     pub parachute_home: PathBuf,
+    /// The daemon user's home (`$HOME`, `/` when unset): agents may never bind it or a
+    /// parent of it (the sandbox's protected-path rule).
+    pub home: PathBuf,
     pub turn_timeout: Duration,
     pub max_body_bytes: u64,
     pub sse_ticket_ttl: Duration,
@@ -184,6 +187,7 @@ impl Config {
             port: raw.port.unwrap_or_else(port_from_env),
             state_dir: raw.state_dir.unwrap_or_else(state_dir_from_env),
             parachute_home: parachute_home(),
+            home: home_dir(),
             turn_timeout: secs(turn_timeout),
             max_body_bytes,
             sse_ticket_ttl: secs(ticket_ttl),

@@ -28,10 +28,12 @@ pub fn serve(config: Config) -> i32 {
     }
 }
 
-fn run(config: Config) -> Result<(), String> {
+fn run(mut config: Config) -> Result<(), String> {
     let state_dir = config.state_dir.clone();
     fsx::ensure_private_dir(&state_dir)
         .map_err(|e| format!("cannot create state dir {}: {e}", state_dir.display()))?;
+    // One daemon per state dir: a second one exits here, before it binds or starts anything.
+    let _instance = crate::instance::acquire(&state_dir)?;
     std::fs::create_dir_all(state_dir.join("inbox"))
         .map_err(|e| format!("cannot create inbox: {e}"))?;
     let dotenv = config::load_dotenv(&state_dir);
@@ -46,9 +48,15 @@ fn run(config: Config) -> Result<(), String> {
     let mut signals = Signals::new([SIGTERM, SIGINT])
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
 
+    // Bound before the state is built: with `--port 0` the kernel picks the port, and
+    // everything that names our port (services.json, trigger and discovery URLs) must see
+    // the real one.
+    let server = HttpServer::bind(config.port)?;
+    if let Some(addr) = server.server_addr().to_ip() {
+        config.port = addr.port();
+    }
     let state = Arc::new(AppState::new(config));
     crate::sandbox::boot::boot(&state);
-    let server = HttpServer::bind(state.config.port)?;
     let http = HttpServer::start(
         server,
         crate::api::handler(state.clone()),

@@ -13,6 +13,7 @@ pub mod credentials;
 pub mod daemon;
 pub mod grants;
 pub mod http;
+pub mod instance;
 pub mod jobs;
 pub mod logging;
 pub mod mcp;

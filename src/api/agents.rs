@@ -135,6 +135,11 @@ fn spawn(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
     gate::require(state, req, Scope::Admin)?;
     let body = req.json()?;
     let spec = build_spec(&body).map_err(ApiError::BadRequest)?;
+    // The protected-path rule comes first: no step-up makes such a bind acceptable.
+    state
+        .programmatic
+        .check_binds(&spec)
+        .map_err(|e| ApiError::BadRequest(format!("body.{e}")))?;
     // Step-up for `filesystem: full`, and [ext] (spec 04 G9) for a workspace or rw mount
     // outside the sessions dir — wider than broad reads.
     let sessions = state.config.state_dir.join("sessions");

@@ -186,6 +186,11 @@ impl Launcher for BwrapLauncher {
         // W is the daemon's own dir (agents cannot replace it): bind its real path, so a
         // symlink among its ancestors does not make it look like an escaping write root.
         let w = std::fs::canonicalize(&ctx.private_dir).unwrap_or_else(|_| ctx.private_dir.clone());
+        // Re-checked per turn: a spec.json from disk, or a path swapped for a symlink since
+        // the spec was accepted, must not expose the daemon's secrets.
+        super::exposure::ProtectedPaths::for_host(&host)
+            .check(&ctx.spec, &w)
+            .map_err(|e| LaunchError(format!("Sandbox refused the agent's binds: {e}")))?;
         let policy = policy_for(&ctx.spec, &w, &host);
         let tmp = w.join("tmp");
         let _ = std::fs::create_dir_all(&tmp);

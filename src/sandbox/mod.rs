@@ -1,6 +1,7 @@
 //! The turn sandbox (spec 04 §1, §5, §6): every programmatic turn runs inside bubblewrap,
 //! behind the launcher seam of the turn engine (`crate::backend::launch`).
 //!
+//! - [`exposure`]: the protected-path rule every bind of a spec must pass (pure + realpath).
 //! - [`policy`]: agent spec → what a turn may read, write and reach (pure).
 //! - [`hosts`]: origin reduction, host canonicalisation, allowlist matching (pure).
 //! - [`bwrap`]: policy → the exact `bwrap` argv, filesystem probe injected (pure).
@@ -13,6 +14,7 @@
 
 pub mod boot;
 pub mod bwrap;
+pub mod exposure;
 pub mod helper;
 pub mod hosts;
 pub mod launcher;

@@ -11,6 +11,7 @@ mod engine;
 mod foundation_auth;
 mod foundation_boot;
 mod foundation_http;
+mod hostile;
 mod jobs;
 mod mcp;
 mod ops;

@@ -21,6 +21,7 @@ use crate::channels::ChannelRegistry;
 use crate::config::Config;
 use crate::credentials::CredentialStore;
 use crate::mint::{read_operator_token, MintClient};
+use crate::sandbox::exposure::ProtectedPaths;
 
 /// First executable `name` on `path`, canonicalised.
 pub fn which(name: &str, path: Option<&str>) -> Option<PathBuf> {
@@ -105,7 +106,12 @@ pub fn build(
         host: Arc::new(host),
         hub: events,
     });
-    ProgrammaticService::new(registry, sessions_dir)
+    let protected = ProtectedPaths::new(
+        &config.state_dir,
+        Some(&config.parachute_home),
+        Some(&config.home),
+    );
+    ProgrammaticService::new(registry, sessions_dir, protected)
 }
 
 /// After the channels started: re-register persisted agents whose wake channel is live

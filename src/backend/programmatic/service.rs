@@ -12,18 +12,32 @@ use super::worker::{self, QueuedMessage};
 use crate::agents::sink::AgentSink;
 use crate::agents::spec::{is_slug, AgentSpec, Backend};
 use crate::channels::{InboundMessage, InboundRoute};
+use crate::sandbox::exposure::ProtectedPaths;
 
 pub struct ProgrammaticService {
     pub registry: Arc<ProgrammaticRegistry>,
     pub sessions_dir: PathBuf,
+    /// What no agent may bind (state dir, `$PARACHUTE_HOME`, the daemon's home).
+    pub protected: ProtectedPaths,
 }
 
 impl ProgrammaticService {
-    pub fn new(registry: Arc<ProgrammaticRegistry>, sessions_dir: PathBuf) -> Arc<Self> {
+    pub fn new(
+        registry: Arc<ProgrammaticRegistry>,
+        sessions_dir: PathBuf,
+        protected: ProtectedPaths,
+    ) -> Arc<Self> {
         Arc::new(ProgrammaticService {
             registry,
             sessions_dir,
+            protected,
         })
+    }
+
+    /// The protected-path rule for `spec` (its private dir is `sessions/<name>`).
+    pub fn check_binds(&self, spec: &AgentSpec) -> Result<(), String> {
+        let w = super::workspace::private_dir(&self.sessions_dir, &spec.name);
+        self.protected.check(spec, &w)
     }
 
     /// Spec 03 §3 "setup": slug and channel re-checks, resolve the Claude credential for
@@ -42,6 +56,7 @@ impl ProgrammaticService {
                 spec.name
             ));
         }
+        self.check_binds(spec)?;
         self.registry.ctx().host.claude_token(spec.wake_channel())?;
         let existed = persist::spec_exists(&self.sessions_dir, &spec.name);
         persist::write_spec(&self.sessions_dir, spec)
@@ -90,6 +105,13 @@ impl ProgrammaticService {
                     "agent {}: wake channel \"{}\" is not live; not re-registered",
                     spec.name,
                     spec.wake_channel()
+                );
+                continue;
+            }
+            if let Err(e) = self.check_binds(&spec) {
+                log::warn!(
+                    "agent {}: spec.json refused, not re-registered: {e}",
+                    spec.name
                 );
                 continue;
             }
