@@ -38,6 +38,10 @@ pub struct Config {
     /// default none): serve `<dir>/app/…` from disk on every request instead of the files
     /// built into the binary, so edits show on reload without a rebuild.
     pub static_dir: Option<PathBuf>,
+    /// `PARACHUTE_AGENT_METRICS_OPEN` (`1`/`true`, default off): `GET /metrics` without a
+    /// token for direct loopback clients (a request forwarded by a proxy still needs
+    /// `agent:read`).
+    pub metrics_open: bool,
 }
 
 /// An error in the configuration: the message is shown to the operator as is.
@@ -128,6 +132,16 @@ pub fn log_settings() -> crate::logging::LogSettings {
     }
 }
 
+/// A boolean knob: `1`, `true`, `yes`, `on` (any case) are on; anything else is off.
+fn env_flag(key: &str) -> bool {
+    env_nonempty(key).is_some_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
+}
+
 /// The directory `static/` and `.parachute/module.json` are resolved from: the
 /// `PARACHUTE_AGENT_INSTALL_DIR` override, else the first ancestor of the executable
 /// that has a `static/` folder, else the executable's directory.
@@ -199,6 +213,7 @@ impl Config {
             static_dir: raw
                 .static_dir
                 .or_else(|| env_nonempty("PARACHUTE_AGENT_STATIC_DIR").map(PathBuf::from)),
+            metrics_open: env_flag("PARACHUTE_AGENT_METRICS_OPEN"),
         })
     }
 }

@@ -14,6 +14,7 @@
 
 use crate::auth::{parse_bearer, Principal, Scope};
 use crate::http::{ApiError, Req};
+use crate::metrics::{metrics, AuthFailure};
 use crate::security::stepup::{GateError, StepUpError};
 use crate::security::tickets::TicketError;
 use crate::state::AppState;
@@ -24,18 +25,22 @@ pub const STEP_UP_HEADER: &str = "x-step-up-token";
 
 /// The scope gate: Bearer token → principal with `scope`, else the 401/403 bodies.
 pub fn require(state: &AppState, req: &Req, scope: Scope) -> Result<Principal, ApiError> {
-    let token =
-        bearer(req).ok_or_else(|| ApiError::Unauthorized("Bearer token required".into()))?;
+    let Some(token) = bearer(req) else {
+        metrics().auth_failure(AuthFailure::MissingToken);
+        return Err(ApiError::Unauthorized("Bearer token required".into()));
+    };
     authorize(state, &token, scope)
 }
 
 /// A raw token (from wherever the route reads it) → principal with `scope`, else 401/403.
 pub fn authorize(state: &AppState, token: &str, scope: Scope) -> Result<Principal, ApiError> {
-    let principal = state
-        .auth
-        .validate(token)
-        .map_err(|e| ApiError::Unauthorized(e.0))?;
-    check_scope(&principal, scope)?;
+    let principal = state.auth.validate(token).map_err(|e| {
+        metrics().auth_failure(AuthFailure::of_message(&e.0));
+        ApiError::Unauthorized(e.0)
+    })?;
+    check_scope(&principal, scope).inspect_err(|_| {
+        metrics().auth_failure(AuthFailure::InsufficientScope);
+    })?;
     Ok(principal)
 }
 

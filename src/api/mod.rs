@@ -16,6 +16,7 @@ pub mod gate;
 pub mod http_ui;
 pub mod jobs;
 pub mod mcp;
+pub mod metrics;
 pub mod open;
 pub mod security;
 pub mod terminal;
@@ -25,9 +26,20 @@ pub mod vault;
 use std::sync::Arc;
 
 use crate::http::{ApiError, Handler, Req, Resp};
+use crate::metrics::Webhook;
 use crate::state::AppState;
 
 type Routed = Option<Result<Resp, ApiError>>;
+
+/// Counts a webhook's answer for `/metrics`.
+fn counted(hook: Webhook, r: Result<Resp, ApiError>) -> Result<Resp, ApiError> {
+    let status = match &r {
+        Ok(resp) => resp.status,
+        Err(e) => e.status(),
+    };
+    crate::metrics::metrics().webhook(hook, status);
+    r
+}
 
 /// The server's handler: every request of `state`'s daemon through [`route`].
 pub fn handler(state: Arc<AppState>) -> Handler {
@@ -56,6 +68,10 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     }
     if req.is("GET") && req.segs().first() == Some(&"app") {
         return app::route(&state.webui, req);
+    }
+    // [ext] The Prometheus metrics (issue 14), next to /health.
+    if let Some(r) = metrics::route(state, req) {
+        return Some(r);
     }
     // Step 6: any method on /health.
     if req.raw_path() == "/health" {
@@ -110,10 +126,10 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     }
     // Step 18: the vault inbound webhook, then the definition reload webhook.
     if let Some(r) = vault::route_inbound(state, req) {
-        return Some(r);
+        return Some(counted(Webhook::Inbound, r));
     }
     if let Some(r) = agent_defs::route_webhook(state, req) {
-        return Some(r);
+        return Some(counted(Webhook::AgentDef, r));
     }
     // Step 19: SSE ticket mint, and [ext] the web UI's one-time login exchange.
     if let Some(r) = app::route(&state.webui, req) {

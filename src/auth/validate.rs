@@ -33,6 +33,7 @@ impl HubValidator {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(jwks::FETCH_TIMEOUT))
             .http_status_as_error(false)
+            .middleware(crate::metrics::CallTimer(crate::metrics::Upstream::Hub))
             .build()
             .into();
         let max_age =

@@ -183,6 +183,14 @@ impl Req {
         }
     }
 
+    /// The TCP peer is a loopback address (a proxy on this host counts as loopback too:
+    /// check forwarding headers where that matters).
+    pub fn peer_is_loopback(&self) -> bool {
+        self.inner
+            .remote_addr()
+            .is_some_and(|a| a.ip().is_loopback())
+    }
+
     /// `http://<Host>`, the origin of this request as the client addressed it.
     pub fn origin(&self) -> String {
         format!("http://{}", self.header("host").unwrap_or("127.0.0.1"))

@@ -14,6 +14,7 @@ pub fn hub_agent() -> ureq::Agent {
                 .http_status_as_error(false)
                 .timeout_connect(Some(Duration::from_secs(5)))
                 .timeout_global(Some(Duration::from_secs(30)))
+                .middleware(crate::metrics::CallTimer(crate::metrics::Upstream::Hub))
                 .build()
                 .new_agent()
         })

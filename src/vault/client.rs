@@ -43,6 +43,7 @@ fn shared_agent() -> ureq::Agent {
                 .timeout_global(Some(CALL_TIMEOUT))
                 .max_redirects(0)
                 .user_agent(concat!("parachute-agent/", env!("CARGO_PKG_VERSION")))
+                .middleware(crate::metrics::CallTimer(crate::metrics::Upstream::Vault))
                 .build()
                 .new_agent()
         })

@@ -250,6 +250,24 @@ impl ProgrammaticRegistry {
         v
     }
 
+    /// `(agent, queued messages, a turn running)` per live agent, for `/metrics`.
+    pub fn queue_depths(&self) -> Vec<(String, usize, bool)> {
+        let inner = self.inner.lock();
+        inner
+            .by_channel
+            .values()
+            .map(|s| {
+                let st = &s.state;
+                let busy = st.busy.load(Ordering::SeqCst);
+                (
+                    s.spec.read().name.clone(),
+                    st.waiting.load(Ordering::SeqCst),
+                    busy,
+                )
+            })
+            .collect()
+    }
+
     pub fn pending_count(&self, channel: &str) -> usize {
         self.inner
             .lock()

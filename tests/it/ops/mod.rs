@@ -3,3 +3,4 @@
 
 mod logs;
 mod manifest;
+mod metrics;
