@@ -24,7 +24,8 @@ fn main() {
 
     let path = std::env::var_os("PATH").unwrap_or_default();
     let pf = Preflight::run(Some(&path));
-    let settings = SandboxSettings::new(&pf, &state, None, None, exe);
+    let host = parachute_agent::config::HostConfig::from_env();
+    let settings = SandboxSettings::new(&pf, &state, None, None, exe, &host);
     let sandbox: Arc<dyn Launcher> = Arc::new(BwrapLauncher::new(&pf, settings));
     let direct: Arc<dyn Launcher> = Arc::new(DirectLauncher);
 

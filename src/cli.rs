@@ -257,7 +257,9 @@ pub fn main() -> i32 {
             ttl,
         } => token_mint(state_dir, &scopes, ttl),
         Command::TokenRotate { state_dir } => token_rotate(state_dir),
-        Command::Bridge => crate::bridge::run(crate::bridge::BridgeConfig::from_env()),
+        Command::Bridge => crate::bridge::run(crate::bridge::BridgeConfig::new(
+            config::BridgeSettings::from_env(),
+        )),
         Command::LoginUrl { state_dir, port } => crate::webui::login::print_link(
             &state_dir.unwrap_or_else(config::state_dir_from_env),
             port.unwrap_or_else(config::port_from_env),

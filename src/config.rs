@@ -1,6 +1,15 @@
 //! Daemon configuration in two stages (spec 01 §6.1, spec 08): [`RawConfig`] collects what
 //! the command line said, [`Config::resolve`] combines it with the environment and the
 //! defaults into one validated value. Precedence for every knob: flag > env > default.
+//!
+//! This is the one place that reads the environment (with `cli.rs`, which reads only
+//! `JOURNAL_STREAM` for the log format). Every knob is a documented field: what it does,
+//! the env name, the default, the clamp. The top-level fields are fixed before
+//! `<state>/.env` is loaded; the subsystem sub-structs ([`TelegramConfig`], [`AuthConfig`],
+//! [`AttachedConfig`], [`McpConfig`], [`JobsConfig`], [`TurnConfig`], [`HostConfig`],
+//! [`TestHooks`]) are read again by [`Config::reload_subsystems`] once `.env` is loaded, so
+//! `.env` can set them (spec 01 §6.2). Subsystem knobs never fail the boot: a value that
+//! does not parse means the default.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -30,7 +39,6 @@ pub struct Config {
     pub sse_ticket_ttl: Duration,
     pub step_up_ttl: Duration,
     pub sse_keepalive: Duration,
-    pub sweep_interval: Duration,
     pub def_poll_interval: Duration,
     /// Where `static/` lives (next to the binary's install dir, or the source tree).
     pub install_dir: PathBuf,
@@ -42,6 +50,110 @@ pub struct Config {
     /// token for direct loopback clients (a request forwarded by a proxy still needs
     /// `agent:read`).
     pub metrics_open: bool,
+    /// The daemon-wide vault URL as given: `PARACHUTE_VAULT_URL`, default
+    /// `http://127.0.0.1:1940` (spec 02 §1). Turn env and the sandbox's vault origin.
+    pub vault_url: String,
+    pub auth: AuthConfig,
+    pub telegram: TelegramConfig,
+    pub attached: AttachedConfig,
+    pub mcp: McpConfig,
+    pub jobs: JobsConfig,
+    pub turns: TurnConfig,
+    pub host: HostConfig,
+    pub test: TestHooks,
+}
+
+/// Hub token validation (spec 01 §3).
+#[derive(Debug, Clone, Default)]
+pub struct AuthConfig {
+    /// The hub origin override: `PARACHUTE_HUB_ORIGIN` (trailing `/` stripped by the
+    /// resolver). Unset: `expose-state.json`, else `http://127.0.0.1:1939` (spec 01 §3.2).
+    pub hub_origin: Option<String>,
+    /// How long a fetched revocation list is trusted: `PARACHUTE_AGENT_REVOCATION_MAX_AGE_MS`;
+    /// unset or unparsable: the validator's default (60 s).
+    pub revocation_max_age: Option<Duration>,
+    /// Minimum gap between JWKS refetches for an unknown `kid`:
+    /// `PARACHUTE_AGENT_JWKS_COOLDOWN_MS`; unset or unparsable: the default (30 s).
+    pub jwks_cooldown: Option<Duration>,
+}
+
+/// Telegram channels (spec 05 §6); read when a telegram channel is built.
+#[derive(Debug, Clone, Default)]
+pub struct TelegramConfig {
+    /// Bot API base URL: `PARACHUTE_AGENT_TELEGRAM_API` (blank = unset), default
+    /// `https://api.telegram.org`; one trailing `/` is dropped. Tests point it at a fake.
+    pub api_base: String,
+    /// Long-poll `timeout` of `getUpdates` in seconds: `PARACHUTE_AGENT_TELEGRAM_POLL_SECS`,
+    /// default 30, clamped to 1..=50.
+    pub poll_secs: u64,
+    /// Back-off after a failed poll: `PARACHUTE_AGENT_TELEGRAM_RETRY_MS`, default 5 000 ms.
+    pub retry: Duration,
+    /// Back-off after a 409 (another poller holds the bot):
+    /// `PARACHUTE_AGENT_TELEGRAM_CONFLICT_MS`, default 60 000 ms.
+    pub conflict: Duration,
+}
+
+/// The attached backend's durable queue (spec 03 §6).
+#[derive(Debug, Clone, Default)]
+pub struct AttachedConfig {
+    /// How often expired claims return to pending: `PARACHUTE_AGENT_SWEEP_MS`, default
+    /// 30 000 ms, at least 10 ms.
+    pub sweep_interval: Duration,
+    /// [ext] Claim lifetime in ms: `PARACHUTE_AGENT_CLAIM_TTL_MS`, default 15 min.
+    pub claim_ttl_ms: u64,
+}
+
+/// The Streamable-HTTP MCP endpoint (spec 05 §1).
+#[derive(Debug, Clone, Default)]
+pub struct McpConfig {
+    /// Idle lifetime of a session: `PARACHUTE_AGENT_MCP_SESSION_IDLE_SECS`, default 24 h,
+    /// at least 1 s.
+    pub session_idle: Duration,
+    /// [ext] `PARACHUTE_AGENT_NOTIFY_NAMESPACE=channel` switches push notifications back to
+    /// the former `notifications/claude/channel*` names (default: `…/agent*`, spec 05 §1.7).
+    pub channel_namespace: bool,
+}
+
+/// Scheduled jobs (spec 06 §1).
+#[derive(Debug, Clone, Default)]
+pub struct JobsConfig {
+    /// The scheduler tick: `PARACHUTE_AGENT_JOB_TICK_MS`, default 30 000 ms (spec 06 §1.8),
+    /// at least 10 ms.
+    pub tick: Duration,
+}
+
+/// Programmatic turns (spec 03 §8).
+#[derive(Debug, Clone, Default)]
+pub struct TurnConfig {
+    /// Test knob (not in the reference): delays before attempts 2 and 3 of a transient
+    /// failure, `PARACHUTE_AGENT_TURN_RETRY_DELAYS_MS` as comma-separated ms; unset or
+    /// unparsable: the engine's default `2000,5000`.
+    pub retry_delays: Option<Vec<Duration>>,
+}
+
+/// What the daemon inherits from its host environment for the turn sandbox (spec 04).
+#[derive(Debug, Clone, Default)]
+pub struct HostConfig {
+    /// `HOME` (empty = unset): the daemon's home, hidden inside the sandbox.
+    pub home: Option<PathBuf>,
+    /// `PARACHUTE_HOME` (empty = unset), else `$HOME/.parachute`; `None` without either.
+    pub parachute_home: Option<PathBuf>,
+    /// `PATH`: where the boot preflight looks for `bwrap` and `claude`.
+    pub path: Option<std::ffi::OsString>,
+}
+
+/// Test hooks, documented and deliberate: all off in release builds.
+#[derive(Debug, Clone, Default)]
+pub struct TestHooks {
+    /// Debug builds with `PARACHUTE_AGENT_TEST_HOOKS=1`: the `/__test/*` routes and the
+    /// switches below.
+    pub enabled: bool,
+    /// With hooks on, `PARACHUTE_AGENT_TEST_UNSANDBOXED=1` runs turns without bubblewrap
+    /// (for `cargo test` on hosts where bwrap cannot run).
+    pub unsandboxed: bool,
+    /// With hooks on, the job runner's initial clock offset:
+    /// `PARACHUTE_AGENT_TEST_JOB_CLOCK_OFFSET_MS`, default 0.
+    pub job_clock_offset_ms: i64,
 }
 
 /// An error in the configuration: the message is shown to the operator as is.
@@ -188,16 +300,13 @@ impl Config {
         let keepalive = env_u64("PARACHUTE_AGENT_SSE_KEEPALIVE_SECS")?
             .unwrap_or(25)
             .max(1);
-        let sweep_ms = env_u64("PARACHUTE_AGENT_SWEEP_MS")?
-            .unwrap_or(30_000)
-            .max(10);
         // spec 02 §4.4: a missing, invalid or zero value means 60 s (never a boot failure).
         let poll_ms = env_nonempty("PARACHUTE_AGENT_DEF_POLL_MS")
             .and_then(|v| v.trim().parse::<u64>().ok())
             .filter(|v| *v > 0)
             .unwrap_or(60_000)
             .max(10);
-        Ok(Config {
+        let mut config = Config {
             port: raw.port.unwrap_or_else(port_from_env),
             state_dir: raw.state_dir.unwrap_or_else(state_dir_from_env),
             parachute_home: parachute_home(),
@@ -207,15 +316,185 @@ impl Config {
             sse_ticket_ttl: secs(ticket_ttl),
             step_up_ttl: secs(step_up_ttl),
             sse_keepalive: secs(keepalive),
-            sweep_interval: Duration::from_millis(sweep_ms),
             def_poll_interval: Duration::from_millis(poll_ms),
             install_dir: install_dir(),
             static_dir: raw
                 .static_dir
                 .or_else(|| env_nonempty("PARACHUTE_AGENT_STATIC_DIR").map(PathBuf::from)),
             metrics_open: env_flag("PARACHUTE_AGENT_METRICS_OPEN"),
-        })
+            vault_url: String::new(),
+            auth: AuthConfig::default(),
+            telegram: TelegramConfig::default(),
+            attached: AttachedConfig::default(),
+            mcp: McpConfig::default(),
+            jobs: JobsConfig::default(),
+            turns: TurnConfig::default(),
+            host: HostConfig::default(),
+            test: TestHooks::default(),
+        };
+        config.reload_subsystems();
+        Ok(config)
     }
+
+    /// Re-reads the subsystem knobs (every field from `vault_url` down), e.g. after
+    /// `<state>/.env` set some of them.
+    pub fn reload_subsystems(&mut self) {
+        self.vault_url = env_nonempty("PARACHUTE_VAULT_URL")
+            .unwrap_or_else(|| "http://127.0.0.1:1940".to_string());
+        self.auth = AuthConfig {
+            hub_origin: env_nonempty("PARACHUTE_HUB_ORIGIN"),
+            revocation_max_age: env_ms("PARACHUTE_AGENT_REVOCATION_MAX_AGE_MS"),
+            jwks_cooldown: env_ms("PARACHUTE_AGENT_JWKS_COOLDOWN_MS"),
+        };
+        self.telegram = TelegramConfig::from_env();
+        self.attached = AttachedConfig::from_env();
+        self.mcp = McpConfig::from_env();
+        self.jobs = JobsConfig::from_env();
+        self.turns = TurnConfig {
+            retry_delays: env_nonempty("PARACHUTE_AGENT_TURN_RETRY_DELAYS_MS").and_then(|v| {
+                v.split(',')
+                    .map(|s| s.trim().parse::<u64>().ok().map(Duration::from_millis))
+                    .collect()
+            }),
+        };
+        self.host = HostConfig::from_env();
+        self.test = TestHooks::from_env();
+    }
+}
+
+/// A lenient whole number: unset, empty or unparsable (after trimming) is `None`.
+fn env_lenient<T: std::str::FromStr>(key: &str) -> Option<T> {
+    std::env::var(key).ok()?.trim().parse().ok()
+}
+
+/// Milliseconds, untrimmed (as the auth caches always parsed them).
+fn env_ms(key: &str) -> Option<Duration> {
+    env_nonempty(key)
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
+}
+
+impl TelegramConfig {
+    fn from_env() -> TelegramConfig {
+        let ms = |k: &str, d: u64| Duration::from_millis(env_lenient(k).unwrap_or(d));
+        TelegramConfig {
+            api_base: std::env::var("PARACHUTE_AGENT_TELEGRAM_API")
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or_else(|| "https://api.telegram.org".to_string()),
+            poll_secs: env_lenient("PARACHUTE_AGENT_TELEGRAM_POLL_SECS")
+                .unwrap_or(30)
+                .clamp(1, 50),
+            retry: ms("PARACHUTE_AGENT_TELEGRAM_RETRY_MS", 5_000),
+            conflict: ms("PARACHUTE_AGENT_TELEGRAM_CONFLICT_MS", 60_000),
+        }
+    }
+}
+
+impl AttachedConfig {
+    fn from_env() -> AttachedConfig {
+        let sweep: u64 = env_lenient("PARACHUTE_AGENT_SWEEP_MS").unwrap_or(30_000);
+        AttachedConfig {
+            sweep_interval: Duration::from_millis(sweep.max(10)),
+            claim_ttl_ms: env_lenient("PARACHUTE_AGENT_CLAIM_TTL_MS").unwrap_or(15 * 60 * 1000),
+        }
+    }
+}
+
+impl McpConfig {
+    fn from_env() -> McpConfig {
+        let idle: u64 = env_lenient("PARACHUTE_AGENT_MCP_SESSION_IDLE_SECS").unwrap_or(24 * 3600);
+        McpConfig {
+            session_idle: Duration::from_secs(idle.max(1)),
+            channel_namespace: std::env::var("PARACHUTE_AGENT_NOTIFY_NAMESPACE")
+                .is_ok_and(|v| v.trim() == "channel"),
+        }
+    }
+}
+
+impl JobsConfig {
+    fn from_env() -> JobsConfig {
+        JobsConfig {
+            tick: env_lenient("PARACHUTE_AGENT_JOB_TICK_MS")
+                .map(|ms: u64| Duration::from_millis(ms.max(10)))
+                .unwrap_or(Duration::from_secs(30)),
+        }
+    }
+}
+
+impl HostConfig {
+    /// The host facts of this process's environment.
+    pub fn from_env() -> HostConfig {
+        let dir = |k: &str| {
+            std::env::var_os(k)
+                .filter(|h| !h.is_empty())
+                .map(PathBuf::from)
+        };
+        let home = dir("HOME");
+        let parachute_home =
+            dir("PARACHUTE_HOME").or_else(|| home.as_ref().map(|h| h.join(".parachute")));
+        HostConfig {
+            home,
+            parachute_home,
+            path: std::env::var_os("PATH"),
+        }
+    }
+}
+
+impl TestHooks {
+    fn from_env() -> TestHooks {
+        let flag = |k: &str| std::env::var(k).as_deref() == Ok("1");
+        let enabled = cfg!(debug_assertions) && flag("PARACHUTE_AGENT_TEST_HOOKS");
+        TestHooks {
+            enabled,
+            unsandboxed: enabled && flag("PARACHUTE_AGENT_TEST_UNSANDBOXED"),
+            job_clock_offset_ms: if enabled {
+                env_lenient("PARACHUTE_AGENT_TEST_JOB_CLOCK_OFFSET_MS").unwrap_or(0)
+            } else {
+                0
+            },
+        }
+    }
+}
+
+/// `parachute-agent bridge` (spec 05 §4.1), a process of its own: its environment only.
+#[derive(Debug, Clone)]
+pub struct BridgeSettings {
+    /// Daemon URL: `PARACHUTE_AGENT_URL` (legacy `PARACHUTE_CHANNEL_URL`); `None` means the
+    /// bridge's default `http://127.0.0.1:1941`.
+    pub url: Option<String>,
+    /// Bearer token: `PARACHUTE_AGENT_TOKEN` (legacy `PARACHUTE_CHANNEL_TOKEN`).
+    pub token: Option<String>,
+    /// Channel: `PARACHUTE_CHANNEL_NAME` (empty = unset [ext]); `None` means `telegram`.
+    pub channel: Option<String>,
+    /// [ext] `PARACHUTE_AGENT_NOTIFY_NAMESPACE=channel`: the legacy notification names.
+    pub channel_namespace: bool,
+    /// Delay before reconnecting after a stream ended: `PARACHUTE_AGENT_BRIDGE_RETRY_MS`,
+    /// default 3 000 ms (0 or unparsable = default; see `bridge::events` for the backoff).
+    pub retry_base: Duration,
+}
+
+impl BridgeSettings {
+    pub fn from_env() -> BridgeSettings {
+        let first = |names: &[&str]| names.iter().find_map(|n| env_nonempty(n));
+        let retry_ms = env_nonempty("PARACHUTE_AGENT_BRIDGE_RETRY_MS")
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .unwrap_or(3000);
+        BridgeSettings {
+            url: first(&["PARACHUTE_AGENT_URL", "PARACHUTE_CHANNEL_URL"]),
+            token: first(&["PARACHUTE_AGENT_TOKEN", "PARACHUTE_CHANNEL_TOKEN"]),
+            channel: first(&["PARACHUTE_CHANNEL_NAME"]),
+            channel_namespace: McpConfig::from_env().channel_namespace,
+            retry_base: Duration::from_millis(retry_ms),
+        }
+    }
+}
+
+/// The daemon's own environment: the base every turn's child env is built from (spec 04
+/// §2; `backend::programmatic::env` decides what passes). Read once, at engine build.
+pub fn process_env() -> Vec<(String, String)> {
+    std::env::vars().collect()
 }
 
 /// Loads `<state>/.env` (spec 01 §6.2): chmod 0600; each `KEY=VALUE` line sets the

@@ -37,6 +37,7 @@ fn run(mut config: Config) -> Result<(), String> {
     std::fs::create_dir_all(state_dir.join("inbox"))
         .map_err(|e| format!("cannot create inbox: {e}"))?;
     let dotenv = config::load_dotenv(&state_dir);
+    config.reload_subsystems();
     if dotenv > 0 {
         log::info!(
             "loaded {dotenv} variable(s) from {}/.env",
@@ -73,8 +74,8 @@ fn run(mut config: Config) -> Result<(), String> {
     start_channels(&state, entries.unwrap_or_default())?;
     let (stop_sweep, sweep_stop_rx) = crossbeam_channel::bounded::<()>(1);
     let sweeper = state.attached.spawn_sweeper(
-        crate::backend::attached::sweep_interval_from_env(),
-        crate::backend::attached::claim_ttl_from_env(),
+        state.config.attached.sweep_interval,
+        state.config.attached.claim_ttl_ms,
         sweep_stop_rx,
     );
     state
@@ -88,7 +89,7 @@ fn run(mut config: Config) -> Result<(), String> {
     let (stop_jobs, jobs_stop_rx) = crossbeam_channel::bounded::<()>(1);
     let scheduler = state
         .jobs
-        .spawn_scheduler(crate::jobs::tick_from_env(), jobs_stop_rx);
+        .spawn_scheduler(state.config.jobs.tick, jobs_stop_rx);
 
     let signal = signals.forever().next();
     log::info!(
@@ -133,9 +134,7 @@ fn start_channels(state: &AppState, entries: Vec<store::ChannelEntry>) -> Result
         );
         return Ok(());
     }
-    let deps = factory::TransportDeps {
-        state_dir: state.config.state_dir.clone(),
-    };
+    let deps = factory::TransportDeps::from_config(&state.config);
     let mut summary = Vec::new();
     for entry in entries {
         let transport = factory::build(&entry, &deps).map_err(|e| e.to_string())?;

@@ -70,7 +70,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config) -> AppState {
-        let auth = Auth::new(config.state_dir.clone(), config.parachute_home.clone());
+        let auth = Auth::new(
+            config.state_dir.clone(),
+            config.parachute_home.clone(),
+            &config.auth,
+        );
         let channels = ChannelRegistry::new();
         let events = SseHub::new("events", config.sse_keepalive);
         channels.add_sink(events.clone());
@@ -79,11 +83,12 @@ impl AppState {
         let mcp = crate::mcp::service::McpService::new(
             crate::mcp::McpSessionStore::new(
                 Some(config.state_dir.clone()),
-                crate::mcp::McpSessionStore::idle_from_env(),
+                config.mcp.session_idle,
             ),
             channels.clone(),
             attached.clone(),
             config.sse_keepalive,
+            crate::mcp::protocol::NotifyNamespace::from_legacy_flag(config.mcp.channel_namespace),
         );
         channels.add_sink(mcp.clone());
         let health = HealthHooks::default();
@@ -95,8 +100,10 @@ impl AppState {
         let vault =
             crate::vault::VaultService::new(&config.state_dir, &crate::util::time::now_iso());
         vault.install(&channels);
-        let agent_defs =
-            crate::agents::def_live::new_registry(channels.clone(), config.state_dir.clone());
+        let agent_defs = crate::agents::def_live::new_registry(
+            channels.clone(),
+            crate::channels::factory::TransportDeps::from_config(&config),
+        );
         let turn_events = SseHub::new("turn-events", config.sse_keepalive);
         // Turns go through the sandbox; it refuses them until the boot preflight installs
         // the bubblewrap launcher (spec 04 §5, §6).
@@ -107,14 +114,14 @@ impl AppState {
             channels.clone(),
             &auth.hub_origin(),
             turn_events.clone(),
-            turn_launcher(&sandbox),
+            turn_launcher(&sandbox, &config.test),
             credentials.clone(),
         );
         channels.add_route(programmatic.clone());
         agent_defs.add_sink(programmatic.clone());
         let tickets = crate::security::TicketStore::new(config.sse_ticket_ttl);
         let step_up = crate::security::StepUpStore::new(&config.state_dir, config.step_up_ttl);
-        let jobs = crate::jobs::JobService::new(channels.clone());
+        let jobs = crate::jobs::JobService::new(channels.clone(), config.test.job_clock_offset_ms);
         let webui = crate::webui::WebUi::new(config.static_dir.clone(), config.state_dir.clone());
         AppState {
             webui,
@@ -141,14 +148,13 @@ impl AppState {
 /// The launcher every programmatic turn goes through: the bubblewrap sandbox. Debug builds
 /// have one escape hatch for tests on hosts where bwrap cannot run (`cargo test` must pass
 /// on a bare machine): with `PARACHUTE_AGENT_TEST_HOOKS=1` and
-/// `PARACHUTE_AGENT_TEST_UNSANDBOXED=1`, turns run unsandboxed. Release builds have no such
-/// switch; CI runs the same tests sandboxed.
-fn turn_launcher(sandbox: &crate::sandbox::Sandbox) -> Arc<dyn crate::backend::launch::Launcher> {
-    let flag = |k: &str| std::env::var(k).as_deref() == Ok("1");
-    if cfg!(debug_assertions)
-        && flag("PARACHUTE_AGENT_TEST_HOOKS")
-        && flag("PARACHUTE_AGENT_TEST_UNSANDBOXED")
-    {
+/// `PARACHUTE_AGENT_TEST_UNSANDBOXED=1` (`Config::test.unsandboxed`), turns run
+/// unsandboxed. Release builds have no such switch; CI runs the same tests sandboxed.
+fn turn_launcher(
+    sandbox: &crate::sandbox::Sandbox,
+    test: &crate::config::TestHooks,
+) -> Arc<dyn crate::backend::launch::Launcher> {
+    if test.unsandboxed {
         log::warn!("TEST BUILD: programmatic turns run WITHOUT the sandbox (PARACHUTE_AGENT_TEST_UNSANDBOXED=1)");
         return Arc::new(crate::backend::launch::DirectLauncher);
     }

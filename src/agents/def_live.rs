@@ -2,7 +2,6 @@
 //! map (spec 05 §0.1 — definitions add vault channels live, never to `channels.json`) and
 //! def-vault stores on the vault client.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::{json, Map};
@@ -19,7 +18,7 @@ use super::vaults::DefVaultBinding;
 /// [`DefChannels`] on the daemon's channel registry.
 pub struct LiveChannels {
     channels: Arc<ChannelRegistry>,
-    state_dir: PathBuf,
+    deps: TransportDeps,
 }
 
 impl DefChannels for LiveChannels {
@@ -35,10 +34,7 @@ impl DefChannels for LiveChannels {
             transport: "vault".into(),
             config: Some(config),
         };
-        let deps = TransportDeps {
-            state_dir: self.state_dir.clone(),
-        };
-        let transport = factory::build(&entry, &deps).map_err(|e| e.to_string())?;
+        let transport = factory::build(&entry, &self.deps).map_err(|e| e.to_string())?;
         self.channels
             .insert(entry, transport)
             .map_err(|e| e.to_string())
@@ -56,11 +52,8 @@ impl DefChannels for LiveChannels {
 }
 
 /// The registry of a running daemon.
-pub fn new_registry(channels: Arc<ChannelRegistry>, state_dir: PathBuf) -> Arc<DefRegistry> {
-    let live = Arc::new(LiveChannels {
-        channels,
-        state_dir,
-    });
+pub fn new_registry(channels: Arc<ChannelRegistry>, deps: TransportDeps) -> Arc<DefRegistry> {
+    let live = Arc::new(LiveChannels { channels, deps });
     DefRegistry::new(
         live,
         Arc::new(|b: &DefVaultBinding| Arc::new(VaultDefStore::new(b)) as Arc<dyn DefStore>),

@@ -81,9 +81,7 @@ fn upsert(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
         transport: kind.clone(),
         config,
     };
-    let deps = TransportDeps {
-        state_dir: state.config.state_dir.clone(),
-    };
+    let deps = TransportDeps::from_config(&state.config);
     let transport = factory::build(&entry, &deps).map_err(|e| invalid(e.to_string()))?;
 
     let _guard = CHANGES.lock();

@@ -19,7 +19,7 @@ pub fn route(state: &AppState, req: &mut Req) -> Routed {
     use crate::auth::Scope;
     use serde_json::{json, Value};
 
-    if !crate::jobs::test_hooks_enabled() {
+    if !state.config.test.enabled {
         return None;
     }
     match (req.method.as_str(), req.raw_path()) {

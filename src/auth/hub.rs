@@ -1,13 +1,15 @@
 //! Hub origin resolution (spec 01 §3.2): the issuer pin and the host of the JWKS and the
-//! revocation list. Resolved per validation so an operator's change takes effect at once.
+//! revocation list. `expose-state.json` is read per validation so an operator's change
+//! takes effect at once.
 
 use std::path::Path;
 
-/// `PARACHUTE_HUB_ORIGIN` > `expose-state.json` (`hubOrigin`, else `https://<canonicalFqdn>`,
-/// never a loopback origin) > `http://127.0.0.1:1939`.
-pub fn resolve_origin(parachute_home: &Path) -> String {
-    if let Some(env) = crate::config::env_nonempty("PARACHUTE_HUB_ORIGIN") {
-        return strip_slash(&env);
+/// `PARACHUTE_HUB_ORIGIN` (`overridden`, from `Config::auth`) > `expose-state.json`
+/// (`hubOrigin`, else `https://<canonicalFqdn>`, never a loopback origin) >
+/// `http://127.0.0.1:1939`.
+pub fn resolve_origin(overridden: Option<&str>, parachute_home: &Path) -> String {
+    if let Some(env) = overridden {
+        return strip_slash(env);
     }
     from_expose_state(parachute_home).unwrap_or_else(|| "http://127.0.0.1:1939".to_string())
 }

@@ -11,6 +11,8 @@ pub mod validate;
 
 use std::path::PathBuf;
 
+use crate::config::AuthConfig;
+
 /// The four `agent:*` scopes. There is no hierarchy: `admin` does not imply `read`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -81,9 +83,9 @@ pub struct Auth {
 }
 
 impl Auth {
-    pub fn new(state_dir: PathBuf, parachute_home: PathBuf) -> Auth {
+    pub fn new(state_dir: PathBuf, parachute_home: PathBuf, cfg: &AuthConfig) -> Auth {
         Auth {
-            hub: validate::HubValidator::new(parachute_home),
+            hub: validate::HubValidator::new(parachute_home, cfg),
             local: local::LocalIssuer::new(state_dir),
         }
     }

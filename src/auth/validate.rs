@@ -11,17 +11,14 @@ use serde_json::Value;
 use super::jwks::{self, JwksCache};
 use super::revocation::{Revocation, RevocationCache};
 use super::{AuthError, Principal};
+use crate::config::AuthConfig;
 
 pub struct HubValidator {
     parachute_home: PathBuf,
+    /// `PARACHUTE_HUB_ORIGIN`, when set.
+    origin_override: Option<String>,
     jwks: JwksCache,
     revocation: RevocationCache,
-}
-
-fn env_ms(key: &str) -> Option<std::time::Duration> {
-    crate::config::env_nonempty(key)
-        .and_then(|v| v.parse().ok())
-        .map(std::time::Duration::from_millis)
 }
 
 fn verification_failed(detail: impl std::fmt::Display) -> AuthError {
@@ -29,26 +26,25 @@ fn verification_failed(detail: impl std::fmt::Display) -> AuthError {
 }
 
 impl HubValidator {
-    pub fn new(parachute_home: PathBuf) -> HubValidator {
+    pub fn new(parachute_home: PathBuf, cfg: &AuthConfig) -> HubValidator {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(jwks::FETCH_TIMEOUT))
             .http_status_as_error(false)
             .middleware(crate::metrics::CallTimer(crate::metrics::Upstream::Hub))
             .build()
             .into();
-        let max_age =
-            env_ms("PARACHUTE_AGENT_REVOCATION_MAX_AGE_MS").unwrap_or(super::revocation::MAX_AGE);
-        let cooldown =
-            env_ms("PARACHUTE_AGENT_JWKS_COOLDOWN_MS").unwrap_or(jwks::KID_REFETCH_COOLDOWN);
+        let max_age = cfg.revocation_max_age.unwrap_or(super::revocation::MAX_AGE);
+        let cooldown = cfg.jwks_cooldown.unwrap_or(jwks::KID_REFETCH_COOLDOWN);
         HubValidator {
             parachute_home,
+            origin_override: cfg.hub_origin.clone(),
             jwks: JwksCache::new(agent.clone(), cooldown),
             revocation: RevocationCache::new(agent, max_age),
         }
     }
 
     pub fn origin(&self) -> String {
-        super::hub::resolve_origin(&self.parachute_home)
+        super::hub::resolve_origin(self.origin_override.as_deref(), &self.parachute_home)
     }
 
     pub fn validate(&self, token: &str) -> Result<Principal, AuthError> {

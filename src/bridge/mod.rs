@@ -36,7 +36,7 @@ pub const DEFAULT_CHANNEL: &str = "telegram";
 /// How long to wait for `notifications/initialized` before the "no client" notice (§4.5).
 const INIT_WARNING_AFTER: Duration = Duration::from_secs(15);
 
-/// Everything the bridge needs, resolved from the environment by [`BridgeConfig::from_env`].
+/// Everything the bridge needs (from `config::BridgeSettings`).
 #[derive(Debug, Clone)]
 pub struct BridgeConfig {
     pub url: String,
@@ -47,27 +47,15 @@ pub struct BridgeConfig {
     pub retry_base: Duration,
 }
 
-fn env_nonempty(names: &[&str]) -> Option<String> {
-    names
-        .iter()
-        .filter_map(|n| std::env::var(n).ok())
-        .find(|v| !v.is_empty())
-}
-
 impl BridgeConfig {
-    pub fn from_env() -> Self {
-        let retry_ms = env_nonempty(&["PARACHUTE_AGENT_BRIDGE_RETRY_MS"])
-            .and_then(|v| v.parse::<u64>().ok())
-            .filter(|ms| *ms > 0)
-            .unwrap_or(3000);
+    /// The bridge's settings as `config::BridgeSettings` read them from the environment.
+    pub fn new(s: crate::config::BridgeSettings) -> Self {
         BridgeConfig {
-            url: env_nonempty(&["PARACHUTE_AGENT_URL", "PARACHUTE_CHANNEL_URL"])
-                .unwrap_or_else(|| DEFAULT_URL.into()),
-            token: env_nonempty(&["PARACHUTE_AGENT_TOKEN", "PARACHUTE_CHANNEL_TOKEN"]),
-            channel: env_nonempty(&["PARACHUTE_CHANNEL_NAME"])
-                .unwrap_or_else(|| DEFAULT_CHANNEL.into()),
-            namespace: Namespace::from_env(),
-            retry_base: Duration::from_millis(retry_ms),
+            url: s.url.unwrap_or_else(|| DEFAULT_URL.into()),
+            token: s.token,
+            channel: s.channel.unwrap_or_else(|| DEFAULT_CHANNEL.into()),
+            namespace: Namespace::from_legacy_flag(s.channel_namespace),
+            retry_base: s.retry_base,
         }
     }
 }

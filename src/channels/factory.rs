@@ -8,8 +8,19 @@ use super::store::ChannelEntry;
 use super::transport::{Transport, TransportError};
 
 /// Everything a transport constructor may need from the daemon.
+#[derive(Debug, Clone)]
 pub struct TransportDeps {
     pub state_dir: std::path::PathBuf,
+    pub telegram: crate::config::TelegramConfig,
+}
+
+impl TransportDeps {
+    pub fn from_config(config: &crate::config::Config) -> TransportDeps {
+        TransportDeps {
+            state_dir: config.state_dir.clone(),
+            telegram: config.telegram.clone(),
+        }
+    }
 }
 
 pub const KNOWN_KINDS: &str = "telegram, http-ui, vault";
@@ -28,6 +39,7 @@ pub fn build(
             &entry.name,
             entry.config.as_ref(),
             &deps.state_dir,
+            &deps.telegram,
         )?)),
         other => Err(TransportError::Config(format!(
             "registry: unknown transport kind \"{other}\" for channel \"{}\" (known: {KNOWN_KINDS})",

@@ -3,12 +3,12 @@
 //! runner never runs a turn itself. `cron` is the dialect (§1.5), `schedule` zones and the
 //! next-fire walk (§1.6, §1.7), `job` the note/JSON shapes (§1.2, §1.3), `store` the vault
 //! I/O, `validate` the create rules (§1.4), `runner` the horizons and fires (§1.8), `routes`
-//! the HTTP API (route step 9). [`JobService`] ties them to the daemon and owns the
-//! `job-scheduler` thread: a tick every `PARACHUTE_AGENT_JOB_TICK_MS` (default 30 000; the
-//! first tick one interval after start).
+//! the HTTP API is `api/jobs.rs` (route step 9). [`JobService`] ties them to the daemon and
+//! owns the `job-scheduler` thread: a tick every `Config::jobs.tick` (the first tick one
+//! interval after start).
 //!
-//! Test clock (debug builds with `PARACHUTE_AGENT_TEST_HOOKS=1` only): the runner's clock is
-//! real time plus an offset, initially `PARACHUTE_AGENT_TEST_JOB_CLOCK_OFFSET_MS`, changed by
+//! Test clock (`Config::test`, debug builds only): the runner's clock is real time plus an
+//! offset, initially `PARACHUTE_AGENT_TEST_JOB_CLOCK_OFFSET_MS`, changed by
 //! `POST /__test/job-clock {"offsetMs":n}` — so black-box tests cross cron slots without
 //! waiting for them. Release builds ignore both.
 
@@ -32,41 +32,17 @@ pub use job::Job;
 pub use runner::Runner;
 pub use store::JobStore;
 
-/// Default scheduler tick (spec 06 §1.8).
-pub const DEFAULT_TICK: Duration = Duration::from_secs(30);
-
 pub struct JobService {
     pub store: JobStore,
     pub runner: Arc<Runner>,
     clock_offset_ms: Arc<AtomicI64>,
 }
 
-/// `PARACHUTE_AGENT_JOB_TICK_MS` (default 30 s, at least 10 ms).
-pub fn tick_from_env() -> Duration {
-    std::env::var("PARACHUTE_AGENT_JOB_TICK_MS")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|ms| Duration::from_millis(ms.max(10)))
-        .unwrap_or(DEFAULT_TICK)
-}
-
-/// Whether the test clock hooks are active (debug builds, `PARACHUTE_AGENT_TEST_HOOKS=1`).
-pub fn test_hooks_enabled() -> bool {
-    cfg!(debug_assertions) && std::env::var("PARACHUTE_AGENT_TEST_HOOKS").as_deref() == Ok("1")
-}
-
 impl JobService {
-    pub fn new(channels: Arc<ChannelRegistry>) -> Arc<JobService> {
+    /// `clock_offset_ms` is the test clock's initial offset (0 outside tests).
+    pub fn new(channels: Arc<ChannelRegistry>, clock_offset_ms: i64) -> Arc<JobService> {
         let store = JobStore::new(channels);
-        let initial = if test_hooks_enabled() {
-            std::env::var("PARACHUTE_AGENT_TEST_JOB_CLOCK_OFFSET_MS")
-                .ok()
-                .and_then(|v| v.trim().parse::<i64>().ok())
-                .unwrap_or(0)
-        } else {
-            0
-        };
-        let offset = Arc::new(AtomicI64::new(initial));
+        let offset = Arc::new(AtomicI64::new(clock_offset_ms));
         let (l, f, p) = (store.clone(), store.clone(), store.clone());
         let clock = offset.clone();
         let runner = Runner::new(

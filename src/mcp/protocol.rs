@@ -56,13 +56,13 @@ pub enum NotifyNamespace {
 }
 
 impl NotifyNamespace {
-    /// From `PARACHUTE_AGENT_NOTIFY_NAMESPACE` (`agent` default; `channel` switches).
-    pub fn from_env() -> Self {
-        Self::parse(
-            std::env::var("PARACHUTE_AGENT_NOTIFY_NAMESPACE")
-                .ok()
-                .as_deref(),
-        )
+    /// `channel` for the legacy names of `Config::mcp.channel_namespace`.
+    pub fn from_legacy_flag(channel: bool) -> Self {
+        if channel {
+            NotifyNamespace::Channel
+        } else {
+            NotifyNamespace::Agent
+        }
     }
 
     pub fn parse(v: Option<&str>) -> Self {

@@ -35,11 +35,12 @@ impl McpService {
         channels: Arc<ChannelRegistry>,
         attached: Arc<AttachedRegistry>,
         keepalive: Duration,
+        ns: NotifyNamespace,
     ) -> Arc<McpService> {
         Arc::new(McpService {
             sessions,
             started: std::time::Instant::now(),
-            ns: NotifyNamespace::from_env(),
+            ns,
             keepalive,
             channels,
             attached,

@@ -113,15 +113,6 @@ impl McpSessionStore {
         store
     }
 
-    /// The idle lifetime from `PARACHUTE_AGENT_MCP_SESSION_IDLE_SECS` (default 24 h, min 60 s).
-    pub fn idle_from_env() -> Duration {
-        let secs = std::env::var("PARACHUTE_AGENT_MCP_SESSION_IDLE_SECS")
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(24 * 3600);
-        Duration::from_secs(secs.max(1))
-    }
-
     fn load(&self) {
         let Some(path) = &self.path else { return };
         let Ok(data) = std::fs::read(path) else {

@@ -22,16 +22,6 @@ pub fn frames(msgs: &[Value]) -> Vec<u8> {
     msgs.iter().flat_map(message_frame).collect()
 }
 
-/// The keepalive interval from `PARACHUTE_AGENT_SSE_KEEPALIVE_SECS` (default 25 s).
-pub fn keepalive_from_env() -> Duration {
-    let secs = std::env::var("PARACHUTE_AGENT_SSE_KEEPALIVE_SECS")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .filter(|s| *s > 0)
-        .unwrap_or(25);
-    Duration::from_secs(secs)
-}
-
 /// Hand frames from `rx` to `send` (which writes and flushes one chunk) until the sender
 /// side is gone (session closed) or a write fails (client gone). Sends `KEEPALIVE` after
 /// `keepalive` of silence.

@@ -14,9 +14,6 @@ use super::preflight::Preflight;
 use crate::backend::launch::{LaunchContext, LaunchError, LaunchSpec, Launcher, PreparedLaunch};
 use crate::state::{AppState, Dependencies};
 
-/// Default vault URL of the restricted-mode allowlist (spec 04 §1.1).
-const DEFAULT_VAULT_URL: &str = "http://127.0.0.1:1940";
-
 type Current = Arc<RwLock<Arc<dyn Launcher>>>;
 
 /// Holds the launcher the turn engine must use.
@@ -80,7 +77,7 @@ impl Launcher for FailClosed {
 
 /// Boot step: preflight (with the daemon's `PATH`), the one warning, `/health`, launcher.
 pub fn boot(state: &AppState) -> Preflight {
-    let preflight = Preflight::run(std::env::var_os("PATH").as_deref());
+    let preflight = Preflight::run(state.config.host.path.as_deref());
     match preflight.warning() {
         Some(w) => eprintln!("{w}"),
         None => log::info!("sandbox: bwrap and claude found; turns run in bubblewrap"),
@@ -91,13 +88,13 @@ pub fn boot(state: &AppState) -> Preflight {
         problems: preflight.problems(),
     });
     let hub = state.auth.hub_origin();
-    let vault = crate::config::env_nonempty("PARACHUTE_VAULT_URL")
-        .unwrap_or_else(|| DEFAULT_VAULT_URL.to_string());
+    let vault = state.config.vault_url.clone();
     let settings = SandboxSettings::for_daemon(
         &preflight,
         &state.config.state_dir,
         Some(hub).filter(|h| !h.is_empty()),
         Some(vault),
+        &state.config.host,
     );
     match settings {
         Ok(s) => state

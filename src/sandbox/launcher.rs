@@ -40,29 +40,26 @@ impl SandboxSettings {
         state_dir: &Path,
         hub_origin: Option<String>,
         vault_url: Option<String>,
+        host: &crate::config::HostConfig,
     ) -> std::io::Result<SandboxSettings> {
         let exe = std::env::current_exe()?;
         Ok(SandboxSettings::new(
-            preflight, state_dir, hub_origin, vault_url, exe,
+            preflight, state_dir, hub_origin, vault_url, exe, host,
         ))
     }
 
     /// Settings for a daemon with this state dir, hub origin, vault URL and executable,
-    /// reading `HOME`/`PARACHUTE_HOME` from the process environment.
+    /// and the `HOME`/`PARACHUTE_HOME` of `host` (`Config::host`).
     pub fn new(
         preflight: &Preflight,
         state_dir: &Path,
         hub_origin: Option<String>,
         vault_url: Option<String>,
         self_exe: PathBuf,
+        host: &crate::config::HostConfig,
     ) -> SandboxSettings {
-        let home = std::env::var_os("HOME")
-            .filter(|h| !h.is_empty())
-            .map(PathBuf::from);
-        let parachute_home = std::env::var_os("PARACHUTE_HOME")
-            .filter(|h| !h.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| home.as_ref().map(|h| h.join(".parachute")));
+        let home = host.home.clone();
+        let parachute_home = host.parachute_home.clone();
         let mut runtime_read = Vec::new();
         if let Some(c) = &preflight.claude {
             runtime_read.extend(install_binds(c));

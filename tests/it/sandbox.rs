@@ -95,7 +95,14 @@ impl Sbx {
         std::fs::create_dir_all(&w).unwrap();
         std::fs::write(w.join("probe.py"), PROBE).unwrap();
         let pf = Preflight::run(Some(PATH.as_ref()));
-        let settings = SandboxSettings::new(&pf, &state, hub_origin, None, PathBuf::from(BIN));
+        let settings = SandboxSettings::new(
+            &pf,
+            &state,
+            hub_origin,
+            None,
+            PathBuf::from(BIN),
+            &parachute_agent::config::HostConfig::from_env(),
+        );
         Sbx {
             _tmp: tmp,
             root,

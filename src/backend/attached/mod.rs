@@ -3,9 +3,8 @@
 //! attached agents (channel → agent, its system prompt and its durable store), the pull-tool
 //! implementation the MCP endpoint calls, and the claim-TTL sweeper thread.
 //!
-//! Knobs: `PARACHUTE_AGENT_SWEEP_MS` (sweep interval, default 30 000; first sweep after one
-//! interval) and [ext] `PARACHUTE_AGENT_CLAIM_TTL_MS` (claim lifetime, default 15 min; lets
-//! tests shorten it).
+//! Knobs: `Config::attached` (sweep interval, first sweep after one interval; [ext] claim
+//! lifetime, which tests shorten).
 
 pub mod queue;
 pub mod sink;
@@ -142,20 +141,6 @@ impl AttachedRegistry {
                 }
             })
     }
-}
-
-/// `PARACHUTE_AGENT_SWEEP_MS` (default 30 000 ms).
-pub fn sweep_interval_from_env() -> Duration {
-    Duration::from_millis(env_ms("PARACHUTE_AGENT_SWEEP_MS").unwrap_or(30_000).max(10))
-}
-
-/// `PARACHUTE_AGENT_CLAIM_TTL_MS` (default 15 min).
-pub fn claim_ttl_from_env() -> u64 {
-    env_ms("PARACHUTE_AGENT_CLAIM_TTL_MS").unwrap_or(queue::CLAIM_TTL_MS)
-}
-
-fn env_ms(name: &str) -> Option<u64> {
-    std::env::var(name).ok()?.trim().parse().ok()
 }
 
 /// Routing fork step 1 (spec 05 §0.3): an attached agent owns the channel → the inbound

@@ -1,15 +1,14 @@
 //! Building the programmatic backend at daemon start (spec 03 §4.2): the `claude` binary
 //! (PATH lookup, its real path), the operator token and hub origin for the mint client,
 //! the daemon-wide vault URL, the turn timeout (`Config::turn_timeout`, spec 08) and the
-//! retry delays. Test knob (not in the reference): `PARACHUTE_AGENT_TURN_RETRY_DELAYS_MS`,
-//! comma-separated milliseconds before attempts 2 and 3 (default `2000,5000`).
+//! retry delays (`Config::turns`, a test knob not in the reference).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::daemon_host::{vault_url_from_env, DaemonHost};
+use super::daemon_host::DaemonHost;
 use super::hub::TurnEventSink;
 use super::registry::ProgrammaticRegistry;
 use super::runner::RunLimits;
@@ -34,19 +33,6 @@ pub fn which(name: &str, path: Option<&str>) -> Option<PathBuf> {
     })
 }
 
-fn retry_delays_from_env() -> Vec<Duration> {
-    match crate::config::env_nonempty("PARACHUTE_AGENT_TURN_RETRY_DELAYS_MS") {
-        None => default_retry_delays(),
-        Some(v) => {
-            let parsed: Option<Vec<Duration>> = v
-                .split(',')
-                .map(|s| s.trim().parse::<u64>().ok().map(Duration::from_millis))
-                .collect();
-            parsed.unwrap_or_else(default_retry_delays)
-        }
-    }
-}
-
 /// The backend, ready to register agents. `launcher` is the sandbox seam.
 pub fn build(
     config: &Config,
@@ -56,7 +42,7 @@ pub fn build(
     launcher: Arc<dyn Launcher>,
     credentials: Arc<CredentialStore>,
 ) -> Arc<ProgrammaticService> {
-    let daemon_env: Vec<(String, String)> = std::env::vars().collect();
+    let daemon_env = crate::config::process_env();
     let path_var = daemon_env
         .iter()
         .find(|(k, _)| k == "PATH")
@@ -88,7 +74,7 @@ pub fn build(
         credentials,
         mint,
         grants,
-        vault_url: vault_url_from_env(),
+        vault_url: config.vault_url.trim_end_matches('/').to_string(),
     };
     let engine = EngineConfig {
         claude_bin,
@@ -98,7 +84,11 @@ pub fn build(
             timeout: config.turn_timeout,
             kill_grace: Duration::from_secs(5),
         },
-        retry_delays: retry_delays_from_env(),
+        retry_delays: config
+            .turns
+            .retry_delays
+            .clone()
+            .unwrap_or_else(default_retry_delays),
         launcher,
     };
     let registry = ProgrammaticRegistry::new(WorkerCtx {

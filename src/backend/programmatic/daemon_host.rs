@@ -28,14 +28,6 @@ pub struct DaemonHost {
     pub vault_url: String,
 }
 
-/// The daemon-wide vault URL, trailing `/` stripped.
-pub fn vault_url_from_env() -> String {
-    crate::config::env_nonempty("PARACHUTE_VAULT_URL")
-        .unwrap_or_else(|| crate::agents::vaults::DEFAULT_VAULT_URL.to_string())
-        .trim_end_matches('/')
-        .to_string()
-}
-
 fn id_of(v: &Value) -> Option<String> {
     v.get("id")
         .or_else(|| v.get("note").and_then(|n| n.get("id")))

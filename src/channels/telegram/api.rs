@@ -13,8 +13,6 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 /// Env override of the Bot API origin.
-pub const API_ENV: &str = "PARACHUTE_AGENT_TELEGRAM_API";
-const DEFAULT_API: &str = "https://api.telegram.org";
 /// Largest file the transport downloads (the Bot API serves ≤ 20 MB).
 pub const MAX_DOWNLOAD: u64 = 50 * 1024 * 1024;
 const MAX_BODY: u64 = 16 * 1024 * 1024;
@@ -65,14 +63,11 @@ fn agent(global: Duration) -> ureq::Agent {
 }
 
 impl BotApi {
-    /// `poll_secs` is the long-poll `timeout`; the poll agent waits 10 s longer.
-    pub fn new(token: &str, poll_secs: u64) -> BotApi {
-        let base = std::env::var(API_ENV)
-            .ok()
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_API.to_string());
+    /// `api_base` is the Bot API URL; `poll_secs` is the long-poll `timeout`; the poll
+    /// agent waits 10 s longer.
+    pub fn new(token: &str, api_base: &str, poll_secs: u64) -> BotApi {
         BotApi {
-            base: base.trim_end_matches('/').to_string(),
+            base: api_base.trim_end_matches('/').to_string(),
             token: token.to_string(),
             poll: agent(Duration::from_secs(poll_secs + 10)),
             call: agent(Duration::from_secs(30)),
@@ -342,7 +337,7 @@ mod tests {
 
     #[test]
     fn errors_never_carry_the_token() {
-        let api = BotApi::new("123:SECRET", 1);
+        let api = BotApi::new("123:SECRET", "https://api.telegram.org", 1);
         let e = api.other("getMe", "failed to reach https://x/bot123:SECRET/getMe");
         assert!(!e.to_string().contains("SECRET"), "{e}");
     }

@@ -24,6 +24,7 @@ use serde_json::{Map, Value};
 
 use super::transport::{OutboundArgs, PermissionArgs, Transport, TransportError};
 use super::ChannelContext;
+use crate::config::TelegramConfig;
 use access::Access;
 use api::BotApi;
 use poller::{Knobs, Poller};
@@ -51,6 +52,7 @@ impl TelegramTransport {
         name: &str,
         config: Option<&Map<String, Value>>,
         state_dir: &Path,
+        settings: &TelegramConfig,
     ) -> Result<TelegramTransport, TransportError> {
         let token = config
             .and_then(|c| c.get("token"))
@@ -71,12 +73,12 @@ impl TelegramTransport {
         std::fs::create_dir_all(&inbox).map_err(|e| {
             TransportError::Config(format!("cannot create {}: {e}", inbox.display()))
         })?;
-        let knobs = Knobs::from_env();
+        let knobs = Knobs::new(settings);
         Ok(TelegramTransport {
             core: Arc::new(Core {
                 name: name.to_string(),
                 token: token.to_string(),
-                api: BotApi::new(token, knobs.poll_secs),
+                api: BotApi::new(token, &settings.api_base, knobs.poll_secs),
                 access_path: dir.join("access.json"),
                 inbox,
             }),
@@ -275,18 +277,32 @@ mod tests {
     #[test]
     fn config_validation() {
         let dir = tempfile::tempdir().unwrap();
-        let err = TelegramTransport::new("tg", json!({}).as_object(), dir.path()).err();
+        let err = TelegramTransport::new(
+            "tg",
+            json!({}).as_object(),
+            dir.path(),
+            &TelegramConfig::default(),
+        )
+        .err();
         assert_eq!(
             err,
             Some(TransportError::Config(
                 "telegram channel tg requires a per-channel bot token in its config".into()
             ))
         );
-        let err = TelegramTransport::new("", None, dir.path()).err().unwrap();
+        let err = TelegramTransport::new("", None, dir.path(), &TelegramConfig::default())
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("channel (unnamed) requires"));
         let own = dir.path().join("own");
         let cfg = json!({"token": "1:x", "stateDir": own.display().to_string(), "extra": 1});
-        let t = TelegramTransport::new("tg", cfg.as_object(), dir.path()).unwrap();
+        let t = TelegramTransport::new(
+            "tg",
+            cfg.as_object(),
+            dir.path(),
+            &TelegramConfig::default(),
+        )
+        .unwrap();
         assert!(own.join("inbox").is_dir());
         assert_eq!(t.core.access_path, own.join("access.json"));
     }
@@ -294,8 +310,13 @@ mod tests {
     #[test]
     fn reply_needs_a_chat_id_before_sending_anything() {
         let dir = tempfile::tempdir().unwrap();
-        let t =
-            TelegramTransport::new("tg", json!({"token": "1:x"}).as_object(), dir.path()).unwrap();
+        let t = TelegramTransport::new(
+            "tg",
+            json!({"token": "1:x"}).as_object(),
+            dir.path(),
+            &TelegramConfig::default(),
+        )
+        .unwrap();
         let args = OutboundArgs {
             files: vec!["/etc/hostname".into()],
             ..OutboundArgs::default()

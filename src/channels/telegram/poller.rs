@@ -25,8 +25,9 @@ use serde_json::{json, Value};
 use super::api::ApiError;
 use super::{inbound, Core};
 use crate::channels::ChannelContext;
+use crate::config::TelegramConfig;
 
-/// Timing knobs (env, read at construction).
+/// Timing knobs (from `Config::telegram`).
 #[derive(Debug, Clone, Copy)]
 pub struct Knobs {
     pub poll_secs: u64,
@@ -34,22 +35,12 @@ pub struct Knobs {
     pub conflict: Duration,
 }
 
-fn env_u64(key: &str, default: u64) -> u64 {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
-}
-
 impl Knobs {
-    pub fn from_env() -> Knobs {
+    pub fn new(cfg: &TelegramConfig) -> Knobs {
         Knobs {
-            poll_secs: env_u64("PARACHUTE_AGENT_TELEGRAM_POLL_SECS", 30).clamp(1, 50),
-            retry: Duration::from_millis(env_u64("PARACHUTE_AGENT_TELEGRAM_RETRY_MS", 5_000)),
-            conflict: Duration::from_millis(env_u64(
-                "PARACHUTE_AGENT_TELEGRAM_CONFLICT_MS",
-                60_000,
-            )),
+            poll_secs: cfg.poll_secs,
+            retry: cfg.retry,
+            conflict: cfg.conflict,
         }
     }
 }
