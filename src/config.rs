@@ -14,6 +14,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::http::limits::HttpLimits;
+
 /// Flags given to `serve` (or to `token …`, which honours `--state-dir`).
 #[derive(Debug, Default, Clone)]
 pub struct RawConfig {
@@ -40,6 +42,8 @@ pub struct Config {
     pub step_up_ttl: Duration,
     pub sse_keepalive: Duration,
     pub def_poll_interval: Duration,
+    /// Limits of the HTTP front door (connections, heads, bodies, timeouts).
+    pub http: HttpLimits,
     /// Where `static/` lives (next to the binary's install dir, or the source tree).
     pub install_dir: PathBuf,
     /// Development override of the web UI (`--static-dir`, env `PARACHUTE_AGENT_STATIC_DIR`;
@@ -154,6 +158,39 @@ pub struct TestHooks {
     /// With hooks on, the job runner's initial clock offset:
     /// `PARACHUTE_AGENT_TEST_JOB_CLOCK_OFFSET_MS`, default 0.
     pub job_clock_offset_ms: i64,
+}
+
+/// The front door's limits from the environment (each clamped; see [`HttpLimits`]).
+fn http_limits(max_body_bytes: u64) -> Result<HttpLimits, ConfigError> {
+    let get = |key: &str, default: u64, lo: u64, hi: u64| -> Result<u64, ConfigError> {
+        Ok(env_u64(key)?.unwrap_or(default).clamp(lo, hi))
+    };
+    const MIB: u64 = 1024 * 1024;
+    Ok(HttpLimits {
+        max_header_bytes: get("PARACHUTE_AGENT_MAX_HEADER_BYTES", 64 * 1024, 1024, MIB)? as usize,
+        max_headers: get("PARACHUTE_AGENT_MAX_HEADERS", 100, 8, 10_000)? as usize,
+        header_timeout: Duration::from_secs(get(
+            "PARACHUTE_AGENT_HEADER_TIMEOUT_SECS",
+            10,
+            1,
+            3600,
+        )?),
+        body_idle_timeout: Duration::from_secs(get(
+            "PARACHUTE_AGENT_BODY_IDLE_TIMEOUT_SECS",
+            10,
+            1,
+            3600,
+        )?),
+        body_buffer_bytes: get(
+            "PARACHUTE_AGENT_BODY_BUFFER_BYTES",
+            64 * MIB,
+            max_body_bytes,
+            u64::MAX,
+        )?,
+        drain_bytes: get("PARACHUTE_AGENT_DRAIN_BYTES", 64 * 1024, 0, 16 * MIB)? as usize,
+        max_connections: env_u64("PARACHUTE_AGENT_MAX_CONNECTIONS")?
+            .map(|n| n.clamp(1, 1 << 20) as usize),
+    })
 }
 
 /// An error in the configuration: the message is shown to the operator as is.
@@ -317,6 +354,7 @@ impl Config {
             step_up_ttl: secs(step_up_ttl),
             sse_keepalive: secs(keepalive),
             def_poll_interval: Duration::from_millis(poll_ms),
+            http: http_limits(max_body_bytes)?,
             install_dir: install_dir(),
             static_dir: raw
                 .static_dir

@@ -52,7 +52,7 @@ fn run(mut config: Config) -> Result<(), String> {
     // Bound before the state is built: with `--port 0` the kernel picks the port, and
     // everything that names our port (services.json, trigger and discovery URLs) must see
     // the real one.
-    let server = HttpServer::bind(config.port)?;
+    let server = HttpServer::bind(config.port, &config.http, config.max_body_bytes)?;
     if let Some(addr) = server.server_addr().to_ip() {
         config.port = addr.port();
     }

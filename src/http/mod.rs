@@ -7,6 +7,7 @@
 //! route, no feature and no daemon state.
 
 pub mod error;
+pub mod limits;
 pub mod request;
 pub mod response;
 
@@ -35,12 +36,21 @@ pub struct HttpServer {
 }
 
 impl HttpServer {
-    /// Binds `127.0.0.1:<port>` (loopback only, spec 01 §0).
-    pub fn bind(port: u16) -> Result<tiny_http::Server, String> {
+    /// Binds `127.0.0.1:<port>` (loopback only, spec 01 §0) with these connection limits
+    /// (bodies over `max_body_bytes` are never read), after raising the open-file limit to
+    /// its hard maximum.
+    pub fn bind(
+        port: u16,
+        http: &limits::HttpLimits,
+        max_body_bytes: u64,
+    ) -> Result<tiny_http::Server, String> {
+        let nofile = limits::raise_nofile_limit();
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))
             .map_err(|e| format!("cannot bind 127.0.0.1:{port}: {e}"))?;
         set_nodelay(&listener);
-        tiny_http::Server::from_listener(listener, None)
+        let limits = limits::server_limits(http, max_body_bytes, nofile);
+        log::debug!("http: limits {limits:?}");
+        tiny_http::Server::from_listener_with_limits(listener, None, limits)
             .map_err(|e| format!("cannot bind 127.0.0.1:{port}: {e}"))
     }
 
@@ -118,7 +128,12 @@ fn worker_loop(
         match server.recv() {
             Ok(request) => handle(request, handler, max_body_bytes),
             Err(_) if stopping.load(Ordering::SeqCst) => break,
-            Err(e) => log::warn!("http: accept failed: {e}"),
+            // Only a lost listener reaches here (the accept loop retries everything else):
+            // exit non-zero so the supervisor restarts the daemon, rather than live on deaf.
+            Err(e) => {
+                log::error!("http: the listening socket is lost ({e}); exiting");
+                std::process::exit(1);
+            }
         }
     }
 }
@@ -157,9 +172,12 @@ fn respond(request: tiny_http::Request, resp: Resp) {
     match resp.body {
         Body::Bytes(bytes) => {
             let mut out = tiny_http::Response::from_data(bytes).with_status_code(resp.status);
+            // `Header::from_bytes` refuses control bytes (vendored patch): a value that would
+            // split the response is dropped, never written.
             for (k, v) in &resp.headers {
-                if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-                    out.add_header(h);
+                match tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+                    Ok(h) => out.add_header(h),
+                    Err(()) => log::warn!("http: dropped an invalid response header {k:?}"),
                 }
             }
             if let Err(e) = request.respond(out) {
@@ -179,6 +197,10 @@ fn start_stream(
 ) {
     let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
     for (k, v) in headers {
+        if tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).is_err() {
+            log::warn!("http: dropped an invalid response header {k:?}");
+            continue;
+        }
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("Transfer-Encoding: chunked\r\n\r\n");

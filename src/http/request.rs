@@ -133,23 +133,37 @@ impl Req {
             .map(|(_, v)| v.as_str())
     }
 
-    /// First value of a header (case-insensitive name).
+    /// First value of a header (case-insensitive name). The headers that build URLs are
+    /// validated here, once, for every handler: `Host` already by the connection layer
+    /// (400 when invalid), `X-Forwarded-Host` must be an authority and
+    /// `X-Forwarded-Proto` `http` or `https`, or they count as absent.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.inner
+        let value = self
+            .inner
             .headers()
             .iter()
             .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_str())
+            .map(|h| h.value.as_str())?;
+        let valid = if name.eq_ignore_ascii_case("x-forwarded-host") {
+            tiny_http::is_valid_authority(value)
+        } else if name.eq_ignore_ascii_case("x-forwarded-proto") {
+            value.eq_ignore_ascii_case("http") || value.eq_ignore_ascii_case("https")
+        } else {
+            true
+        };
+        valid.then_some(value)
     }
 
     /// The body bytes, read once and capped at the configured limit (413 beyond it,
     /// decided from `Content-Length` before reading when the client sent one).
     pub fn body(&mut self) -> Result<&[u8], ApiError> {
         if self.body.is_none() {
-            if self
-                .inner
-                .body_length()
-                .is_some_and(|n| n as u64 > self.max_body)
+            // A body over the limit was never read by the connection layer.
+            if self.inner.body_too_large()
+                || self
+                    .inner
+                    .body_length()
+                    .is_some_and(|n| n as u64 > self.max_body)
             {
                 return Err(ApiError::PayloadTooLarge);
             }
@@ -193,7 +207,10 @@ impl Req {
 
     /// `http://<Host>`, the origin of this request as the client addressed it.
     pub fn origin(&self) -> String {
-        format!("http://{}", self.header("host").unwrap_or("127.0.0.1"))
+        let host = self
+            .header("host")
+            .filter(|h| tiny_http::is_valid_authority(h));
+        format!("http://{}", host.unwrap_or("127.0.0.1"))
     }
 }
 

@@ -15,6 +15,7 @@ mod hostile;
 mod jobs;
 mod mcp;
 mod ops;
+mod real_claude;
 mod sandbox;
 mod security;
 mod telegram;

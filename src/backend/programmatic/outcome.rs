@@ -59,13 +59,30 @@ pub fn classify(summary: StreamSummary, exit: ExitInfo, stderr: &str) -> TurnRes
             };
         }
     }
-    let reason = failure_reason(&summary.result, exit, stderr);
+    let mut reason = failure_reason(&summary.result, exit, stderr);
+    // The API status, where the CLI reports one, decides on its own: a 401/403/400 is
+    // never retried whatever words its text happens to contain, and a 429/5xx/529 always
+    // reads as transient (its code is added to the reason when the text lacks it).
+    let status = summary.result.as_ref().and_then(|r| r.api_error_status);
+    let retryable = match status {
+        Some(s) if TRANSIENT_STATUS.contains(&s) => {
+            if !is_transient(&reason) {
+                reason = format!("{reason} (API status {s})");
+            }
+            true
+        }
+        Some(_) => false,
+        None => true,
+    };
     TurnResult::Failed {
         reason,
         session_id,
-        retryable: true,
+        retryable,
     }
 }
+
+/// API statuses that mark a transient upstream failure (07 §2).
+const TRANSIENT_STATUS: [u16; 7] = [408, 429, 500, 502, 503, 504, 529];
 
 fn failure_reason(
     result: &Option<super::stream::ResultEvent>,
@@ -74,8 +91,22 @@ fn failure_reason(
 ) -> String {
     if let Some(r) = result {
         if r.is_error {
+            if r.api_error_status == Some(401)
+                || r.api_error_type.as_deref() == Some("authentication_error")
+            {
+                // The CLI's own words ("Not logged in · Please run /login") point an
+                // operator at an interactive login; the fix on a daemon is a new token.
+                let said = r.text.as_deref().unwrap_or("").trim();
+                return format!(
+                    "Claude authentication failed (API status 401): {said} — store a fresh \
+                     token from `claude setup-token` with POST /api/credentials/claude"
+                );
+            }
             if let Some(t) = r.text.as_deref().filter(|t| !t.is_empty()) {
                 return t.to_string();
+            }
+            if let Some(s) = r.api_error_status {
+                return format!("claude -p turn failed (API status {s})");
             }
         }
         if let Some(sub) = &r.subtype {
@@ -227,12 +258,12 @@ mod tests {
         let is_err = ResultEvent {
             subtype: Some("success".into()),
             is_error: true,
-            text: Some("API Error: 401 bad token".into()),
+            text: Some("API Error: 500 upstream".into()),
             ..Default::default()
         };
         let out = classify(summary(Some(is_err), Some("s")), ExitInfo::Code(1), "x");
         assert_eq!(out.session_id(), Some("s"));
-        assert_eq!(reason(out), "API Error: 401 bad token");
+        assert_eq!(reason(out), "API Error: 500 upstream");
         let sub = ResultEvent {
             subtype: Some("error_max_turns".into()),
             ..Default::default()
@@ -262,6 +293,48 @@ mod tests {
             reason(classify(summary(None, None), ExitInfo::Code(0), "junk")),
             "claude -p produced no success result (no result event in output)"
         );
+    }
+
+    /// The real CLI (2.1.x) ends an API failure with `subtype:"success"`, `is_error:true`
+    /// and `api_error_status`: the status decides, not the words of the text.
+    #[test]
+    fn api_error_status_decides_retry() {
+        let failed = |status: u16, text: Option<&str>| {
+            let r = ResultEvent {
+                subtype: Some("success".into()),
+                is_error: true,
+                text: text.map(str::to_string),
+                api_error_status: Some(status),
+                ..Default::default()
+            };
+            match classify(summary(Some(r), None), ExitInfo::Code(1), "") {
+                TurnResult::Failed {
+                    reason, retryable, ..
+                } => (reason, retryable),
+                other => panic!("{other:?}"),
+            }
+        };
+        // a permanent status is never retried, even with a transient-sounding text
+        let (reason, retryable) = failed(401, Some("Not logged in · Please run /login"));
+        assert!(!retryable, "{reason}");
+        assert_eq!(
+            reason,
+            "Claude authentication failed (API status 401): Not logged in · Please run /login \
+             — store a fresh token from `claude setup-token` with POST /api/credentials/claude"
+        );
+        let (reason, retryable) = failed(400, Some("invalid request: request timed out"));
+        assert!(!retryable, "{reason}");
+        assert_eq!(
+            failed(403, None).0,
+            "claude -p turn failed (API status 403)"
+        );
+        // a transient status is retried even when its text has no transient word
+        let (reason, retryable) = failed(529, Some("Something went wrong"));
+        assert!(retryable && is_transient(&reason), "{reason}");
+        assert_eq!(reason, "Something went wrong (API status 529)");
+        let (reason, retryable) = failed(429, Some("API Error: 429 slow down"));
+        assert!(retryable);
+        assert_eq!(reason, "API Error: 429 slow down", "no duplicate status");
     }
 
     #[test]

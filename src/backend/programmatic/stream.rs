@@ -31,6 +31,12 @@ pub struct ResultEvent {
     pub text: Option<String>,
     /// Present when the result had a `usage` object or a numeric `total_cost_usd`.
     pub usage: Option<Usage>,
+    /// The HTTP status of the API error that ended the run (`api_error_status`): the real
+    /// CLI reports e.g. an authentication failure as `subtype:"success"`, `is_error:true`,
+    /// `api_error_status:401` — a value to decide on, where the text is only for people.
+    pub api_error_status: Option<u16>,
+    /// The API's error type with it (`api_error_type`, e.g. `authentication_error`).
+    pub api_error_type: Option<String>,
 }
 
 impl ResultEvent {
@@ -210,6 +216,14 @@ fn parse_result(obj: &serde_json::Map<String, Value>) -> ResultEvent {
             .and_then(Value::as_str)
             .map(str::to_string),
         usage,
+        api_error_status: obj
+            .get("api_error_status")
+            .and_then(Value::as_u64)
+            .and_then(|s| u16::try_from(s).ok()),
+        api_error_type: obj
+            .get("api_error_type")
+            .and_then(Value::as_str)
+            .map(str::to_string),
     }
 }
 
@@ -320,10 +334,12 @@ mod tests {
     #[test]
     fn result_flags() {
         let (s, _) = parse_chunks(&[
-            br#"{"type":"result","subtype":"success","is_error":true,"result":"API Error: 401"}"#,
+            br#"{"type":"result","subtype":"success","is_error":true,"result":"API Error: 401","api_error_status":401}"#,
         ]);
         let r = s.result.unwrap();
         assert!(r.is_error && !r.success());
+        assert_eq!(r.api_error_status, Some(401));
+        assert_eq!(r.api_error_type, None);
         assert!(r.usage.is_none());
         let (s, _) = parse_chunks(&[
             br#"{"type":"result","subtype":"success","is_error":"true","usage":{}}"#,

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod fake_anthropic;
 pub mod fake_telegram;
 pub mod fake_vault;
 pub mod http;

@@ -2,18 +2,32 @@ use ascii::AsciiString;
 
 use std::io::Error as IoError;
 use std::io::Result as IoResult;
-use std::io::{BufReader, BufWriter, ErrorKind, Read};
+use std::io::{BufReader, BufWriter, Cursor, ErrorKind, Read, Write};
 
 use std::net::SocketAddr;
-use std::str::FromStr;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crate::common::{HTTPVersion, Method};
+use crate::common::{HTTPVersion, Header, Method};
+use crate::limits::{is_valid_authority, ReadClock, Shared};
+use crate::request::PreparedBody;
+use crate::util::body::{self, BodyError, Buffered, Framing};
 use crate::util::RefinedTcpStream;
 use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
-use crate::Request;
+use crate::{Request, Response, StatusCode};
+
+/// Longest time spent draining an unread body before closing (parachute-agent patch).
+const DRAIN_TIME: Duration = Duration::from_secs(2);
 
 /// A ClientConnection is an object that will store a socket to a client
 /// and return Request objects.
+///
+/// parachute-agent patch (see PATCHED.md): heads are read against the connection's
+/// [`Limits`](crate::Limits) (bytes, count, deadline), parsed strictly (no bare CR/LF, no
+/// control bytes, no obs-fold, a valid `Host`), framed strictly, and the body is buffered
+/// here, so request workers only ever see complete requests. The next request is read only
+/// once the previous response is written.
 pub struct ClientConnection {
     // address of the client
     remote_addr: IoResult<Option<SocketAddr>>,
@@ -34,6 +48,18 @@ pub struct ClientConnection {
 
     // true if the connection goes through SSL
     secure: bool,
+
+    // limits and budgets shared with the server
+    shared: Arc<Shared>,
+
+    // the read timeouts of this connection's socket
+    clock: Arc<ReadClock>,
+
+    // disconnected once the previous request's response writer is gone
+    previous_done: Option<Receiver<()>>,
+
+    // the previous request's body was not read: drain a little, then close
+    drain_then_close: bool,
 }
 
 /// Error that can happen when reading a request.
@@ -43,14 +69,24 @@ enum ReadError {
     WrongHeader(HTTPVersion),
     /// the client sent an unrecognized `Expect` header
     ExpectationFailed(HTTPVersion),
+    /// more header bytes or lines than the limits allow
+    HeadTooLarge,
+    /// ambiguous or invalid framing (RFC 9112 §6.3)
+    BadFraming(HTTPVersion, &'static str),
+    /// the head deadline passed; `partial` when some of a head had arrived
+    HeadTimeout { partial: bool },
+    /// an error response was already written
+    Answered,
     ReadIoError(IoError),
 }
 
 impl ClientConnection {
     /// Creates a new `ClientConnection` that takes ownership of the `TcpStream`.
-    pub fn new(
+    pub(crate) fn new(
         write_socket: RefinedTcpStream,
         mut read_socket: RefinedTcpStream,
+        shared: Arc<Shared>,
+        clock: Arc<ReadClock>,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
@@ -65,6 +101,10 @@ impl ClientConnection {
             next_header_source: first_header,
             no_more_requests: false,
             secure,
+            shared,
+            clock,
+            previous_done: None,
+            drain_then_close: false,
         }
     }
 
@@ -73,99 +113,276 @@ impl ClientConnection {
         self.secure
     }
 
-    /// Reads the next line from self.next_header_source.
-    ///
-    /// Reads until `CRLF` is reached. The next read will start
-    ///  at the first byte of the new line.
-    fn read_next_line(&mut self) -> IoResult<AsciiString> {
-        let mut buf = Vec::new();
-        let mut prev_byte_was_cr = false;
-
-        loop {
-            let byte = self.next_header_source.by_ref().bytes().next();
-
-            let byte = match byte {
-                Some(b) => b?,
-                None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
-            };
-
-            if byte == b'\n' && prev_byte_was_cr {
-                buf.pop(); // removing the '\r'
-                return AsciiString::from_ascii(buf)
-                    .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
-            }
-
-            prev_byte_was_cr = byte == b'\r';
-
-            buf.push(byte);
+    /// Waits until the previous response has been written (or its writer handed off).
+    fn wait_previous_response(&mut self) {
+        if let Some(done) = self.previous_done.take() {
+            let _ = done.recv();
         }
+    }
+
+    /// Reads one CRLF-terminated line of the head, counting it against `left`. A bare CR
+    /// or LF, or a non-ASCII byte, makes the head invalid.
+    fn read_head_line(&mut self, left: &mut usize, got_any: &mut bool) -> Result<Vec<u8>, ReadError> {
+        let mut buf = Vec::new();
+        let mut byte = [0u8; 1];
+        loop {
+            let n = match self.next_header_source.read(&mut byte) {
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::TimedOut => {
+                    return Err(ReadError::HeadTimeout { partial: *got_any })
+                }
+                Err(e) => return Err(ReadError::ReadIoError(e)),
+            };
+            if n == 0 {
+                let e = IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF");
+                return Err(ReadError::ReadIoError(e));
+            }
+            *got_any = true;
+            if *left == 0 {
+                return Err(ReadError::HeadTooLarge);
+            }
+            *left -= 1;
+            match byte[0] {
+                b'\n' if buf.last() == Some(&b'\r') => {
+                    buf.pop();
+                    return Ok(buf);
+                }
+                b'\n' => return Err(ReadError::WrongRequestLine),
+                _ if buf.last() == Some(&b'\r') => return Err(ReadError::WrongRequestLine),
+                b if b >= 0x80 => return Err(ReadError::WrongRequestLine),
+                b => buf.push(b),
+            }
+        }
+    }
+
+    /// Reads the request line and the header lines within the limits and the deadline.
+    fn read_head(&mut self) -> Result<(Method, String, HTTPVersion, Vec<Header>), ReadError> {
+        let limits = &self.shared.limits;
+        let (max_headers, mut left) = (limits.max_headers, limits.max_header_bytes);
+        self.clock
+            .set_deadline(Some(Instant::now() + limits.header_timeout));
+        let mut got_any = false;
+        let line = self.read_head_line(&mut left, &mut got_any)?;
+        let line = std::str::from_utf8(&line).map_err(|_| ReadError::WrongRequestLine)?;
+        if line.bytes().any(|b| b < 0x20 || b == 0x7f) {
+            return Err(ReadError::WrongRequestLine);
+        }
+        let (method, path, version) = parse_request_line(line)?;
+        let mut headers = Vec::new();
+        loop {
+            let line = self
+                .read_head_line(&mut left, &mut got_any)
+                .map_err(|e| match e {
+                    ReadError::WrongRequestLine => ReadError::WrongHeader(version.clone()),
+                    e => e,
+                })?;
+            if line.is_empty() {
+                break;
+            }
+            if headers.len() == max_headers {
+                return Err(ReadError::HeadTooLarge);
+            }
+            let header = parse_header_line(&line).ok_or(ReadError::WrongHeader(version.clone()))?;
+            headers.push(header);
+        }
+        self.clock.set_deadline(None);
+        Ok((method, path, version, headers))
     }
 
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
-        let (method, path, version, headers) = {
-            // reading the request line
-            let (method, path, version) = {
-                let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+        self.wait_previous_response();
+        let (method, path, version, headers) = self.read_head()?;
 
-                parse_request_line(
-                    line.as_str().trim(), // TODO: remove this conversion
-                )?
-            };
-
-            // getting all headers
-            let headers = {
-                let mut headers = Vec::new();
-                loop {
-                    let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
-
-                    if line.is_empty() {
-                        break;
-                    };
-                    headers.push(match FromStr::from_str(line.as_str().trim()) {
-                        // TODO: remove this conversion
-                        Ok(h) => h,
-                        _ => return Err(ReadError::WrongHeader(version)),
-                    });
-                }
-
-                headers
-            };
-
-            (method, path, version, headers)
+        let mut hosts = headers.iter().filter(|h| h.field.equiv("Host"));
+        let host_ok = match (hosts.next(), hosts.next()) {
+            (None, _) => true,
+            (Some(h), None) => is_valid_authority(h.value.as_str()),
+            (Some(_), Some(_)) => false,
         };
+        if !host_ok {
+            return Err(ReadError::WrongHeader(version));
+        }
+        let framing = body::framing(&headers, &version)
+            .map_err(|why| ReadError::BadFraming(version.clone(), why))?;
+        let expects_continue = match headers
+            .iter()
+            .find(|h| h.field.equiv("Expect"))
+            .map(|h| h.value.as_str())
+        {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("100-continue") => true,
+            Some(_) => return Err(ReadError::ExpectationFailed(version)),
+        };
+        let upgrade = headers.iter().any(|h| {
+            h.field.equiv("Connection") && h.value.as_str().to_ascii_lowercase().contains("upgrade")
+        });
 
         // building the writer for the request
-        let writer = self.sink.next().unwrap();
+        let mut writer = self.sink.next().unwrap();
 
         // follow-up for next potential request
         let mut data_source = self.source.next().unwrap();
         std::mem::swap(&mut self.next_header_source, &mut data_source);
 
-        // building the next reader
-        let request = crate::request::new_request(
+        let mut body = match self.read_body(&mut data_source, framing, expects_continue, &mut writer) {
+            Ok(body) => body,
+            Err(response) => {
+                response.raw_print(&mut writer, version, &[], false, None).ok();
+                writer.flush().ok();
+                return Err(ReadError::Answered);
+            }
+        };
+        if body.too_large {
+            self.drain_then_close = true;
+        }
+        if upgrade {
+            body.upgrade = Some(Box::new(data_source));
+        } else {
+            drop(data_source);
+        }
+
+        // the next head is read once this request's writer is dropped
+        let (done_tx, done_rx) = channel();
+        self.previous_done = Some(done_rx);
+        let writer = DoneOnDrop {
+            inner: writer,
+            _done: done_tx,
+        };
+
+        Ok(crate::request::new_request(
             self.secure,
             method,
             path,
-            version.clone(),
+            version,
             headers,
             *self.remote_addr.as_ref().unwrap(),
-            data_source,
+            body,
             writer,
-        )
-        .map_err(|e| {
-            use crate::request;
-            match e {
-                request::RequestCreationError::CreationIoError(e) => ReadError::ReadIoError(e),
-                request::RequestCreationError::ExpectationFailed => {
-                    ReadError::ExpectationFailed(version)
-                }
-            }
-        })?;
+            Some(self.clock.clone()),
+        ))
+    }
 
-        // return the request
-        Ok(request)
+    /// Buffers the body the framing declares, or returns the error response to send.
+    fn read_body<R: Read, W: Write>(
+        &self,
+        src: &mut R,
+        framing: Framing,
+        expects_continue: bool,
+        writer: &mut W,
+    ) -> Result<PreparedBody, Response<Cursor<Vec<u8>>>> {
+        let max = self.shared.limits.max_body_bytes;
+        let declared_length = match framing {
+            Framing::Empty => return Ok(PreparedBody::empty()),
+            Framing::Length(n) if n > max as u64 => {
+                return Ok(PreparedBody {
+                    declared_length: Some(std::convert::TryFrom::try_from(n).unwrap_or(usize::MAX)),
+                    too_large: true,
+                    ..PreparedBody::empty()
+                })
+            }
+            Framing::Length(n) => Some(n as usize),
+            Framing::Chunked => None,
+        };
+        if expects_continue {
+            writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").ok();
+            writer.flush().ok();
+        }
+        let mut budget = self.shared.budget();
+        let read = match declared_length {
+            Some(n) => body::read_length(src, n, &mut budget),
+            None => body::read_chunked(src, max, &mut budget),
+        };
+        match read {
+            Ok(data) => Ok(PreparedBody {
+                reader: Box::new(Buffered::new(data, budget)),
+                declared_length,
+                ..PreparedBody::empty()
+            }),
+            Err(BodyError::TooLarge) => Ok(PreparedBody {
+                too_large: true,
+                ..PreparedBody::empty()
+            }),
+            Err(BodyError::Invalid(why)) => Err(error_response(400, "invalid framing", why)),
+            Err(BodyError::Busy) => Err(error_response(503, "server busy", "request bodies buffered at once exceed the limit")
+                .with_header(Header::from_bytes(&b"Retry-After"[..], &b"1"[..]).unwrap())),
+            Err(BodyError::Io(e)) if e.kind() == ErrorKind::TimedOut => {
+                Err(error_response(408, "request timeout", "the request body stalled"))
+            }
+            Err(BodyError::Io(e)) => Err(error_response(400, "incomplete body", &e.to_string())),
+        }
+    }
+
+    /// Reads and drops up to the drain limit of what the client still sends, so that
+    /// closing does not reset the connection under the response it has not read yet.
+    fn drain(&mut self) {
+        self.wait_previous_response();
+        // The response is complete: end our side first so the client sees it at once.
+        if let Some(stream) = self.next_header_source.get_ref() {
+            stream.get_ref().shutdown_write();
+        }
+        self.clock
+            .set_deadline(Some(Instant::now() + DRAIN_TIME));
+        let mut left = self.shared.limits.drain_bytes;
+        let mut buf = [0u8; 8192];
+        while left > 0 {
+            let want = left.min(buf.len());
+            match self.next_header_source.read(&mut buf[..want]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left -= n,
+            }
+        }
+    }
+
+    /// Writes a connection-level error response, drains a little and closes.
+    fn answer(&mut self, status: u16, error: &str, message: &str, version: HTTPVersion) {
+        let (done_tx, done_rx) = channel::<()>();
+        self.previous_done = Some(done_rx);
+        let mut writer = DoneOnDrop {
+            inner: self.sink.next().unwrap(),
+            _done: done_tx,
+        };
+        error_response(status, error, message)
+            .raw_print(&mut writer, version, &[], false, None)
+            .ok();
+        writer.flush().ok();
+        drop(writer);
+        self.drain();
+    }
+}
+
+/// A JSON error response that closes the connection (`{"error":…,"message":…}`).
+fn error_response(status: u16, error: &str, message: &str) -> Response<Cursor<Vec<u8>>> {
+    let escape = |s: &str| {
+        s.chars()
+            .filter(|c| !c.is_control())
+            .map(|c| if c == '"' || c == '\\' { ' ' } else { c })
+            .collect::<String>()
+    };
+    let body = format!(
+        "{{\"error\":\"{}\",\"message\":\"{}\"}}",
+        escape(error),
+        escape(message)
+    );
+    Response::from_data(body.into_bytes())
+        .with_status_code(StatusCode(status))
+        .with_header(Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..]).unwrap())
+        .with_connection_close()
+}
+
+/// A response writer that disconnects `_done` when dropped.
+struct DoneOnDrop<W> {
+    inner: W,
+    _done: Sender<()>,
+}
+
+impl<W: Write> Write for DoneOnDrop<W> {
+    fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> IoResult<()> {
+        self.inner.flush()
     }
 }
 
@@ -175,7 +392,10 @@ impl Iterator for ClientConnection {
     /// Blocks until the next Request is available.
     /// Returns None when no new Requests will come from the client.
     fn next(&mut self) -> Option<Request> {
-        use crate::{Response, StatusCode};
+        if self.drain_then_close {
+            self.drain();
+            return None;
+        }
 
         // the client sent a "connection: close" header in this previous request
         //  or is using HTTP 1.0, meaning that no new request will come
@@ -184,57 +404,59 @@ impl Iterator for ClientConnection {
         }
 
         loop {
+            let v11 = HTTPVersion(1, 1);
             let rq = match self.read() {
                 Err(ReadError::WrongRequestLine) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
+                    self.answer(400, "bad request", "malformed request line", v11);
                     return None; // we don't know where the next request would start,
                                  // se we have to close
                 }
 
                 Err(ReadError::WrongHeader(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response.raw_print(writer, ver, &[], false, None).ok();
+                    self.answer(400, "bad request", "malformed header field", ver);
                     return None; // we don't know where the next request would start,
                                  // se we have to close
                 }
 
-                Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
-                    // request timeout
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(408));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
+                Err(ReadError::HeadTooLarge) => {
+                    let msg = format!(
+                        "the request head exceeds {} bytes or {} header fields",
+                        self.shared.limits.max_header_bytes, self.shared.limits.max_headers
+                    );
+                    self.answer(431, "request header fields too large", &msg, v11);
+                    return None;
+                }
+
+                Err(ReadError::BadFraming(ver, why)) => {
+                    self.answer(400, "invalid framing", why, ver);
+                    return None;
+                }
+
+                Err(ReadError::HeadTimeout { partial: true }) => {
+                    self.answer(408, "request timeout", "the request head was not received in time", v11);
                     return None; // closing the connection
                 }
 
+                // an idle keep-alive connection: close quietly
+                Err(ReadError::HeadTimeout { partial: false }) => return None,
+
                 Err(ReadError::ExpectationFailed(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(417));
-                    response.raw_print(writer, ver, &[], true, None).ok();
+                    self.answer(417, "expectation failed", "only 100-continue is supported", ver);
                     return None; // TODO: should be recoverable, but needs handling in case of body
                 }
 
-                Err(ReadError::ReadIoError(_)) => return None,
+                Err(ReadError::Answered) | Err(ReadError::ReadIoError(_)) => return None,
 
                 Ok(rq) => rq,
             };
 
             // checking HTTP version
             if *rq.http_version() > (1, 1) {
-                let writer = self.sink.next().unwrap();
                 let response = Response::from_string(
                     "This server only supports HTTP versions 1.0 and 1.1".to_owned(),
                 )
                 .with_status_code(StatusCode(505));
-                response
-                    .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                    .ok();
+                let _ = rq.respond(response);
                 continue;
             }
 
@@ -265,6 +487,36 @@ impl Iterator for ClientConnection {
     }
 }
 
+/// One `name: value` header line (RFC 9110 §5): the name a token with no whitespace
+/// before the colon, the value without control bytes (HTAB aside), trimmed of SP/HTAB.
+/// A line that starts with whitespace (obs-fold) is refused.
+fn parse_header_line(line: &[u8]) -> Option<Header> {
+    let colon = line.iter().position(|b| *b == b':')?;
+    let (name, value) = (&line[..colon], &line[colon + 1..]);
+    if name.is_empty() || !name.iter().all(|b| is_tchar(*b)) {
+        return None;
+    }
+    let value = trim_ows(value);
+    if value.iter().any(|b| (*b < 0x20 && *b != b'\t') || *b == 0x7f) {
+        return None;
+    }
+    Header::from_bytes(name, value).ok()
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
 /// Parses a "HTTP/1.1" string.
 fn parse_http_version(version: &str) -> Result<HTTPVersion, ReadError> {
     let (major, minor) = match version {
@@ -287,6 +539,9 @@ fn parse_request_line(line: &str) -> Result<(Method, String, HTTPVersion), ReadE
     let method = parts.next().and_then(|w| w.parse().ok());
     let path = parts.next().map(ToOwned::to_owned);
     let version = parts.next().and_then(|w| parse_http_version(w).ok());
+    if parts.next().is_some() {
+        return Err(ReadError::WrongRequestLine);
+    }
 
     method
         .and_then(|method| Some((method, path?, version?)))
@@ -305,5 +560,22 @@ mod test {
 
         assert!(super::parse_request_line("GET /hello").is_err());
         assert!(super::parse_request_line("qsd qsd qsd").is_err());
+        assert!(super::parse_request_line("GET / HTTP/1.1 x").is_err());
+    }
+
+    #[test]
+    fn header_lines_are_strict() {
+        let ok = |l: &str| super::parse_header_line(l.as_bytes()).is_some();
+        assert!(ok("Host: x"));
+        assert!(ok("X-A:\tv  "));
+        assert!(ok("X-Empty:"));
+        assert!(!ok("Host : x"));
+        assert!(!ok(" Host: x"));
+        assert!(!ok("Bad Name: x"));
+        assert!(!ok("X: a\u{0}b"));
+        assert!(!ok("X: a\u{7f}b"));
+        assert!(!ok("no colon"));
+        let h = super::parse_header_line(b"X-A:  v w \t").unwrap();
+        assert_eq!(h.value.as_str(), "v w");
     }
 }

@@ -168,6 +168,20 @@ impl Header {
         B1: Into<Vec<u8>> + AsRef<[u8]>,
         B2: Into<Vec<u8>> + AsRef<[u8]>,
     {
+        // parachute-agent patch: a name must be a token and a value free of control bytes
+        // (HTAB aside), so no header can split a message (CR/LF injection).
+        let name_ok = !header.as_ref().is_empty()
+            && header
+                .as_ref()
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b));
+        let value_ok = value
+            .as_ref()
+            .iter()
+            .all(|b| (*b >= 0x20 && *b != 0x7f) || *b == b'\t');
+        if !name_ok || !value_ok {
+            return Err(());
+        }
         let header = HeaderField::from_bytes(header).or(Err(()))?;
         let value = AsciiString::from_ascii(value).or(Err(()))?;
 

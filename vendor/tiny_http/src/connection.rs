@@ -79,7 +79,7 @@ impl std::io::Write for Connection {
 }
 impl Connection {
     /// Gets the peer's address. Some for TCP, None for Unix sockets.
-    pub(crate) fn peer_addr(&mut self) -> std::io::Result<Option<SocketAddr>> {
+    pub(crate) fn peer_addr(&self) -> std::io::Result<Option<SocketAddr>> {
         match self {
             Self::Tcp(s) => s.peer_addr().map(Some),
             #[cfg(unix)]
@@ -92,6 +92,53 @@ impl Connection {
             Self::Tcp(s) => s.shutdown(how),
             #[cfg(unix)]
             Self::Unix(s) => s.shutdown(how),
+        }
+    }
+
+    /// parachute-agent patch: both halves of a connection share one socket (no `dup`, so
+    /// one file descriptor per connection) and read/write it through `&self`.
+    pub(crate) fn read_shared(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::Read;
+        match self {
+            Self::Tcp(s) => (&*s).read(buf),
+            #[cfg(unix)]
+            Self::Unix(s) => (&*s).read(buf),
+        }
+    }
+
+    pub(crate) fn write_shared(&self, buf: &[u8]) -> std::io::Result<usize> {
+        use std::io::Write;
+        match self {
+            Self::Tcp(s) => (&*s).write(buf),
+            #[cfg(unix)]
+            Self::Unix(s) => (&*s).write(buf),
+        }
+    }
+
+    pub(crate) fn set_read_timeout(&self, t: Option<std::time::Duration>) -> std::io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.set_read_timeout(t),
+            #[cfg(unix)]
+            Self::Unix(s) => s.set_read_timeout(t),
+        }
+    }
+
+    pub(crate) fn set_write_timeout(
+        &self,
+        t: Option<std::time::Duration>,
+    ) -> std::io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.set_write_timeout(t),
+            #[cfg(unix)]
+            Self::Unix(s) => s.set_write_timeout(t),
+        }
+    }
+
+    pub(crate) fn set_nonblocking(&self, on: bool) -> std::io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.set_nonblocking(on),
+            #[cfg(unix)]
+            Self::Unix(s) => s.set_nonblocking(on),
         }
     }
 

@@ -7,9 +7,10 @@ use std::str::FromStr;
 
 use std::sync::mpsc::Sender;
 
-use crate::util::{EqualReader, FusedReader};
+use std::sync::Arc;
+
+use crate::limits::ReadClock;
 use crate::{HTTPVersion, Header, Method, Response, StatusCode};
-use chunked_transfer::Decoder;
 
 /// Represents an HTTP request made by a client.
 ///
@@ -50,6 +51,16 @@ use chunked_transfer::Decoder;
 pub struct Request {
     // where to read the body from
     data_reader: Option<Box<dyn Read + Send + 'static>>,
+
+    // parachute-agent patch: the raw stream after the request, for `upgrade`
+    upgrade_reader: Option<Box<dyn Read + Send + 'static>>,
+
+    // parachute-agent patch: the declared body exceeded the limit and was not read; the
+    // connection closes after the response
+    body_too_large: bool,
+
+    // parachute-agent patch: the connection's read timeouts (lifted on upgrade)
+    clock: Option<Arc<ReadClock>>,
 
     // if this writer is empty, then the request has been answered
     response_writer: Option<Box<dyn Write + Send + 'static>>,
@@ -101,133 +112,45 @@ impl<R> Drop for NotifyOnDrop<R> {
 }
 
 /// Error that can happen when building a `Request` object.
-#[derive(Debug)]
-pub enum RequestCreationError {
-    /// The client sent an `Expect` header that was not recognized by tiny-http.
-    ExpectationFailed,
-
-    /// Error while reading data from the socket during the creation of the `Request`.
-    CreationIoError(IoError),
+/// parachute-agent patch: a request body as the connection thread prepared it — already
+/// read in full (or, when too large, not read at all) — and, for `Connection: upgrade`,
+/// the raw stream that follows the request.
+pub(crate) struct PreparedBody {
+    pub(crate) reader: Box<dyn Read + Send + 'static>,
+    pub(crate) declared_length: Option<usize>,
+    pub(crate) too_large: bool,
+    pub(crate) upgrade: Option<Box<dyn Read + Send + 'static>>,
 }
 
-impl From<IoError> for RequestCreationError {
-    fn from(err: IoError) -> RequestCreationError {
-        RequestCreationError::CreationIoError(err)
+impl PreparedBody {
+    pub(crate) fn empty() -> PreparedBody {
+        PreparedBody {
+            reader: Box::new(io::empty()),
+            declared_length: None,
+            too_large: false,
+            upgrade: None,
+        }
     }
 }
 
-/// Builds a new request.
-///
-/// After the request line and headers have been read from the socket, a new `Request` object
-/// is built.
-///
-/// You must pass a `Read` that will allow the `Request` object to read from the incoming data.
-/// It is the responsibility of the `Request` to read only the data of the request and not further.
-///
-/// The `Write` object will be used by the `Request` to write the response.
 #[allow(clippy::too_many_arguments)]
-pub fn new_request<R, W>(
+pub(crate) fn new_request<W>(
     secure: bool,
     method: Method,
     path: String,
     version: HTTPVersion,
     headers: Vec<Header>,
     remote_addr: Option<SocketAddr>,
-    mut source_data: R,
+    body: PreparedBody,
     writer: W,
-) -> Result<Request, RequestCreationError>
+    clock: Option<Arc<ReadClock>>,
+) -> Request
 where
-    R: Read + Send + 'static,
     W: Write + Send + 'static,
 {
-    // finding the transfer-encoding header
-    let transfer_encoding = headers
-        .iter()
-        .find(|h: &&Header| h.field.equiv("Transfer-Encoding"))
-        .map(|h| h.value.clone());
-
-    // finding the content-length header
-    let content_length = if transfer_encoding.is_some() {
-        // if transfer-encoding is specified, the Content-Length
-        // header must be ignored (RFC2616 #4.4)
-        None
-    } else {
-        headers
-            .iter()
-            .find(|h: &&Header| h.field.equiv("Content-Length"))
-            .and_then(|h| FromStr::from_str(h.value.as_str()).ok())
-    };
-
-    // true if the client sent a `Expect: 100-continue` header
-    let expects_continue = {
-        match headers
-            .iter()
-            .find(|h: &&Header| h.field.equiv("Expect"))
-            .map(|h| h.value.as_str())
-        {
-            None => false,
-            Some(v) if v.eq_ignore_ascii_case("100-continue") => true,
-            _ => return Err(RequestCreationError::ExpectationFailed),
-        }
-    };
-
-    // true if the client sent a `Connection: upgrade` header
-    let connection_upgrade = {
-        match headers
-            .iter()
-            .find(|h: &&Header| h.field.equiv("Connection"))
-            .map(|h| h.value.as_str())
-        {
-            Some(v) if v.to_ascii_lowercase().contains("upgrade") => true,
-            _ => false,
-        }
-    };
-
-    // we wrap `source_data` around a reading whose nature depends on the transfer-encoding and
-    // content-length headers
-    let reader = if connection_upgrade {
-        // if we have a `Connection: upgrade`, always keeping the whole reader
-        Box::new(source_data) as Box<dyn Read + Send + 'static>
-    } else if let Some(content_length) = content_length {
-        if content_length == 0 {
-            Box::new(io::empty()) as Box<dyn Read + Send + 'static>
-        } else if content_length <= 1024 && !expects_continue {
-            // if the content-length is small enough, we just read everything into a buffer
-
-            let mut buffer = vec![0; content_length];
-            let mut offset = 0;
-
-            while offset != content_length {
-                let read = source_data.read(&mut buffer[offset..])?;
-                if read == 0 {
-                    // the socket returned EOF, but we were before the expected content-length
-                    // aborting
-                    let info = "Connection has been closed before we received enough data";
-                    let err = IoError::new(ErrorKind::ConnectionAborted, info);
-                    return Err(RequestCreationError::CreationIoError(err));
-                }
-
-                offset += read;
-            }
-
-            Box::new(Cursor::new(buffer)) as Box<dyn Read + Send + 'static>
-        } else {
-            let (data_reader, _) = EqualReader::new(source_data, content_length); // TODO:
-            Box::new(FusedReader::new(data_reader)) as Box<dyn Read + Send + 'static>
-        }
-    } else if transfer_encoding.is_some() {
-        // if a transfer-encoding was specified, then "chunked" is ALWAYS applied
-        // over the message (RFC2616 #3.6)
-        Box::new(FusedReader::new(Decoder::new(source_data))) as Box<dyn Read + Send + 'static>
-    } else {
-        // if we have neither a Content-Length nor a Transfer-Encoding,
-        // assuming that we have no data
-        // TODO: could also be multipart/byteranges
-        Box::new(io::empty()) as Box<dyn Read + Send + 'static>
-    };
-
-    Ok(Request {
-        data_reader: Some(reader),
+    Request {
+        data_reader: Some(body.reader),
+        upgrade_reader: body.upgrade,
         response_writer: Some(Box::new(writer) as Box<dyn Write + Send + 'static>),
         remote_addr,
         secure,
@@ -235,10 +158,12 @@ where
         path,
         http_version: version,
         headers,
-        body_length: content_length,
-        must_send_continue: expects_continue,
+        body_length: body.declared_length,
+        body_too_large: body.too_large,
+        clock,
+        must_send_continue: false,
         notify_when_responded: None,
-    })
+    }
 }
 
 impl Request {
@@ -278,6 +203,13 @@ impl Request {
     #[inline]
     pub fn body_length(&self) -> Option<usize> {
         self.body_length
+    }
+
+    /// parachute-agent patch: the body exceeded the server's body limit, so it was not
+    /// read (the handler should answer 413); the connection closes after the response.
+    #[inline]
+    pub fn body_too_large(&self) -> bool {
+        self.body_too_large
     }
 
     /// Returns the address of the client that sent this request.
@@ -321,7 +253,16 @@ impl Request {
 
         self.response_writer.as_mut().unwrap().flush().ok(); // TODO: unused result
 
-        let stream = CustomStream::new(self.extract_reader_impl(), self.extract_writer_impl());
+        // parachute-agent patch: the upgraded stream reads what follows the request (its
+        // body, if any, stays with `as_reader`) and may idle as long as it likes.
+        if let Some(clock) = &self.clock {
+            clock.disable_idle();
+        }
+        let reader = match self.upgrade_reader.take() {
+            Some(raw) => raw,
+            None => self.extract_reader_impl(),
+        };
+        let stream = CustomStream::new(reader, self.extract_writer_impl());
         if let Some(sender) = self.notify_when_responded.take() {
             let stream = NotifyOnDrop {
                 sender,
@@ -447,6 +388,12 @@ impl Request {
         let mut writer = self.extract_writer_impl();
 
         let do_not_send_body = self.method == Method::Head;
+        // parachute-agent patch: an unread body leaves the stream unframed; tell the client.
+        let response = if self.body_too_large {
+            response.with_connection_close()
+        } else {
+            response
+        };
 
         Self::ignore_client_closing_errors(response.raw_print(
             writer.by_ref(),

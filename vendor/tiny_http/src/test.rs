@@ -1,4 +1,5 @@
-use crate::{request::new_request, HTTPVersion, Header, HeaderField, Method, Request};
+use crate::request::{new_request, PreparedBody};
+use crate::{ HTTPVersion, Header, HeaderField, Method, Request};
 use ascii::AsciiString;
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -64,6 +65,11 @@ impl From<TestRequest> for Request {
                 value: AsciiString::from_ascii(mock.body.len().to_string()).unwrap(),
             });
         }
+        let body = PreparedBody {
+            reader: Box::new(mock.body.as_bytes()),
+            declared_length: Some(mock.body.len()),
+            ..PreparedBody::empty()
+        };
         new_request(
             mock.secure,
             mock.method,
@@ -71,10 +77,10 @@ impl From<TestRequest> for Request {
             mock.http_version,
             mock.headers,
             Some(mock.remote_addr),
-            mock.body.as_bytes(),
+            body,
             std::io::sink(),
+            None,
         )
-        .unwrap()
     }
 }
 

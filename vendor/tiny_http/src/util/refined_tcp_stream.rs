@@ -1,6 +1,10 @@
 use std::io::Result as IoResult;
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::limits::{timed_out, ConnGuard, ReadClock};
 
 use crate::connection::Connection;
 #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
@@ -10,16 +14,6 @@ pub(crate) enum Stream {
     Http(Connection),
     #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
     Https(SslStream),
-}
-
-impl Clone for Stream {
-    fn clone(&self) -> Self {
-        match self {
-            Stream::Http(tcp_stream) => Stream::Http(tcp_stream.try_clone().unwrap()),
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(ssl_stream) => Stream::Https(ssl_stream.clone()),
-        }
-    }
 }
 
 impl From<Connection> for Stream {
@@ -37,7 +31,7 @@ impl Stream {
         }
     }
 
-    fn peer_addr(&mut self) -> IoResult<Option<SocketAddr>> {
+    fn peer_addr(&self) -> IoResult<Option<SocketAddr>> {
         match self {
             Stream::Http(tcp_stream) => tcp_stream.peer_addr(),
             #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
@@ -45,7 +39,7 @@ impl Stream {
         }
     }
 
-    fn shutdown(&mut self, how: Shutdown) -> IoResult<()> {
+    fn shutdown(&self, how: Shutdown) -> IoResult<()> {
         match self {
             Stream::Http(tcp_stream) => tcp_stream.shutdown(how),
             #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
@@ -54,65 +48,86 @@ impl Stream {
     }
 }
 
-impl Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
+impl Stream {
+    fn read(&self, buf: &mut [u8]) -> IoResult<usize> {
         match self {
-            Stream::Http(tcp_stream) => tcp_stream.read(buf),
+            Stream::Http(tcp_stream) => tcp_stream.read_shared(buf),
             #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(ssl_stream) => ssl_stream.read(buf),
+            Stream::Https(ssl_stream) => ssl_stream.clone().read(buf),
+        }
+    }
+
+    fn write(&self, buf: &[u8]) -> IoResult<usize> {
+        match self {
+            Stream::Http(tcp_stream) => tcp_stream.write_shared(buf),
+            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+            Stream::Https(ssl_stream) => ssl_stream.clone().write(buf),
+        }
+    }
+
+    fn flush(&self) -> IoResult<()> {
+        match self {
+            Stream::Http(_) => Ok(()),
+            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+            Stream::Https(ssl_stream) => ssl_stream.clone().flush(),
+        }
+    }
+
+    fn set_read_timeout(&self, t: Option<Duration>) -> IoResult<()> {
+        match self {
+            Stream::Http(tcp_stream) => tcp_stream.set_read_timeout(t),
+            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+            Stream::Https(_) => Ok(()),
         }
     }
 }
 
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
-        match self {
-            Stream::Http(tcp_stream) => tcp_stream.write(buf),
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(ssl_stream) => ssl_stream.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> IoResult<()> {
-        match self {
-            Stream::Http(tcp_stream) => tcp_stream.flush(),
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(ssl_stream) => ssl_stream.flush(),
-        }
-    }
-}
-
+/// parachute-agent patch: both halves share one socket through an `Arc` (upstream
+/// `dup`ed it, which doubled the descriptors per connection and panicked on EMFILE), carry
+/// the connection's slot in the open-connections count, and the read half applies the
+/// connection's [`ReadClock`] before every socket read.
 pub struct RefinedTcpStream {
-    stream: Stream,
+    stream: Arc<Stream>,
     close_read: bool,
     close_write: bool,
+    clock: Option<Arc<ReadClock>>,
+    last_timeout: Option<Option<Duration>>,
+    _slot: Option<Arc<ConnGuard>>,
 }
 
 impl RefinedTcpStream {
-    pub(crate) fn new<S>(stream: S) -> (RefinedTcpStream, RefinedTcpStream)
+    pub(crate) fn new<S>(
+        stream: S,
+        clock: Option<Arc<ReadClock>>,
+        slot: Option<ConnGuard>,
+    ) -> (RefinedTcpStream, RefinedTcpStream)
     where
         S: Into<Stream>,
     {
-        let stream: Stream = stream.into();
-
-        let (read, write) = (stream.clone(), stream);
+        let stream = Arc::new(stream.into());
+        let slot = slot.map(Arc::new);
 
         let read = RefinedTcpStream {
-            stream: read,
+            stream: stream.clone(),
             close_read: true,
             close_write: false,
+            clock,
+            last_timeout: None,
+            _slot: slot.clone(),
         };
 
         let write = RefinedTcpStream {
-            stream: write,
+            stream,
             close_read: false,
             close_write: true,
+            clock: None,
+            last_timeout: None,
+            _slot: slot,
         };
 
         (read, write)
     }
 
-    /// Returns true if this struct wraps around a secure connection.
     #[inline]
     pub(crate) fn secure(&self) -> bool {
         self.stream.secure()
@@ -120,6 +135,23 @@ impl RefinedTcpStream {
 
     pub(crate) fn peer_addr(&mut self) -> IoResult<Option<SocketAddr>> {
         self.stream.peer_addr()
+    }
+
+    /// Sends FIN now (the write half's drop would do it later).
+    pub(crate) fn shutdown_write(&self) {
+        self.stream.shutdown(Shutdown::Write).ok();
+    }
+
+    fn apply_clock(&mut self) -> IoResult<()> {
+        let Some(clock) = &self.clock else {
+            return Ok(());
+        };
+        let timeout = clock.next_timeout()?;
+        if self.last_timeout != Some(timeout) {
+            self.stream.set_read_timeout(timeout)?;
+            self.last_timeout = Some(timeout);
+        }
+        Ok(())
     }
 }
 
@@ -137,7 +169,12 @@ impl Drop for RefinedTcpStream {
 
 impl Read for RefinedTcpStream {
     fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
-        self.stream.read(buf)
+        self.apply_clock()?;
+        match self.stream.read(buf) {
+            // A socket read timeout surfaces as EAGAIN.
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Err(timed_out()),
+            r => r,
+        }
     }
 }
 

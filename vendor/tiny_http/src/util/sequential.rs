@@ -110,6 +110,16 @@ impl<W: Write + Send> Iterator for SequentialWriterBuilder<W> {
     }
 }
 
+impl<R: Read + Send> SequentialReader<R> {
+    /// parachute-agent patch: the reader, when it is this one's turn.
+    pub fn get_ref(&self) -> Option<&R> {
+        match self.inner {
+            SequentialReaderInner::MyTurn(ref reader) => Some(reader),
+            _ => None,
+        }
+    }
+}
+
 impl<R: Read + Send> Read for SequentialReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
         let mut reader = match self.inner {

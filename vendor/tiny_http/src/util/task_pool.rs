@@ -26,6 +26,9 @@ struct Sharing {
     waiting_tasks: AtomicUsize,
 }
 
+/// Stack of a connection thread (parachute-agent patch).
+const CONN_STACK: usize = 256 * 1024;
+
 /// Minimum number of active threads.
 static MIN_THREADS: usize = 4;
 
@@ -84,7 +87,14 @@ impl TaskPool {
     fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) {
         let sharing = self.sharing.clone();
 
-        thread::spawn(move || {
+        // parachute-agent patch: a thread that cannot be spawned (EAGAIN under a thread
+        // or memory limit) drops its task — the connection closes — instead of panicking
+        // the accept thread. Connection threads only parse heads and buffer bodies, so a
+        // small stack does.
+        let spawned = thread::Builder::new()
+            .name("http-conn".into())
+            .stack_size(CONN_STACK)
+            .spawn(move || {
             let sharing = sharing;
             let _active_guard = Registration::new(&sharing.active_tasks);
 
@@ -128,6 +138,9 @@ impl TaskPool {
                 task();
             }
         });
+        if let Err(e) = spawned {
+            log::warn!("http: cannot start a connection thread ({e}); connection dropped");
+        }
     }
 }
 
