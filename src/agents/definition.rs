@@ -12,8 +12,8 @@ use serde_json::{Map, Value};
 use std::fmt;
 
 use super::spec::{
-    is_slug, AgentSpec, Backend, ChannelRef, FilesystemMode, Mount, MountMode, NetworkMode,
-    SystemPromptMode, ThreadMode, VaultAccess,
+    is_slug, AgentLimits, AgentSpec, Backend, ChannelRef, FilesystemMode, Mount, MountMode,
+    NetworkMode, SystemPromptMode, ThreadMode, VaultAccess,
 };
 use super::wants::{parse_wants, split_list, value_text, Connection};
 
@@ -200,12 +200,14 @@ pub fn parse_definition(note: &DefNote, vault: &str) -> Result<ParsedDef, DefErr
         network: None,
         egress: None,
         mounts: None,
+        limits: Default::default(),
     };
     if !note.content.trim().is_empty() {
         spec.system_prompt = Some(note.content.clone());
         spec.system_prompt_mode = parse_prompt_mode(meta).map_err(invalid)?;
     }
     spec.model = parse_model(meta).map_err(invalid)?;
+    spec.limits = AgentLimits::parse(&|k| meta.get(k).cloned(), "").map_err(invalid)?;
     spec.workspace = parse_workspace(meta).map_err(invalid)?;
     spec.filesystem = parse_filesystem(meta).map_err(invalid)?;
     spec.network = parse_network(meta).map_err(invalid)?;

@@ -354,3 +354,24 @@ fn note_reading_is_defensive() {
     let n = DefNote::from_json(&json!({"id": "x", "metadata": {"name": " q "}}));
     assert_eq!(n.name().as_deref(), Some("q"));
 }
+
+#[test]
+fn limits_from_metadata_numbers_or_strings() {
+    let d = parse(
+        json!({"name": "a", "max_turns": 4, "turn_timeout_secs": "90", "max_budget_usd": "1.25"}),
+    )
+    .unwrap();
+    assert_eq!(d.spec.limits.max_turns, Some(4));
+    assert_eq!(d.spec.limits.turn_timeout_secs, Some(90));
+    assert_eq!(d.spec.limits.max_budget_usd, Some(1.25));
+    assert_eq!(
+        parse(json!({"name": "a"})).unwrap().spec.limits,
+        Default::default()
+    );
+    assert!(err(json!({"name": "a", "max_turns": 0}))
+        .contains("max_turns must be a whole number from 1 to 1000"));
+    assert!(err(json!({"name": "a", "turn_timeout_secs": 100000}))
+        .contains("turn_timeout_secs must be a whole number from 1 to 86400"));
+    assert!(err(json!({"name": "a", "max_budget_usd": "free"}))
+        .contains("max_budget_usd must be a number above 0 and at most 10000"));
+}

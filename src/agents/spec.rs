@@ -127,6 +127,81 @@ pub struct AgentSpec {
     pub egress: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mounts: Option<Vec<Mount>>,
+    /// Per-agent limits (beyond the reference), persisted under their own names.
+    #[serde(flatten)]
+    pub limits: AgentLimits,
+}
+
+/// Per-agent turn limits (issue 14; beyond the reference). Each applies only when set:
+/// `max_turns` → `claude --max-turns`, `max_budget_usd` → `claude --max-budget-usd`,
+/// `turn_timeout_secs` replaces the daemon's wall-clock limit for this agent's turns.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct AgentLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_turns: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_timeout_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_budget_usd: Option<f64>,
+}
+
+/// Bounds of the limits, shared by the definition parser and the API validator.
+pub const MAX_TURNS_RANGE: std::ops::RangeInclusive<u64> = 1..=1000;
+pub const TURN_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=86_400;
+pub const MAX_BUDGET_USD: f64 = 10_000.0;
+
+impl AgentLimits {
+    /// Reads the three limits from `get` (a metadata or body lookup); `prefix` names the
+    /// field in the error (`""` for metadata, `"body."` for the API).
+    pub fn parse(
+        get: &dyn Fn(&str) -> Option<serde_json::Value>,
+        prefix: &str,
+    ) -> Result<AgentLimits, String> {
+        let whole =
+            |key: &str, range: std::ops::RangeInclusive<u64>| -> Result<Option<u64>, String> {
+                let Some(v) = get(key).filter(|v| !v.is_null()) else {
+                    return Ok(None);
+                };
+                let n = match &v {
+                    serde_json::Value::Number(n) => n.as_u64(),
+                    serde_json::Value::String(s) => s.trim().parse::<u64>().ok(),
+                    _ => None,
+                };
+                match n {
+                    Some(n) if range.contains(&n) => Ok(Some(n)),
+                    _ => Err(format!(
+                        "{prefix}{key} must be a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    )),
+                }
+            };
+        let max_turns = whole("max_turns", MAX_TURNS_RANGE)?.map(|n| n as u32);
+        let turn_timeout_secs = whole("turn_timeout_secs", TURN_TIMEOUT_RANGE)?;
+        let max_budget_usd = match get("max_budget_usd").filter(|v| !v.is_null()) {
+            None => None,
+            Some(v) => {
+                let x = match &v {
+                    serde_json::Value::Number(n) => n.as_f64(),
+                    serde_json::Value::String(s) => s.trim().parse::<f64>().ok(),
+                    _ => None,
+                };
+                match x {
+                    Some(x) if x.is_finite() && x > 0.0 && x <= MAX_BUDGET_USD => Some(x),
+                    _ => {
+                        return Err(format!(
+                            "{prefix}max_budget_usd must be a number above 0 and at most {MAX_BUDGET_USD}"
+                        ))
+                    }
+                }
+            }
+        };
+        Ok(AgentLimits {
+            max_turns,
+            turn_timeout_secs,
+            max_budget_usd,
+        })
+    }
 }
 
 impl AgentSpec {

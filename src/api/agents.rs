@@ -88,6 +88,12 @@ fn list(state: &AppState, req: &Req) -> Result<Resp, ApiError> {
             {
                 row["workingDir"] = json!(ws);
             }
+            // [ext] the agent's own limits, only those set (issue 14).
+            if let Ok(Value::Object(limits)) = serde_json::to_value(a.spec.limits) {
+                if !limits.is_empty() {
+                    row["limits"] = Value::Object(limits);
+                }
+            }
             row
         })
         .collect();

@@ -1,6 +1,7 @@
 //! The `claude` command line of one turn (spec 03 §4.7, flag order fixed by 08): the message
 //! is one argv element (never a shell string), exactly one session flag, `--model` only
-//! when it trims to non-empty, the prompt-file flag only when a prompt exists.
+//! when it trims to non-empty, the per-agent limits (`--max-turns`, `--max-budget-usd`)
+//! only when set, the prompt-file flag only when a prompt exists.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -68,6 +69,16 @@ pub fn claude_args(
     {
         a.push("--model".into());
         a.push(model.into());
+    }
+    // Per-agent limits, only where the operator set them (07 §2: a budget also stops
+    // subscription runs).
+    if let Some(n) = spec.limits.max_turns {
+        a.push("--max-turns".into());
+        a.push(n.to_string().into());
+    }
+    if let Some(usd) = spec.limits.max_budget_usd {
+        a.push("--max-budget-usd".into());
+        a.push(usd.to_string().into());
     }
     if has_prompt(spec) {
         let flag = match spec.system_prompt_mode.unwrap_or_default() {
@@ -171,5 +182,38 @@ mod tests {
             claude_args(&s, Path::new("/w"), "m", &SessionChoice::fresh()).len(),
             11
         );
+    }
+
+    #[test]
+    fn limits_only_where_set() {
+        let s = spec(r#","model":"opus","max_turns":3,"max_budget_usd":0.5,"turn_timeout_secs":9"#);
+        let a = strs(claude_args(
+            &s,
+            Path::new("/w"),
+            "m",
+            &SessionChoice::resume("s"),
+        ));
+        assert_eq!(
+            a[9..],
+            [
+                "--model",
+                "opus",
+                "--max-turns",
+                "3",
+                "--max-budget-usd",
+                "0.5",
+                "--resume",
+                "s"
+            ]
+        );
+        let s = spec(r#","turn_timeout_secs":9"#);
+        assert!(!strs(claude_args(
+            &s,
+            Path::new("/w"),
+            "m",
+            &SessionChoice::fresh()
+        ))
+        .iter()
+        .any(|x| x.starts_with("--max")));
     }
 }

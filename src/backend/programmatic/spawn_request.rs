@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::agents::spec::{
-    AgentSpec, Backend, ChannelRef, FilesystemMode, Mount, MountMode, NetworkMode,
+    AgentLimits, AgentSpec, Backend, ChannelRef, FilesystemMode, Mount, MountMode, NetworkMode,
     SystemPromptMode, ThreadMode, VaultAccess,
 };
 
@@ -73,6 +73,7 @@ pub fn build_spec(body: &Value) -> R<AgentSpec> {
         }),
     };
     let system_prompt_mode = prompt.as_ref().map(|_| mode.unwrap_or_default());
+    let limits = AgentLimits::parse(&|k| obj.get(k).cloned(), "body.")?;
     Ok(AgentSpec {
         name: name.to_string(),
         channels,
@@ -88,6 +89,7 @@ pub fn build_spec(body: &Value) -> R<AgentSpec> {
         network,
         egress,
         mounts,
+        limits,
     })
 }
 

@@ -24,7 +24,7 @@ use super::events::TurnEvent;
 use super::outcome::{classify, is_session_not_found, is_transient, TurnResult};
 use super::runner::{self, RunLimits};
 use super::workspace::{self, McpServer};
-use crate::agents::spec::AgentSpec;
+use crate::agents::spec::{AgentLimits, AgentSpec};
 use crate::backend::launch::{LaunchContext, LaunchSpec, Launcher};
 
 /// Process-wide settings of the engine, resolved once at boot.
@@ -185,17 +185,66 @@ fn run_once(
         .launcher
         .prepare(command, ctx)
         .map_err(|e| e.to_string())?;
-    let report = match runner::run(&prepared.command, cfg.limits, sink) {
+    let limits = effective_limits(cfg.limits, &ctx.spec.limits);
+    let report = match runner::run(&prepared.command, limits, sink) {
         Ok(r) => r,
         Err(spawn) => return Ok(TurnResult::failed(spawn, false)),
     };
     drop(prepared.guard);
     if report.timed_out {
+        let own = if ctx.spec.limits.turn_timeout_secs.is_some() {
+            " (the agent's turn_timeout_secs)"
+        } else {
+            ""
+        };
         return Ok(TurnResult::Failed {
-            reason: format!("turn timed out after {}s", cfg.limits.timeout.as_secs()),
+            reason: format!("turn timed out after {}s{own}", limits.timeout.as_secs()),
             session_id: report.summary.session_id,
             retryable: false,
         });
     }
-    Ok(classify(report.summary, report.exit, &report.stderr))
+    Ok(name_limit(
+        classify(report.summary, report.exit, &report.stderr),
+        &ctx.spec.limits,
+    ))
+}
+
+/// The daemon's limits with the agent's own wall-clock limit, where it set one.
+fn effective_limits(daemon: RunLimits, agent: &AgentLimits) -> RunLimits {
+    match agent.turn_timeout_secs {
+        Some(secs) => RunLimits {
+            timeout: Duration::from_secs(secs),
+            ..daemon
+        },
+        None => daemon,
+    }
+}
+
+/// A run `claude` ended on one of the agent's limits gets a reason that names the limit
+/// (the subtype stays in the text, so the outcome is still classified as a limit).
+fn name_limit(result: TurnResult, limits: &AgentLimits) -> TurnResult {
+    let TurnResult::Failed {
+        reason,
+        session_id,
+        retryable,
+    } = result
+    else {
+        return result;
+    };
+    let named = if reason.contains("error_max_turns") {
+        limits
+            .max_turns
+            .map(|n| format!("turn stopped by the agent's limit max_turns={n} (error_max_turns)"))
+    } else if reason.contains("error_max_budget_usd") {
+        limits.max_budget_usd.map(|usd| {
+            format!("turn stopped by the agent's limit max_budget_usd={usd} (error_max_budget_usd)")
+        })
+    } else {
+        None
+    };
+    TurnResult::Failed {
+        reason: named.unwrap_or(reason),
+        session_id,
+        retryable,
+    }
 }
