@@ -13,13 +13,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{unbounded, Sender};
 use parachute_agent::agents::spec::{AgentSpec, VaultAccess};
-use parachute_agent::backend::launch::DirectLauncher;
 use parachute_agent::backend::programmatic::host::{NoteStore, Outbound, TurnHost};
 use parachute_agent::backend::programmatic::hub::TurnEventHub;
 use parachute_agent::backend::programmatic::registry::ProgrammaticRegistry;
 use parachute_agent::backend::programmatic::runner::RunLimits;
 use parachute_agent::backend::programmatic::turn::EngineConfig;
 use parachute_agent::backend::programmatic::worker::{QueuedMessage, WorkerCtx};
+use parachute_agent::sandbox::launch::DirectLauncher;
 
 fn now() -> f64 {
     SystemTime::now()

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
-use parachute_agent::backend::launch::{DirectLauncher, LaunchContext, LaunchSpec, Launcher};
+use parachute_agent::sandbox::launch::{DirectLauncher, LaunchContext, LaunchSpec, Launcher};
 use parachute_agent::sandbox::{BwrapLauncher, Preflight, SandboxSettings};
 
 fn main() {

@@ -1,16 +1,28 @@
-//! The `serve` boot sequence and shutdown (spec 01 §6.4, §6.7): state dir, `.env`,
-//! `channels.json`, shared state, bind, self-registration, channel start, subsystem
-//! threads, then wait for SIGTERM/SIGINT and stop in order (in-flight requests finish).
+//! The composition root and the `serve` boot sequence and shutdown (spec 01 §6.4, §6.7):
+//! state dir, `.env`, `channels.json`, bind, [`build`] (every subsystem built and wired
+//! here, both agent sinks included), self-registration, channel start, subsystem threads,
+//! then wait for SIGTERM/SIGINT and stop in order (in-flight requests finish). Boot helpers
+//! of the features get the parts they use, never the whole `AppState`.
 
 use std::sync::Arc;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::channels::{factory, store};
+use crate::agents::def_boot::DefVaults;
+use crate::auth::hub::HubOrigin;
+use crate::auth::Auth;
+use crate::backend::attached::sink::AttachedSink;
+use crate::backend::attached::AttachedRegistry;
+use crate::channels::{factory, store, ChannelRegistry, SseHub};
 use crate::config::{self, Config};
 use crate::http::HttpServer;
-use crate::state::AppState;
+use crate::mcp::protocol::NotifyNamespace;
+use crate::mcp::service::McpService;
+use crate::mcp::McpSessionStore;
+use crate::sandbox::launch::{DirectLauncher, Launcher};
+use crate::sandbox::Sandbox;
+use crate::state::{AppState, HealthHooks};
 use crate::util::fsx;
 
 /// Request worker threads. Streams run on threads of their own, so this only bounds
@@ -56,8 +68,9 @@ fn run(mut config: Config) -> Result<(), String> {
     if let Some(addr) = server.server_addr().to_ip() {
         config.port = addr.port();
     }
-    let state = Arc::new(AppState::new(config));
-    crate::sandbox::boot::boot(&state);
+    let state = Arc::new(build(config));
+    let deps = crate::sandbox::boot::boot(&state.sandbox, &state.config, state.auth.hub_origin());
+    *state.health.dependencies.write() = Some(deps);
     let http = HttpServer::start(
         server,
         crate::api::handler(state.clone()),
@@ -78,14 +91,10 @@ fn run(mut config: Config) -> Result<(), String> {
         state.config.attached.claim_ttl_ms,
         sweep_stop_rx,
     );
-    state
-        .agent_defs
-        .add_sink(crate::backend::attached::sink::AttachedSink::new(
-            state.attached.clone(),
-            state.channels.clone(),
-        ));
-    crate::backend::programmatic::boot::start(&state);
-    crate::agents::def_boot::start(state.clone());
+    crate::backend::programmatic::boot::start(&state.programmatic, &state.channels);
+    let svc = state.programmatic.clone();
+    *state.health.programmatic_agents.write() = Some(Arc::new(move || svc.health_rows()));
+    crate::agents::def_boot::start(state.def_vaults.clone());
     let (stop_jobs, jobs_stop_rx) = crossbeam_channel::bounded::<()>(1);
     let scheduler = state
         .jobs
@@ -109,6 +118,107 @@ fn run(mut config: Config) -> Result<(), String> {
     http.shutdown();
     log::info!("stopped");
     Ok(())
+}
+
+/// Builds every subsystem and wires them: the routing fork's routes (attached, then
+/// programmatic) and fan-out sinks (`/events`, MCP), the definition registry's two agent
+/// sinks (programmatic, then attached), the vault channel's dedup and delivery marks, the
+/// `/health` hook of MCP sessions.
+pub fn build(config: Config) -> AppState {
+    let auth = Auth::new(
+        config.state_dir.clone(),
+        config.parachute_home.clone(),
+        &config.auth,
+    );
+    let channels = ChannelRegistry::new();
+    let events = SseHub::new("events", config.sse_keepalive);
+    channels.add_sink(events.clone());
+    let attached = Arc::new(AttachedRegistry::new());
+    channels.add_route(attached.clone());
+    let mcp = McpService::new(
+        McpSessionStore::new(Some(config.state_dir.clone()), config.mcp.session_idle),
+        channels.clone(),
+        attached.clone(),
+        config.sse_keepalive,
+        NotifyNamespace::from_legacy_flag(config.mcp.channel_namespace),
+    );
+    channels.add_sink(mcp.clone());
+    let health = HealthHooks::default();
+    let sessions = mcp.clone();
+    *health.mcp_sessions.write() = Some(Arc::new(move |ch: &str| {
+        sessions.sessions.maybe_reap();
+        sessions.sessions.count_for_channel(ch)
+    }));
+    let vault =
+        crate::channels::vault::VaultService::new(&config.state_dir, &crate::util::time::now_iso());
+    vault.install(&channels);
+    let agent_defs = crate::agents::def_live::new_registry(
+        channels.clone(),
+        factory::TransportDeps::from_config(&config),
+    );
+    let def_vaults = DefVaults {
+        registry: agent_defs.clone(),
+        state_dir: config.state_dir.clone(),
+        parachute_home: config.parachute_home.clone(),
+        hub: HubOrigin::new(
+            config.auth.hub_origin.clone(),
+            config.parachute_home.clone(),
+        ),
+        poll_interval: config.def_poll_interval,
+    };
+    let turn_events = SseHub::new("turn-events", config.sse_keepalive);
+    // Turns go through the sandbox; it refuses them until the boot preflight installs
+    // the bubblewrap launcher (spec 04 §5, §6).
+    let sandbox = Sandbox::new();
+    let credentials = Arc::new(crate::credentials::CredentialStore::new(&config.state_dir));
+    let programmatic = crate::backend::programmatic::boot::build(
+        &config,
+        channels.clone(),
+        &auth.hub_origin(),
+        turn_events.clone(),
+        turn_launcher(&sandbox, &config.test),
+        credentials.clone(),
+    );
+    channels.add_route(programmatic.clone());
+    agent_defs.add_sink(programmatic.clone());
+    agent_defs.add_sink(AttachedSink::new(attached.clone(), channels.clone()));
+    let tickets = crate::security::TicketStore::new(config.sse_ticket_ttl);
+    let step_up = crate::security::StepUpStore::new(&config.state_dir, config.step_up_ttl);
+    let jobs = crate::jobs::JobService::new(channels.clone(), config.test.job_clock_offset_ms);
+    let webui = crate::webui::WebUi::new(config.static_dir.clone(), config.state_dir.clone());
+    AppState {
+        webui,
+        jobs,
+        tickets,
+        step_up,
+        credentials,
+        config,
+        auth,
+        channels,
+        events,
+        health,
+        sandbox,
+        attached,
+        mcp,
+        vault,
+        agent_defs,
+        def_vaults,
+        programmatic,
+        turn_events,
+    }
+}
+
+/// The launcher every programmatic turn goes through: the bubblewrap sandbox. Debug builds
+/// have one escape hatch for tests on hosts where bwrap cannot run (`cargo test` must pass
+/// on a bare machine): with `PARACHUTE_AGENT_TEST_HOOKS=1` and
+/// `PARACHUTE_AGENT_TEST_UNSANDBOXED=1` (`Config::test.unsandboxed`), turns run
+/// unsandboxed. Release builds have no such switch; CI runs the same tests sandboxed.
+fn turn_launcher(sandbox: &Sandbox, test: &crate::config::TestHooks) -> Arc<dyn Launcher> {
+    if test.unsandboxed {
+        log::warn!("TEST BUILD: programmatic turns run WITHOUT the sandbox (PARACHUTE_AGENT_TEST_UNSANDBOXED=1)");
+        return Arc::new(DirectLauncher);
+    }
+    sandbox.launcher()
 }
 
 fn register_service(state: &AppState) {

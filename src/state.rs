@@ -1,6 +1,7 @@
 //! The daemon's shared state: one [`AppState`] behind an `Arc`, handed to every request
-//! worker. Each subsystem owns one field; subsystems that report into `/health` register
-//! a hook in [`HealthHooks`] at boot.
+//! handler. Only the struct: each subsystem owns one field, and `daemon.rs` (the
+//! composition root) builds and wires them all; subsystems that report into `/health`
+//! get a hook in [`HealthHooks`] at boot. No feature module imports this file.
 
 use std::sync::Arc;
 
@@ -10,16 +11,7 @@ use serde_json::Value;
 use crate::auth::Auth;
 use crate::channels::{ChannelRegistry, SseHub};
 use crate::config::Config;
-
-/// Result of the boot dependency preflight (`/health.dependencies`, spec 01 §2.1.1).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Dependencies {
-    pub ok: bool,
-    pub missing: Vec<String>,
-    /// [ext] Present but unusable dependencies (e.g. bwrap without user namespaces).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub problems: Vec<String>,
-}
+use crate::sandbox::boot::Dependencies;
 
 type ChannelCount = Arc<dyn Fn(&str) -> usize + Send + Sync>;
 type AgentRows = Arc<dyn Fn() -> Vec<Value> + Send + Sync>;
@@ -49,9 +41,11 @@ pub struct AppState {
     /// The Streamable-HTTP MCP endpoint's sessions and push fan-out (spec 05 §1).
     pub mcp: Arc<crate::mcp::service::McpService>,
     /// Vault subsystem: inbound dedup and delivery marks.
-    pub vault: crate::vault::VaultService,
+    pub vault: crate::channels::vault::VaultService,
     /// Agent definitions read from def-vaults (spec 03 §2); backends add their sinks.
     pub agent_defs: Arc<crate::agents::registry::DefRegistry>,
+    /// What def-vault boot, poll and administration use (the registry and its paths).
+    pub def_vaults: crate::agents::def_boot::DefVaults,
     /// Programmatic agents: `claude -p` per message (spec 03 §3–§5).
     pub programmatic: Arc<crate::backend::programmatic::service::ProgrammaticService>,
     /// `GET /api/channels/<ch>/turn-events` subscribers (spec 03 §7).
@@ -66,97 +60,4 @@ pub struct AppState {
     pub jobs: Arc<crate::jobs::JobService>,
     /// The web UI's files and its one-time login exchange (spec 06 §3).
     pub webui: crate::webui::WebUi,
-}
-
-impl AppState {
-    pub fn new(config: Config) -> AppState {
-        let auth = Auth::new(
-            config.state_dir.clone(),
-            config.parachute_home.clone(),
-            &config.auth,
-        );
-        let channels = ChannelRegistry::new();
-        let events = SseHub::new("events", config.sse_keepalive);
-        channels.add_sink(events.clone());
-        let attached = Arc::new(crate::backend::attached::AttachedRegistry::new());
-        channels.add_route(attached.clone());
-        let mcp = crate::mcp::service::McpService::new(
-            crate::mcp::McpSessionStore::new(
-                Some(config.state_dir.clone()),
-                config.mcp.session_idle,
-            ),
-            channels.clone(),
-            attached.clone(),
-            config.sse_keepalive,
-            crate::mcp::protocol::NotifyNamespace::from_legacy_flag(config.mcp.channel_namespace),
-        );
-        channels.add_sink(mcp.clone());
-        let health = HealthHooks::default();
-        let sessions = mcp.clone();
-        *health.mcp_sessions.write() = Some(Arc::new(move |ch: &str| {
-            sessions.sessions.maybe_reap();
-            sessions.sessions.count_for_channel(ch)
-        }));
-        let vault =
-            crate::vault::VaultService::new(&config.state_dir, &crate::util::time::now_iso());
-        vault.install(&channels);
-        let agent_defs = crate::agents::def_live::new_registry(
-            channels.clone(),
-            crate::channels::factory::TransportDeps::from_config(&config),
-        );
-        let turn_events = SseHub::new("turn-events", config.sse_keepalive);
-        // Turns go through the sandbox; it refuses them until the boot preflight installs
-        // the bubblewrap launcher (spec 04 §5, §6).
-        let sandbox = crate::sandbox::Sandbox::new();
-        let credentials = Arc::new(crate::credentials::CredentialStore::new(&config.state_dir));
-        let programmatic = crate::backend::programmatic::boot::build(
-            &config,
-            channels.clone(),
-            &auth.hub_origin(),
-            turn_events.clone(),
-            turn_launcher(&sandbox, &config.test),
-            credentials.clone(),
-        );
-        channels.add_route(programmatic.clone());
-        agent_defs.add_sink(programmatic.clone());
-        let tickets = crate::security::TicketStore::new(config.sse_ticket_ttl);
-        let step_up = crate::security::StepUpStore::new(&config.state_dir, config.step_up_ttl);
-        let jobs = crate::jobs::JobService::new(channels.clone(), config.test.job_clock_offset_ms);
-        let webui = crate::webui::WebUi::new(config.static_dir.clone(), config.state_dir.clone());
-        AppState {
-            webui,
-            jobs,
-            tickets,
-            step_up,
-            credentials,
-            config,
-            auth,
-            channels,
-            events,
-            health,
-            sandbox,
-            attached,
-            mcp,
-            vault,
-            agent_defs,
-            programmatic,
-            turn_events,
-        }
-    }
-}
-
-/// The launcher every programmatic turn goes through: the bubblewrap sandbox. Debug builds
-/// have one escape hatch for tests on hosts where bwrap cannot run (`cargo test` must pass
-/// on a bare machine): with `PARACHUTE_AGENT_TEST_HOOKS=1` and
-/// `PARACHUTE_AGENT_TEST_UNSANDBOXED=1` (`Config::test.unsandboxed`), turns run
-/// unsandboxed. Release builds have no such switch; CI runs the same tests sandboxed.
-fn turn_launcher(
-    sandbox: &crate::sandbox::Sandbox,
-    test: &crate::config::TestHooks,
-) -> Arc<dyn crate::backend::launch::Launcher> {
-    if test.unsandboxed {
-        log::warn!("TEST BUILD: programmatic turns run WITHOUT the sandbox (PARACHUTE_AGENT_TEST_UNSANDBOXED=1)");
-        return Arc::new(crate::backend::launch::DirectLauncher);
-    }
-    sandbox.launcher()
 }

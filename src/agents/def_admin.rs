@@ -3,17 +3,16 @@
 //! its triggers ([ext] D8 — the reference registers none for vaults added later) and
 //! loads its definitions; removing one rewrites the file first, then tears its agents down.
 
+use super::def_boot::{self, DefVaults};
+use super::registry::DefRegistry;
+use super::vaults::{self, DefVaultBinding};
 use crate::http::ApiError;
 use crate::mint::{read_operator_token, MintClient, MintRequest};
-use crate::state::AppState;
-
-use super::vaults::{self, DefVaultBinding};
-use super::{def_boot, registry::DefRegistry};
 
 /// The bindings to persist: the file's entries when it exists, else the live bindings
 /// (which include a boot-minted default token).
-fn persisted_base(state: &AppState, reg: &DefRegistry) -> Result<Vec<DefVaultBinding>, String> {
-    let path = vaults::file_path(&state.config.state_dir);
+fn persisted_base(dv: &DefVaults, reg: &DefRegistry) -> Result<Vec<DefVaultBinding>, String> {
+    let path = vaults::file_path(&dv.state_dir);
     match vaults::load(&path) {
         Ok(Some(b)) => Ok(b),
         Ok(None) => Ok(reg.bindings()),
@@ -23,21 +22,21 @@ fn persisted_base(state: &AppState, reg: &DefRegistry) -> Result<Vec<DefVaultBin
 
 /// `POST /api/agent-vaults` after body validation.
 pub fn add_vault(
-    state: &AppState,
+    dv: &DefVaults,
     vault: &str,
     url: Option<String>,
 ) -> Result<DefVaultBinding, ApiError> {
-    let reg = &state.agent_defs;
+    let reg = &dv.registry;
     let failed = |m: String| ApiError::bad_request(format!("failed to add def-vault: {m}"));
     if reg.binding(vault).is_some() {
         return Err(failed(format!(
             "def-vault \"{vault}\" is already configured"
         )));
     }
-    let bearer = read_operator_token(&state.config.parachute_home).ok_or_else(|| {
+    let bearer = read_operator_token(&dv.parachute_home).ok_or_else(|| {
         failed("no operator token (the hub has not provisioned this module)".into())
     })?;
-    let mint = MintClient::new(&state.auth.hub_origin(), &bearer);
+    let mint = MintClient::new(&dv.hub.resolve(), &bearer);
     let token = mint
         .mint(&MintRequest::scope(format!("vault:{vault}:write")))
         .map_err(|e| {
@@ -56,22 +55,22 @@ pub fn add_vault(
         vault_url: url,
         token,
     };
-    let mut all = persisted_base(state, reg).map_err(failed)?;
+    let mut all = persisted_base(dv, reg).map_err(failed)?;
     all.retain(|b| b.vault != vault);
     all.push(binding.clone());
-    if let Err(e) = vaults::save(&vaults::file_path(&state.config.state_dir), &all) {
+    if let Err(e) = vaults::save(&vaults::file_path(&dv.state_dir), &all) {
         log::warn!("agent-defs: could not persist agent-vaults.json ({e}); the binding is live for this run only");
     }
     reg.bind(binding.clone()).map_err(failed)?;
-    def_boot::register_triggers(state, &bearer, std::slice::from_ref(&binding));
+    def_boot::register_triggers(dv, &bearer, std::slice::from_ref(&binding));
     let n = reg.load_vault(vault);
     log::info!("agent-defs: def-vault \"{vault}\" added — {n} definition(s) live");
     Ok(binding)
 }
 
 /// `DELETE /api/agent-vaults/<name>`: `Ok(false)` when it was not bound.
-pub fn remove_vault(state: &AppState, vault: &str) -> Result<bool, ApiError> {
-    let reg = &state.agent_defs;
+pub fn remove_vault(dv: &DefVaults, vault: &str) -> Result<bool, ApiError> {
+    let reg = &dv.registry;
     if reg.binding(vault).is_none() {
         return Ok(false);
     }
@@ -80,14 +79,14 @@ pub fn remove_vault(state: &AppState, vault: &str) -> Result<bool, ApiError> {
             "cannot remove \"{vault}\": it is the only def-vault"
         )));
     }
-    let mut all = persisted_base(state, reg).map_err(|e| {
+    let mut all = persisted_base(dv, reg).map_err(|e| {
         ApiError::custom(
             500,
             serde_json::json!({ "error": format!("failed to update agent-vaults.json: {e}") }),
         )
     })?;
     all.retain(|b| b.vault != vault);
-    vaults::save(&vaults::file_path(&state.config.state_dir), &all).map_err(|e| {
+    vaults::save(&vaults::file_path(&dv.state_dir), &all).map_err(|e| {
         ApiError::custom(
             500,
             serde_json::json!({ "error": format!("failed to update agent-vaults.json: {e}") }),

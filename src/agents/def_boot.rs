@@ -8,42 +8,58 @@
 //! [ext] (spec 02 D8) The poll always runs (a no-op with no vaults), so vaults added later
 //! through the API are polled too. Ticks never overlap: the loop is one thread.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
+use crate::auth::hub::HubOrigin;
 use crate::grants::GrantsClient;
 use crate::mint::{read_operator_token, MintClient, MintRequest};
-use crate::state::AppState;
 use crate::vault::{VaultClient, VaultError};
 
 use super::def_triggers;
+use super::registry::DefRegistry;
 use super::token_life::{lifetime, unix_now};
 use super::vaults::{self, DefVaultBinding, DEFAULT_VAULT_URL};
 
+/// What def-vault boot, the poll and the def-vault administration use of the daemon.
+#[derive(Clone)]
+pub struct DefVaults {
+    pub registry: Arc<DefRegistry>,
+    /// Where `agent-vaults.json` lives.
+    pub state_dir: PathBuf,
+    /// Where the operator token is read from (on every use: the hub may provision it later).
+    pub parachute_home: PathBuf,
+    pub hub: HubOrigin,
+    /// `Config::def_poll_interval`.
+    pub poll_interval: Duration,
+}
+
 /// Spawn the boot + poll thread.
-pub fn start(state: Arc<AppState>) -> JoinHandle<()> {
+pub fn start(dv: DefVaults) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("agent-defs".into())
         .spawn(move || {
-            boot(&state);
-            let interval = state.config.def_poll_interval;
+            boot(&dv);
+            let interval = dv.poll_interval;
             loop {
                 std::thread::sleep(interval);
-                refresh_tokens(&state);
-                state.agent_defs.load_all();
+                refresh_tokens(&dv);
+                dv.registry.load_all();
             }
         })
         .expect("spawn agent-defs thread")
 }
 
 /// Resolve, bind, register triggers, load once.
-pub fn boot(state: &AppState) {
-    let bearer = read_operator_token(&state.config.parachute_home);
-    let reg = &state.agent_defs;
+pub fn boot(dv: &DefVaults) {
+    let bearer = read_operator_token(&dv.parachute_home);
+    let reg = &dv.registry;
     if let Some(b) = &bearer {
-        reg.set_grants(Arc::new(GrantsClient::new(&state.auth.hub_origin(), b)));
+        reg.set_grants(Arc::new(GrantsClient::new(&dv.hub.resolve(), b)));
     }
-    for b in resolve_bindings(state, bearer.as_deref()) {
+    for b in resolve_bindings(dv, bearer.as_deref()) {
         if let Err(e) = reg.bind(b) {
             log::warn!("agent-defs: skipping a def-vault binding: {e}");
         }
@@ -53,7 +69,7 @@ pub fn boot(state: &AppState) {
         return;
     }
     if let Some(bearer) = &bearer {
-        register_triggers(state, bearer, &bound);
+        register_triggers(dv, bearer, &bound);
     }
     let n = reg.load_all();
     log::info!(
@@ -62,8 +78,8 @@ pub fn boot(state: &AppState) {
     );
 }
 
-fn resolve_bindings(state: &AppState, bearer: Option<&str>) -> Vec<DefVaultBinding> {
-    let path = vaults::file_path(&state.config.state_dir);
+fn resolve_bindings(dv: &DefVaults, bearer: Option<&str>) -> Vec<DefVaultBinding> {
+    let path = vaults::file_path(&dv.state_dir);
     match vaults::load(&path) {
         Ok(Some(b)) => return b,
         Ok(None) => {}
@@ -79,7 +95,7 @@ fn resolve_bindings(state: &AppState, bearer: Option<&str>) -> Vec<DefVaultBindi
         );
         return Vec::new();
     };
-    let mint = MintClient::new(&state.auth.hub_origin(), bearer);
+    let mint = MintClient::new(&dv.hub.resolve(), bearer);
     let token = match mint.mint(&MintRequest::scope("vault:default:write")) {
         Ok(t) => t,
         Err(e) => {
@@ -102,8 +118,8 @@ fn resolve_bindings(state: &AppState, bearer: Option<&str>) -> Vec<DefVaultBindi
 }
 
 /// Register the three triggers of every binding, one vault after the other.
-pub fn register_triggers(state: &AppState, bearer: &str, bindings: &[DefVaultBinding]) {
-    let mint = MintClient::new(&state.auth.hub_origin(), bearer);
+pub fn register_triggers(dv: &DefVaults, bearer: &str, bindings: &[DefVaultBinding]) {
+    let mint = MintClient::new(&dv.hub.resolve(), bearer);
     let post = |b: &DefVaultBinding, admin: &str, body: &serde_json::Value| {
         // any 2xx counts as registered, whatever its body
         match VaultClient::new(b.vault_url.as_deref(), &b.vault, admin).create_trigger(body) {
@@ -120,19 +136,19 @@ pub fn register_triggers(state: &AppState, bearer: &str, bindings: &[DefVaultBin
             .bearer
             .filter(|_| out.registered > 0)
             .and_then(|t| lifetime(&t));
-        state.agent_defs.note_trigger_bearer(&b.vault, life);
+        dv.registry.note_trigger_bearer(&b.vault, life);
     }
 }
 
 /// [ext] D5: re-mint def-vault tokens and re-register triggers whose bearer is in the last
 /// quarter of its lifetime; persist refreshed tokens to `agent-vaults.json`.
-fn refresh_tokens(state: &AppState) {
-    let Some(bearer) = read_operator_token(&state.config.parachute_home) else {
+fn refresh_tokens(dv: &DefVaults) {
+    let Some(bearer) = read_operator_token(&dv.parachute_home) else {
         return;
     };
-    let reg = &state.agent_defs;
+    let reg = &dv.registry;
     let now = unix_now();
-    let mint = MintClient::new(&state.auth.hub_origin(), &bearer);
+    let mint = MintClient::new(&dv.hub.resolve(), &bearer);
     let mut refreshed = Vec::new();
     for b in reg.bindings() {
         if lifetime(&b.token).is_some_and(|l| l.needs_refresh(now)) {
@@ -158,20 +174,20 @@ fn refresh_tokens(state: &AppState) {
         }
         if reg.trigger_bearer_expiring(&b.vault, now) {
             let current = reg.binding(&b.vault).unwrap_or(b);
-            register_triggers(state, &bearer, std::slice::from_ref(&current));
+            register_triggers(dv, &bearer, std::slice::from_ref(&current));
         }
     }
     if !refreshed.is_empty() {
-        persist_refreshed(state, &refreshed);
+        persist_refreshed(dv, &refreshed);
     }
 }
 
 /// Rewrite `agent-vaults.json` with the refreshed tokens (other entries untouched).
-fn persist_refreshed(state: &AppState, refreshed: &[DefVaultBinding]) {
-    let path = vaults::file_path(&state.config.state_dir);
+fn persist_refreshed(dv: &DefVaults, refreshed: &[DefVaultBinding]) {
+    let path = vaults::file_path(&dv.state_dir);
     let mut all = match vaults::load(&path) {
         Ok(Some(b)) => b,
-        Ok(None) => state.agent_defs.bindings(),
+        Ok(None) => dv.registry.bindings(),
         Err(e) => {
             log::warn!("agent-defs: not persisting refreshed tokens: {e}");
             return;

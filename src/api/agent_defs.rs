@@ -185,7 +185,7 @@ fn add_vault(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
         )));
     }
     let url = opt_string(&body, "url", "body.url must be a string")?.filter(|u| !u.is_empty());
-    let binding = def_admin::add_vault(state, &vault, url)?;
+    let binding = def_admin::add_vault(&state.def_vaults, &vault, url)?;
     Ok(Resp::json(
         201,
         &json!({ "ok": true, "vault": vault_view(&binding) }),
@@ -194,7 +194,7 @@ fn add_vault(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
 
 fn remove_vault(state: &AppState, req: &mut Req, name: &str) -> Result<Resp, ApiError> {
     gate::require(state, req, Scope::Admin)?;
-    let removed = def_admin::remove_vault(state, name)?;
+    let removed = def_admin::remove_vault(&state.def_vaults, name)?;
     Ok(Resp::ok(
         &json!({ "ok": true, "vault": name, "removed": removed }),
     ))

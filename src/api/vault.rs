@@ -12,10 +12,10 @@ use serde_json::{json, Value};
 
 use super::gate;
 use crate::auth::Scope;
+use crate::channels::vault::inbound::{parse_webhook, secret_valid, WebhookBodyError};
+use crate::channels::vault::transport::VaultTransport;
 use crate::http::{ApiError, Req, Resp};
 use crate::state::AppState;
-use crate::vault::inbound::{parse_webhook, secret_valid, WebhookBodyError};
-use crate::vault::transport::VaultTransport;
 
 type Routed = Option<Result<Resp, ApiError>>;
 

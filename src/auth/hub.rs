@@ -2,7 +2,28 @@
 //! revocation list. `expose-state.json` is read per validation so an operator's change
 //! takes effect at once.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Where the hub origin comes from, resolved on every use ([`HubOrigin::resolve`]).
+#[derive(Debug, Clone)]
+pub struct HubOrigin {
+    overridden: Option<String>,
+    parachute_home: PathBuf,
+}
+
+impl HubOrigin {
+    /// `overridden` is `Config::auth.hub_origin`; `parachute_home` holds `expose-state.json`.
+    pub fn new(overridden: Option<String>, parachute_home: PathBuf) -> HubOrigin {
+        HubOrigin {
+            overridden,
+            parachute_home,
+        }
+    }
+
+    pub fn resolve(&self) -> String {
+        resolve_origin(self.overridden.as_deref(), &self.parachute_home)
+    }
+}
 
 /// `PARACHUTE_HUB_ORIGIN` (`overridden`, from `Config::auth`) > `expose-state.json`
 /// (`hubOrigin`, else `https://<canonicalFqdn>`, never a loopback origin) >

@@ -1,6 +1,5 @@
-//! Execution backends: the launcher seam shared by the programmatic turn engine and the
-//! sandbox (spec 03 §4.8, spec 04 §6). The programmatic and attached backends plug in here.
+//! Execution backends (spec 03): the programmatic turn engine (`claude -p` per message,
+//! through the sandbox's `Launcher` seam, spec 03 §4.8) and the attached queue.
 
 pub mod attached;
-pub mod launch;
 pub mod programmatic;

@@ -31,7 +31,7 @@ pub fn build(
 ) -> Result<Arc<dyn Transport>, TransportError> {
     match entry.transport.as_str() {
         super::http_ui::KIND => Ok(Arc::new(super::http_ui::HttpUiTransport::new(&entry.name))),
-        crate::vault::transport::KIND => Ok(Arc::new(crate::vault::VaultTransport::new(
+        crate::channels::vault::transport::KIND => Ok(Arc::new(crate::channels::vault::VaultTransport::new(
             &entry.name,
             entry.config.as_ref(),
         )?)),

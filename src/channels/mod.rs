@@ -10,6 +10,7 @@ pub mod sse_hub;
 pub mod store;
 pub mod telegram;
 pub mod transport;
+pub mod vault;
 
 pub use registry::{Channel, ChannelRegistry, FanoutEvent, FanoutSink, InboundRoute};
 pub use sse_hub::SseHub;

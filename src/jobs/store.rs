@@ -14,10 +14,11 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::job::Job;
+use crate::channels::vault::VaultTransport;
 use crate::channels::ChannelRegistry;
 use crate::vault::client::NoteQuery;
 use crate::vault::notes::TAG_JOB;
-use crate::vault::{VaultClient, VaultError, VaultTransport};
+use crate::vault::{VaultClient, VaultError};
 
 /// At most this many job notes per vault are seen.
 pub const LIST_LIMIT: usize = 500;

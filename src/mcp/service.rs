@@ -13,9 +13,9 @@ use serde_json::{Map, Value};
 use super::endpoint::McpHost;
 use super::protocol::NotifyNamespace;
 use super::session::{McpSessionStore, SessionInfo};
+use super::tools::PullQueue;
 use super::tools::{self, PushError, PushTransport, ReplyArgs, Surface, ToolResult};
 use super::{jsonrpc, sse};
-use crate::backend::attached::AttachedRegistry;
 use crate::channels::transport::{OutboundArgs, Transport, TransportError};
 use crate::channels::{ChannelRegistry, FanoutEvent, FanoutSink};
 
@@ -26,14 +26,14 @@ pub struct McpService {
     pub ns: NotifyNamespace,
     pub keepalive: Duration,
     channels: Arc<ChannelRegistry>,
-    attached: Arc<AttachedRegistry>,
+    attached: Arc<dyn PullQueue + Send + Sync>,
 }
 
 impl McpService {
     pub fn new(
         sessions: McpSessionStore,
         channels: Arc<ChannelRegistry>,
-        attached: Arc<AttachedRegistry>,
+        attached: Arc<dyn PullQueue + Send + Sync>,
         keepalive: Duration,
         ns: NotifyNamespace,
     ) -> Arc<McpService> {

@@ -11,8 +11,18 @@ use parking_lot::RwLock;
 
 use super::launcher::{BwrapLauncher, SandboxSettings};
 use super::preflight::Preflight;
-use crate::backend::launch::{LaunchContext, LaunchError, LaunchSpec, Launcher, PreparedLaunch};
-use crate::state::{AppState, Dependencies};
+use crate::config::Config;
+use crate::sandbox::launch::{LaunchContext, LaunchError, LaunchSpec, Launcher, PreparedLaunch};
+
+/// Result of the boot dependency preflight (`/health.dependencies`, spec 01 §2.1.1).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Dependencies {
+    pub ok: bool,
+    pub missing: Vec<String>,
+    /// [ext] Present but unusable dependencies (e.g. bwrap without user namespaces).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}
 
 type Current = Arc<RwLock<Arc<dyn Launcher>>>;
 
@@ -75,45 +85,42 @@ impl Launcher for FailClosed {
     }
 }
 
-/// Boot step: preflight (with the daemon's `PATH`), the one warning, `/health`, launcher.
-pub fn boot(state: &AppState) -> Preflight {
-    let preflight = Preflight::run(state.config.host.path.as_deref());
+/// Boot step: preflight (with the daemon's `PATH`), the one warning, the launcher
+/// installed into `sandbox`; returns what `/health.dependencies` shows.
+pub fn boot(sandbox: &Sandbox, config: &Config, hub_origin: String) -> Dependencies {
+    let preflight = Preflight::run(config.host.path.as_deref());
     match preflight.warning() {
         Some(w) => eprintln!("{w}"),
         None => log::info!("sandbox: bwrap and claude found; turns run in bubblewrap"),
     }
-    *state.health.dependencies.write() = Some(Dependencies {
+    let dependencies = Dependencies {
         ok: preflight.ok(),
         missing: preflight.missing().iter().map(|s| s.to_string()).collect(),
         problems: preflight.problems(),
-    });
-    let hub = state.auth.hub_origin();
-    let vault = state.config.vault_url.clone();
+    };
     let settings = SandboxSettings::for_daemon(
         &preflight,
-        &state.config.state_dir,
-        Some(hub).filter(|h| !h.is_empty()),
-        Some(vault),
-        &state.config.host,
+        &config.state_dir,
+        Some(hub_origin).filter(|h| !h.is_empty()),
+        Some(config.vault_url.clone()),
+        &config.host,
     );
     match settings {
-        Ok(s) => state
-            .sandbox
-            .install(Arc::new(BwrapLauncher::new(&preflight, s))),
+        Ok(s) => sandbox.install(Arc::new(BwrapLauncher::new(&preflight, s))),
         Err(e) => {
             log::error!("sandbox: cannot locate our own executable ({e}); every turn will fail");
-            state.sandbox.install(Arc::new(FailClosed(format!(
+            sandbox.install(Arc::new(FailClosed(format!(
                 "cannot locate the parachute-agent executable: {e}"
             ))));
         }
     }
-    preflight
+    dependencies
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::launch::DirectLauncher;
+    use crate::sandbox::launch::DirectLauncher;
 
     #[test]
     fn refuses_until_installed_then_forwards() {

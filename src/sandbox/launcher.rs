@@ -1,5 +1,5 @@
 //! [`BwrapLauncher`]: the sandbox behind the turn engine's launcher seam
-//! (`crate::backend::launch`, spec 04 §6). Per turn: policy → (restricted: start this
+//! (`crate::sandbox::launch`, spec 04 §6). Per turn: policy → (restricted: start this
 //! turn's proxies) → bwrap argv → the command the engine execs. Fails closed: without a
 //! usable `bwrap` every turn fails with `Sandbox dependencies not available: …` and nothing
 //! runs unsandboxed.
@@ -20,7 +20,7 @@ use super::helper::{HTTP_PORT, SOCKS_PORT, SUBCOMMAND};
 use super::policy::{policy_for, HostEnv, Network};
 use super::preflight::{which_in, Preflight};
 use super::proxy::TurnProxies;
-use crate::backend::launch::{LaunchContext, LaunchError, LaunchSpec, Launcher, PreparedLaunch};
+use crate::sandbox::launch::{LaunchContext, LaunchError, LaunchSpec, Launcher, PreparedLaunch};
 
 /// Boot-time facts the launcher needs besides the preflight.
 #[derive(Debug, Clone)]

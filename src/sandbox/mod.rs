@@ -1,5 +1,5 @@
 //! The turn sandbox (spec 04 §1, §5, §6): every programmatic turn runs inside bubblewrap,
-//! behind the launcher seam of the turn engine (`crate::backend::launch`).
+//! behind the launcher seam of the turn engine (`crate::sandbox::launch`).
 //!
 //! - [`exposure`]: the protected-path rule every bind of a spec must pass (pure + realpath).
 //! - [`policy`]: agent spec → what a turn may read, write and reach (pure).
@@ -17,6 +17,7 @@ pub mod bwrap;
 pub mod exposure;
 pub mod helper;
 pub mod hosts;
+pub mod launch;
 pub mod launcher;
 pub mod liveness;
 pub mod policy;

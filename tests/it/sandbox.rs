@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use parachute_agent::agents::spec::AgentSpec;
-use parachute_agent::backend::launch::{LaunchContext, LaunchSpec, Launcher, PreparedLaunch};
+use parachute_agent::sandbox::launch::{LaunchContext, LaunchSpec, Launcher, PreparedLaunch};
 use parachute_agent::sandbox::preflight::trial_sandbox;
 use parachute_agent::sandbox::{BwrapLauncher, Preflight, SandboxSettings};
 use serde_json::{json, Value};

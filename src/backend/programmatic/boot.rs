@@ -15,12 +15,12 @@ use super::runner::RunLimits;
 use super::service::ProgrammaticService;
 use super::turn::{default_retry_delays, EngineConfig};
 use super::worker::WorkerCtx;
-use crate::backend::launch::Launcher;
 use crate::channels::ChannelRegistry;
 use crate::config::Config;
 use crate::credentials::CredentialStore;
 use crate::mint::{read_operator_token, MintClient};
 use crate::sandbox::exposure::ProtectedPaths;
+use crate::sandbox::launch::Launcher;
 
 /// First executable `name` on `path`, canonicalised.
 pub fn which(name: &str, path: Option<&str>) -> Option<PathBuf> {
@@ -105,15 +105,10 @@ pub fn build(
 }
 
 /// After the channels started: re-register persisted agents whose wake channel is live
-/// (spec 03 §3 "Boot re-register") and feed `/health.programmatic_agents`.
-pub fn start(state: &crate::state::AppState) {
-    let channels = state.channels.clone();
-    let n = state
-        .programmatic
-        .reregister_at_boot(&|ch| channels.get(ch).is_some());
+/// (spec 03 §3 "Boot re-register").
+pub fn start(programmatic: &ProgrammaticService, channels: &ChannelRegistry) {
+    let n = programmatic.reregister_at_boot(&|ch| channels.get(ch).is_some());
     if n > 0 {
         log::info!("re-registered {n} programmatic agent(s)");
     }
-    let svc = state.programmatic.clone();
-    *state.health.programmatic_agents.write() = Some(Arc::new(move || svc.health_rows()));
 }

@@ -2,7 +2,7 @@
 //! `claude -p` run. Pure parts (stream parser, outcome rules, argv, environment, private
 //! files) sit in their own modules; [`runner`] owns the child process and [`turn`] the
 //! per-turn attempt loop. `claude` is only ever started through the
-//! [`crate::backend::launch::Launcher`] seam, so the sandbox wraps it without this module
+//! [`crate::sandbox::launch::Launcher`] seam, so the sandbox wraps it without this module
 //! knowing how.
 
 pub mod argv;

@@ -16,7 +16,7 @@ use super::runner::RunLimits;
 use super::turn::EngineConfig;
 use super::worker::{QueuedMessage, WorkerCtx};
 use crate::agents::spec::{AgentSpec, VaultAccess};
-use crate::backend::launch::DirectLauncher;
+use crate::sandbox::launch::DirectLauncher;
 
 #[derive(Default)]
 struct MemStore {

@@ -21,7 +21,7 @@ use parking_lot::Mutex;
 use super::events::TurnEvent;
 use super::outcome::ExitInfo;
 use super::stream::{StreamParser, StreamSummary};
-use crate::backend::launch::LaunchSpec;
+use crate::sandbox::launch::LaunchSpec;
 
 /// Bytes of stderr kept (the failure reason uses at most 500 chars of it).
 const STDERR_TAIL: usize = 16 * 1024;

@@ -15,7 +15,7 @@ use super::runner::RunLimits;
 use super::turn::{run_turn, EngineConfig, TurnInput};
 use super::workspace::McpServer;
 use crate::agents::spec::AgentSpec;
-use crate::backend::launch::DirectLauncher;
+use crate::sandbox::launch::DirectLauncher;
 
 fn fake() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/claude")
@@ -359,7 +359,7 @@ fn spawn_failure_is_not_retried() {
 #[test]
 fn a_background_straggler_holding_stdout_does_not_hang_the_turn() {
     use super::runner::run;
-    use crate::backend::launch::LaunchSpec;
+    use crate::sandbox::launch::LaunchSpec;
     let dir = tempfile::tempdir().unwrap();
     // A unique fractional duration identifies the straggler in the process table.
     let nanos = std::time::SystemTime::now()

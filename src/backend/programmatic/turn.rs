@@ -25,7 +25,7 @@ use super::outcome::{classify, is_session_not_found, is_transient, TurnResult};
 use super::runner::{self, RunLimits};
 use super::workspace::{self, McpServer};
 use crate::agents::spec::{AgentLimits, AgentSpec};
-use crate::backend::launch::{LaunchContext, LaunchSpec, Launcher};
+use crate::sandbox::launch::{LaunchContext, LaunchSpec, Launcher};
 
 /// Process-wide settings of the engine, resolved once at boot.
 #[derive(Clone)]

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use parachute_agent::channels::vault::VaultTransport;
 use parachute_agent::channels::Transport;
-use parachute_agent::vault::VaultTransport;
 
 use super::*;
 

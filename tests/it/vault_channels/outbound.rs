@@ -2,8 +2,8 @@
 //! replies, transcripts (newest first), tag schema on connect, the channel API.
 
 use parachute_agent::channels::transport::OutboundArgs;
+use parachute_agent::channels::vault::VaultTransport;
 use parachute_agent::channels::Transport;
-use parachute_agent::vault::VaultTransport;
 
 use super::*;
 

@@ -15,10 +15,10 @@ use serde_json::{Map, Value};
 use super::config::VaultChannelConfig;
 use super::inbound;
 use super::messages::{self, PREFIX_INBOUND, PREFIX_REPLY, PREFIX_TRANSCRIPT, TRANSCRIPT_LIMIT};
-use super::notes;
-use super::schema;
 use crate::channels::transport::{Attachment, OutboundArgs};
 use crate::channels::{ChannelContext, InboundMessage, Transport, TransportError};
+use crate::vault::notes;
+use crate::vault::schema;
 
 pub const KIND: &str = "vault";
 

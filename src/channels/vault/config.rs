@@ -5,8 +5,8 @@
 
 use serde_json::Value;
 
-use super::client::VaultClient;
-use super::notes::DEFAULT_NOTE_PATH_PREFIX;
+use crate::vault::client::VaultClient;
+use crate::vault::notes::DEFAULT_NOTE_PATH_PREFIX;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct VaultChannelConfig {

@@ -13,11 +13,11 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use super::client::{NoteQuery, SortOrder, VaultClient};
 use super::config::VaultChannelConfig;
-use super::error::VaultError;
-use super::notes::{self, TranscriptMessage, TAG_MESSAGE};
 use crate::util::time::now_iso;
+use crate::vault::client::{NoteQuery, SortOrder, VaultClient};
+use crate::vault::error::VaultError;
+use crate::vault::notes::{self, TranscriptMessage, TAG_MESSAGE};
 
 /// Default number of transcript messages (`GET /api/channels/<ch>/messages`).
 pub const TRANSCRIPT_LIMIT: usize = 200;

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::client::VaultClient;
-use super::notes::{self, meta, AttachmentRef};
 use crate::util::secret_eq;
+use crate::vault::client::VaultClient;
+use crate::vault::notes::{self, meta, AttachmentRef};
 
 /// The 400s of steps 1–3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
