@@ -21,6 +21,9 @@ USAGE:
     parachute-agent token rotate [--state-dir DIR]
     parachute-agent login-url [--port PORT] [--state-dir DIR]
                                print a one-time web UI sign-in link (single use, 5 minutes)
+    parachute-agent doctor [--json] [--port N] [--state-dir DIR]
+                               check the install (claude, bwrap, state dir, hub, def-vaults,
+                               port); says how to fix each failure; exit 0 all passed, 1 not
     parachute-agent bridge     stdio MCP bridge for a Claude Code session (env PARACHUTE_AGENT_URL,
                                PARACHUTE_AGENT_TOKEN, PARACHUTE_CHANNEL_NAME)
 
@@ -55,6 +58,11 @@ pub enum Command {
     LoginUrl {
         state_dir: Option<PathBuf>,
         port: Option<u16>,
+    },
+    /// `parachute-agent doctor [--json]`: checks the install (issue 14).
+    Doctor {
+        raw: RawConfig,
+        json: bool,
     },
 }
 
@@ -106,6 +114,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
                     "serve" => sub = Some(word),
                     "token" => return parse_token(p, verbosity),
                     "login-url" => return parse_login_url(p, verbosity),
+                    "doctor" => return parse_doctor(p, raw, verbosity),
                     "bridge" => {
                         return match p.next().map_err(|e| e.to_string())? {
                             None => Ok(Invocation {
@@ -123,6 +132,35 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
     }
     Ok(Invocation {
         command: Command::Serve(raw),
+        verbosity,
+    })
+}
+
+/// `doctor [--json] [--port N] [--state-dir DIR]` (flags before `doctor` count too).
+fn parse_doctor(
+    mut p: lexopt::Parser,
+    mut raw: RawConfig,
+    verbosity: i32,
+) -> Result<Invocation, String> {
+    let mut json = false;
+    while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+        match arg {
+            Long("json") => json = true,
+            Long("port") => raw.port = Some(parse_num(&mut p, "--port")?),
+            Long("state-dir") => {
+                raw.state_dir = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?))
+            }
+            Short('h') | Long("help") => {
+                return Ok(Invocation {
+                    command: Command::Help,
+                    verbosity,
+                })
+            }
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    Ok(Invocation {
+        command: Command::Doctor { raw, json },
         verbosity,
     })
 }
@@ -257,6 +295,13 @@ pub fn main() -> i32 {
             ttl,
         } => token_mint(state_dir, &scopes, ttl),
         Command::TokenRotate { state_dir } => token_rotate(state_dir),
+        Command::Doctor { raw, json } => match Config::resolve(raw) {
+            Ok(cfg) => crate::doctor::main(&cfg, json),
+            Err(e) => {
+                eprintln!("parachute-agent: {e}");
+                2
+            }
+        },
         Command::Bridge => crate::bridge::run(crate::bridge::BridgeConfig::new(
             config::BridgeSettings::from_env(),
         )),

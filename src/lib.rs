@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod daemon;
+pub mod doctor;
 pub mod grants;
 pub mod http;
 pub mod instance;

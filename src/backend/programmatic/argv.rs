@@ -100,6 +100,34 @@ pub fn claude_args(
     a
 }
 
+/// Every flag the daemon's `claude` command lines can contain (for `doctor`), derived
+/// from [`claude_args`] itself so it cannot drift.
+pub fn flags_used() -> Vec<&'static str> {
+    let full = |mode: &str, resume: bool| -> Vec<String> {
+        let spec: AgentSpec = serde_json::from_value(serde_json::json!({
+            "name": "x", "channels": ["x"], "model": "m", "systemPrompt": "p",
+            "systemPromptMode": mode, "max_turns": 1, "max_budget_usd": 1.0,
+        }))
+        .expect("a literal spec");
+        let session = if resume {
+            SessionChoice::resume("s")
+        } else {
+            SessionChoice::fresh()
+        };
+        claude_args(&spec, Path::new("/w"), "m", &session)
+            .into_iter()
+            .filter_map(|a| a.into_string().ok())
+            .collect()
+    };
+    let mut flags: Vec<&'static str> = Vec::new();
+    for arg in [full("append", false), full("replace", true)].concat() {
+        if arg.starts_with('-') && !flags.iter().any(|f| *f == arg) {
+            flags.push(Box::leak(arg.into_boxed_str()));
+        }
+    }
+    flags
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
