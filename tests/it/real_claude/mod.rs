@@ -10,6 +10,7 @@
 //! `CLAUDE_CODE_MAX_RETRIES`) in the env store, i.e. what `/api/credentials/env` sets.
 
 mod failures;
+mod limits;
 mod tools;
 mod turns;
 mod vault;
