@@ -68,7 +68,7 @@ pub struct Config {
 }
 
 /// Hub token validation (spec 01 §3).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AuthConfig {
     /// The hub origin override: `PARACHUTE_HUB_ORIGIN` (trailing `/` stripped by the
     /// resolver). Unset: `expose-state.json`, else `http://127.0.0.1:1939` (spec 01 §3.2).
@@ -79,6 +79,21 @@ pub struct AuthConfig {
     /// Minimum gap between JWKS refetches for an unknown `kid`:
     /// `PARACHUTE_AGENT_JWKS_COOLDOWN_MS`; unset or unparsable: the default (30 s).
     pub jwks_cooldown: Option<Duration>,
+    /// [ext] Bound of the verified-token cache: `PARACHUTE_AGENT_TOKEN_CACHE_ENTRIES`,
+    /// default 4096, clamped to 1 000 000; 0 disables the cache (every request verifies
+    /// the signature); unparsable: the default.
+    pub token_cache_entries: usize,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            hub_origin: None,
+            revocation_max_age: None,
+            jwks_cooldown: None,
+            token_cache_entries: crate::auth::cache::DEFAULT_ENTRIES,
+        }
+    }
 }
 
 /// Telegram channels (spec 05 §6); read when a telegram channel is built.
@@ -383,6 +398,10 @@ impl Config {
             hub_origin: env_nonempty("PARACHUTE_HUB_ORIGIN"),
             revocation_max_age: env_ms("PARACHUTE_AGENT_REVOCATION_MAX_AGE_MS"),
             jwks_cooldown: env_ms("PARACHUTE_AGENT_JWKS_COOLDOWN_MS"),
+            token_cache_entries: env_lenient("PARACHUTE_AGENT_TOKEN_CACHE_ENTRIES")
+                .map_or(crate::auth::cache::DEFAULT_ENTRIES, |n: u64| {
+                    n.min(crate::auth::cache::MAX_ENTRIES as u64) as usize
+                }),
         };
         self.telegram = TelegramConfig::from_env();
         self.attached = AttachedConfig::from_env();

@@ -4,6 +4,7 @@
 //! then wait for SIGTERM/SIGINT and stop in order (in-flight requests finish). Boot helpers
 //! of the features get the parts they use, never the whole `AppState`.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -69,14 +70,22 @@ fn run(mut config: Config) -> Result<(), String> {
         config.port = addr.port();
     }
     let state = Arc::new(build(config));
-    let deps = crate::sandbox::boot::boot(&state.sandbox, &state.config, state.auth.hub_origin());
-    *state.health.dependencies.write() = Some(deps);
+    state.health.starting.store(true, Ordering::Relaxed);
+    // Channels and re-registered agents are live before the workers answer the first
+    // request (connections made meanwhile wait in the accept queue), so no request ever
+    // sees a configured channel as unknown. All of this is in-memory work: transports
+    // start their own threads for anything slow.
+    start_channels(&state, entries.unwrap_or_default())?;
+    crate::backend::programmatic::boot::start(&state.programmatic, &state.channels);
+    let svc = state.programmatic.clone();
+    *state.health.programmatic_agents.write() = Some(Arc::new(move || svc.health_rows()));
     let http = HttpServer::start(
         server,
         crate::api::handler(state.clone()),
         HTTP_WORKERS,
         state.config.max_body_bytes,
     );
+    start_preflight(&state);
     log::info!(
         "parachute-agent: daemon listening on http://127.0.0.1:{}",
         state.config.port
@@ -84,21 +93,18 @@ fn run(mut config: Config) -> Result<(), String> {
     log::info!("state dir: {}", state_dir.display());
 
     register_service(&state);
-    start_channels(&state, entries.unwrap_or_default())?;
     let (stop_sweep, sweep_stop_rx) = crossbeam_channel::bounded::<()>(1);
     let sweeper = state.attached.spawn_sweeper(
         state.config.attached.sweep_interval,
         state.config.attached.claim_ttl_ms,
         sweep_stop_rx,
     );
-    crate::backend::programmatic::boot::start(&state.programmatic, &state.channels);
-    let svc = state.programmatic.clone();
-    *state.health.programmatic_agents.write() = Some(Arc::new(move || svc.health_rows()));
     crate::agents::def_boot::start(state.def_vaults.clone());
     let (stop_jobs, jobs_stop_rx) = crossbeam_channel::bounded::<()>(1);
     let scheduler = state
         .jobs
         .spawn_scheduler(state.config.jobs.tick, jobs_stop_rx);
+    state.health.starting.store(false, Ordering::Relaxed);
 
     let signal = signals.forever().next();
     log::info!(
@@ -219,6 +225,26 @@ fn turn_launcher(sandbox: &Sandbox, test: &crate::config::TestHooks) -> Arc<dyn 
         return Arc::new(DirectLauncher);
     }
     sandbox.launcher()
+}
+
+/// The boot preflight spawns probes, so it runs on a thread of its own while requests are
+/// answered: until it is done `/health.dependencies` says `checking` and turns wait for its
+/// verdict (they never run unsandboxed).
+fn start_preflight(state: &Arc<AppState>) {
+    state.sandbox.mark_pending();
+    *state.health.dependencies.write() = Some(crate::sandbox::boot::Dependencies::checking());
+    let run = |st: &AppState| {
+        let deps = crate::sandbox::boot::boot(&st.sandbox, &st.config, st.auth.hub_origin());
+        *st.health.dependencies.write() = Some(deps);
+    };
+    let st = state.clone();
+    let spawned = std::thread::Builder::new()
+        .name("preflight".into())
+        .spawn(move || run(&st));
+    if let Err(e) = spawned {
+        log::warn!("sandbox: cannot start the preflight thread ({e}); running it inline");
+        run(state);
+    }
 }
 
 fn register_service(state: &AppState) {

@@ -3,6 +3,7 @@
 //! composition root) builds and wires them all; subsystems that report into `/health`
 //! get a hook in [`HealthHooks`] at boot. No feature module imports this file.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -25,6 +26,9 @@ pub struct HealthHooks {
     pub programmatic_agents: RwLock<Option<AgentRows>>,
     /// The preflight result, once it ran.
     pub dependencies: RwLock<Option<Dependencies>>,
+    /// [ext] True while the boot sequence is still bringing up what is configured:
+    /// `/health.status` is `starting` instead of `ok`.
+    pub starting: AtomicBool,
 }
 
 pub struct AppState {

@@ -34,8 +34,12 @@ pub fn health(state: &AppState) -> Resp {
         .clone()
         .map(|f| f())
         .unwrap_or_default();
+    let starting = state
+        .health
+        .starting
+        .load(std::sync::atomic::Ordering::Relaxed);
     let mut body = json!({
-        "status": "ok",
+        "status": if starting { "starting" } else { "ok" },
         "channels": channels,
         "total_clients": state.events.total(),
         "programmatic_agents": agents,

@@ -10,6 +10,8 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
@@ -18,7 +20,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 
-use super::validate::{check_audience, required_ids, scopes_of};
+use super::cache::{Proof, Verified};
+use super::validate::{check_audience, required_ids, scopes_of, window};
 use super::{AuthError, Principal};
 use crate::util::{fsx, rand, time};
 
@@ -34,12 +37,15 @@ pub fn is_local_token(token: &str) -> bool {
 
 struct LoadedKey {
     identity: (u64, i64, i64),
-    decoding: DecodingKey,
+    /// Numbers each key this process loaded: the verified-token cache's proof of "same key".
+    id: u64,
+    decoding: Arc<DecodingKey>,
 }
 
 pub struct LocalIssuer {
     path: PathBuf,
     cache: Mutex<Option<LoadedKey>>,
+    loads: AtomicU64,
 }
 
 fn identity(path: &Path) -> Option<(u64, i64, i64)> {
@@ -70,6 +76,7 @@ impl LocalIssuer {
         LocalIssuer {
             path: state_dir.join(KEY_FILE),
             cache: Mutex::new(None),
+            loads: AtomicU64::new(0),
         }
     }
 
@@ -100,39 +107,60 @@ impl LocalIssuer {
     }
 
     pub fn validate(&self, token: &str) -> Result<Principal, AuthError> {
-        let decoding = self.current_key()?;
+        self.verify(token).map(|v| v.principal)
+    }
+
+    /// The full check: EdDSA signature by the current key, `iss`, `exp` and `nbf` with zero
+    /// leeway (a future `nbf` is refused), `sub`, `jti`, audience.
+    pub fn verify(&self, token: &str) -> Result<Verified, AuthError> {
+        let (key_id, decoding) = self.current_key()?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[ISSUER]);
         validation.validate_aud = false;
+        validation.validate_nbf = true;
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "iss"]);
         let data = jsonwebtoken::decode::<Value>(token, &decoding, &validation)
             .map_err(|e| AuthError(format!("local token verification failed: {e}")))?;
         let (sub, _jti) = required_ids(&data.claims)?;
         check_audience(&data.claims)?;
-        Ok(Principal {
-            sub,
-            scopes: scopes_of(&data.claims),
-            local: true,
+        let (exp, nbf) = window(&data.claims);
+        Ok(Verified {
+            principal: Principal {
+                sub,
+                scopes: scopes_of(&data.claims),
+                local: true,
+            },
+            exp,
+            nbf,
+            proof: Proof::Local { key_id },
         })
     }
 
-    fn current_key(&self) -> Result<DecodingKey, AuthError> {
+    /// Whether the key with `key_id` is still the issuer key (a `token rotate`, even by
+    /// another process, replaces the file and so the key).
+    pub fn is_current(&self, key_id: u64) -> bool {
+        self.current_key().is_ok_and(|(id, _)| id == key_id)
+    }
+
+    fn current_key(&self) -> Result<(u64, Arc<DecodingKey>), AuthError> {
         let id = identity(&self.path).ok_or_else(|| {
             AuthError::new("local token verification failed: no local issuer key")
         })?;
         let mut cache = self.cache.lock();
         if let Some(k) = cache.as_ref().filter(|k| k.identity == id) {
-            return Ok(k.decoding.clone());
+            return Ok((k.id, k.decoding.clone()));
         }
         let key = read_key(&self.path)
             .map_err(|e| AuthError(format!("local token verification failed: {e}")))?;
-        let decoding = DecodingKey::from_ed_der(key.verifying_key().as_bytes());
+        let decoding = Arc::new(DecodingKey::from_ed_der(key.verifying_key().as_bytes()));
+        let key_id = self.loads.fetch_add(1, Ordering::Relaxed) + 1;
         *cache = Some(LoadedKey {
             identity: id,
+            id: key_id,
             decoding: decoding.clone(),
         });
-        Ok(decoding)
+        Ok((key_id, decoding))
     }
 }
 
@@ -179,6 +207,28 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         issuer.rotate().unwrap();
         assert!(issuer.validate(&token).is_err());
+    }
+
+    #[test]
+    fn a_future_nbf_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let issuer = LocalIssuer::new(dir.path().to_path_buf());
+        issuer.mint(&[], Duration::from_secs(60)).unwrap();
+        let der = read_key(&issuer.path).unwrap().to_pkcs8_der().unwrap();
+        let now = time::now_secs();
+        let sign = |nbf: u64| {
+            let claims = json!({"iss": ISSUER, "aud": "agent", "sub": "local-operator",
+                "jti": "j", "iat": now, "nbf": nbf, "exp": now + 600, "scope": "agent:read"});
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::EdDSA),
+                &claims,
+                &EncodingKey::from_ed_der(der.as_bytes()),
+            )
+            .unwrap()
+        };
+        let err = issuer.validate(&sign(now + 3600)).unwrap_err();
+        assert!(err.0.contains("ImmatureSignature"), "{err:?}");
+        assert!(issuer.validate(&sign(now.saturating_sub(1))).is_ok());
     }
 
     #[test]

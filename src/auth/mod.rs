@@ -1,15 +1,22 @@
 //! Token validation and scope checks (spec 01 §3): hub-issued RS256 JWTs checked against
 //! the hub's JWKS and revocation list, plus standalone tokens from the local issuer
 //! (spec 08). This module validates token strings and nothing more: reading them from a
-//! request and the 401/403 answers of spec 01 §3.8 are the gates in `api::gate`.
+//! request and the 401/403 answers of spec 01 §3.8 are the gates in `api::gate`. A token
+//! that verified once skips the signature check on later requests ([`cache`]); everything
+//! that can change is re-checked on every request.
 
+pub mod cache;
 pub mod hub;
 pub mod jwks;
 pub mod local;
 pub mod revocation;
 pub mod validate;
 
+#[cfg(test)]
+mod cache_tests;
+
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::AuthConfig;
 
@@ -47,8 +54,11 @@ impl Scope {
 /// Whether `scopes` grant `scope`: exact `agent:<verb>` or the legacy `channel:<verb>`
 /// (spec 01 §3.7 dual-accept).
 pub fn grants(scopes: &[String], scope: Scope) -> bool {
-    let (modern, legacy) = (scope.name(), format!("channel:{}", scope.verb()));
-    scopes.iter().any(|s| *s == modern || *s == legacy)
+    scopes.iter().any(|s| {
+        s.strip_prefix("agent:")
+            .or_else(|| s.strip_prefix("channel:"))
+            .is_some_and(|verb| verb == scope.verb())
+    })
 }
 
 /// Who a validated token speaks for.
@@ -76,26 +86,100 @@ impl AuthError {
     }
 }
 
+/// Longest token the validator looks at; anything longer is refused before hashing.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
 /// The validator shared by every handler.
 pub struct Auth {
     hub: validate::HubValidator,
     local: local::LocalIssuer,
+    cache: cache::TokenCache,
+    /// Full verifications run (cache misses, garbage included).
+    full_checks: AtomicU64,
 }
 
 impl Auth {
     pub fn new(state_dir: PathBuf, parachute_home: PathBuf, cfg: &AuthConfig) -> Auth {
+        Auth::from_parts(
+            validate::HubValidator::new(parachute_home, cfg),
+            local::LocalIssuer::new(state_dir),
+            cfg.token_cache_entries,
+        )
+    }
+
+    /// `cache_entries`: bound of the verified-token cache (0 disables it).
+    pub fn from_parts(
+        hub: validate::HubValidator,
+        local: local::LocalIssuer,
+        cache_entries: usize,
+    ) -> Auth {
         Auth {
-            hub: validate::HubValidator::new(parachute_home, cfg),
-            local: local::LocalIssuer::new(state_dir),
+            hub,
+            local,
+            cache: cache::TokenCache::new(cache_entries),
+            full_checks: AtomicU64::new(0),
         }
     }
 
+    /// How many full verifications ran so far (the rest were answered by the cache).
+    pub fn full_checks(&self) -> u64 {
+        self.full_checks.load(Ordering::Relaxed)
+    }
+
+    /// Tokens in the verified-token cache.
+    pub fn cached_tokens(&self) -> usize {
+        self.cache.len()
+    }
+
     /// Validates a raw token (hub or local). No network I/O for garbage or local tokens.
+    /// A token seen before is answered from the cache after the per-request re-checks.
     pub fn validate(&self, token: &str) -> Result<Principal, AuthError> {
-        if local::is_local_token(token) {
-            return self.local.validate(token);
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::new("invalid token"));
         }
-        self.hub.validate(token)
+        if !cache::looks_like_jws(token, MAX_TOKEN_BYTES) {
+            return self.verify(token).map(|v| v.principal);
+        }
+        let key = cache::hash(token);
+        if let Some(hit) = self.cache.get(&key) {
+            match self.recheck(&hit) {
+                Ok(true) => return Ok(hit.principal.clone()),
+                // Revoked or JWKS unreachable: refused exactly as uncached; the entry stays
+                // so the next attempt is refused without crypto.
+                Err(e) => return Err(e),
+                Ok(false) => self.cache.remove(&key),
+            }
+        }
+        let verified = self.verify(token)?;
+        let principal = verified.principal.clone();
+        self.cache.insert(key, verified);
+        Ok(principal)
+    }
+
+    /// The full check, by issuer.
+    fn verify(&self, token: &str) -> Result<cache::Verified, AuthError> {
+        self.full_checks.fetch_add(1, Ordering::Relaxed);
+        if local::is_local_token(token) {
+            return self.local.verify(token);
+        }
+        self.hub.verify(token)
+    }
+
+    /// What a cached token must still satisfy: `Ok(false)` = no longer provably good
+    /// (window closed, key rotated, issuer pin moved): drop it and check in full.
+    fn recheck(&self, v: &cache::Verified) -> Result<bool, AuthError> {
+        if !v.in_window(crate::util::time::now_secs()) {
+            return Ok(false);
+        }
+        match &v.proof {
+            cache::Proof::Local { key_id } => Ok(self.local.is_current(*key_id)),
+            cache::Proof::Hub {
+                origin,
+                kid,
+                key_id,
+                jti,
+            } => self.hub.recheck(origin, kid.as_deref(), *key_id, jti),
+        }
     }
 
     pub fn hub_origin(&self) -> String {

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 pub const MAX_AGE: Duration = Duration::from_secs(60);
 
@@ -18,7 +18,8 @@ struct Entry {
 pub struct RevocationCache {
     agent: ureq::Agent,
     max_age: Duration,
-    entries: Mutex<HashMap<String, Entry>>,
+    /// Read on every authenticated hub request, written once a minute.
+    entries: RwLock<HashMap<String, Entry>>,
     /// Held while fetching, so concurrent refreshes share one request.
     fetching: Mutex<()>,
 }
@@ -32,14 +33,14 @@ pub enum Revocation {
 }
 
 impl RevocationCache {
-    /// `max_age` is [`MAX_AGE`] unless shortened (`PARACHUTE_AGENT_REVOCATION_MAX_AGE_MS`,
+    /// `max_age` is [`MAX_AGE`] unless shortened (`Config::revocation_max_age`,
     /// a test and operations knob that can only shorten).
     pub fn new(agent: ureq::Agent, max_age: Duration) -> RevocationCache {
         let max_age = max_age.min(MAX_AGE);
         RevocationCache {
             agent,
             max_age,
-            entries: Mutex::new(HashMap::new()),
+            entries: RwLock::new(HashMap::new()),
             fetching: Mutex::new(()),
         }
     }
@@ -55,7 +56,7 @@ impl RevocationCache {
         match self.fetch(origin) {
             Ok(jtis) => {
                 let revoked = jtis.contains(jti);
-                self.entries.lock().insert(
+                self.entries.write().insert(
                     origin.to_string(),
                     Entry {
                         jtis,
@@ -69,7 +70,7 @@ impl RevocationCache {
                 }
             }
             Err(e) => {
-                let mut entries = self.entries.lock();
+                let mut entries = self.entries.write();
                 match entries.get_mut(origin) {
                     Some(last_good) => {
                         log::warn!("auth: revocation list refresh failed ({e}); keeping the last good list");
@@ -90,7 +91,7 @@ impl RevocationCache {
     }
 
     fn fresh_verdict(&self, origin: &str, jti: &str) -> Option<Revocation> {
-        let entries = self.entries.lock();
+        let entries = self.entries.read();
         let e = entries
             .get(origin)
             .filter(|e| e.checked_at.elapsed() < self.max_age)?;

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::Value;
 
+use super::cache::{Proof, Verified};
 use super::jwks::{self, JwksCache};
 use super::revocation::{Revocation, RevocationCache};
 use super::{AuthError, Principal};
@@ -43,11 +44,28 @@ impl HubValidator {
         }
     }
 
+    /// A validator for `origin` whose revocation list is refetched on every check and whose
+    /// unknown-`kid` refetch has no cooldown.
+    #[cfg(test)]
+    pub fn for_origin(origin: &str) -> HubValidator {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        HubValidator {
+            parachute_home: PathBuf::from("/nonexistent"),
+            origin_override: Some(origin.to_string()),
+            jwks: JwksCache::new(agent.clone(), std::time::Duration::ZERO),
+            revocation: RevocationCache::new(agent, std::time::Duration::ZERO),
+        }
+    }
+
     pub fn origin(&self) -> String {
         super::hub::resolve_origin(self.origin_override.as_deref(), &self.parachute_home)
     }
 
-    pub fn validate(&self, token: &str) -> Result<Principal, AuthError> {
+    /// The full check of spec 01 §3.4; what it proved goes to the verified-token cache.
+    pub fn verify(&self, token: &str) -> Result<Verified, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(verification_failed)?;
         if header.alg != Algorithm::RS256 {
             return Err(verification_failed(format!(
@@ -56,14 +74,11 @@ impl HubValidator {
             )));
         }
         let origin = self.origin();
+        let kid = header.kid;
         let keys = self
             .jwks
-            .keys(&origin, header.kid.as_deref())
+            .keys(&origin, kid.as_deref())
             .map_err(verification_failed)?;
-        let candidates = keys.candidates(header.kid.as_deref());
-        if candidates.is_empty() {
-            return Err(verification_failed("no matching key in the hub's JWKS"));
-        }
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[origin.as_str()]);
         validation.validate_aud = false;
@@ -71,39 +86,85 @@ impl HubValidator {
         validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "iss"]);
         let mut last_err = None;
-        for key in candidates {
-            match jsonwebtoken::decode::<Value>(token, key, &validation) {
-                Ok(data) => return self.check_claims(&origin, data.claims),
+        for key in keys.candidates(kid.as_deref()) {
+            match jsonwebtoken::decode::<Value>(token, &key.key, &validation) {
+                Ok(data) => return self.check_claims(origin, kid.clone(), key.id, data.claims),
                 Err(e) => last_err = Some(e),
             }
         }
-        Err(verification_failed(
-            last_err.map(|e| e.to_string()).unwrap_or_default(),
-        ))
+        Err(verification_failed(match last_err {
+            Some(e) => e.to_string(),
+            None => "no matching key in the hub's JWKS".to_string(),
+        }))
     }
 
-    fn check_claims(&self, origin: &str, claims: Value) -> Result<Principal, AuthError> {
-        let (sub, jti) = required_ids(&claims)?;
-        match self.revocation.check(origin, &jti) {
-            Revocation::Valid => {}
-            Revocation::Revoked => {
-                return Err(AuthError(format!(
-                    "hub JWT revoked: jti \"{jti}\" is in the revocation list"
-                )))
-            }
-            Revocation::Unavailable => {
-                return Err(AuthError::new(
-                    "hub JWT cannot be validated: revocation list unavailable (no last-good cache)",
-                ))
-            }
+    /// Re-checks a cached hub token: same issuer pin, its key still in the JWKS (refetched
+    /// when stale, exactly as for an uncached token), and the revocation list.
+    pub fn recheck(
+        &self,
+        pinned: &str,
+        kid: Option<&str>,
+        key_id: u64,
+        jti: &str,
+    ) -> Result<bool, AuthError> {
+        let origin = self.origin();
+        if origin != pinned {
+            return Ok(false);
         }
+        let keys = self.jwks.keys(&origin, kid).map_err(verification_failed)?;
+        if !keys.has_key_id(key_id) {
+            return Ok(false);
+        }
+        self.check_revocation(&origin, jti)?;
+        Ok(true)
+    }
+
+    fn check_claims(
+        &self,
+        origin: String,
+        kid: Option<String>,
+        key_id: u64,
+        claims: Value,
+    ) -> Result<Verified, AuthError> {
+        let (sub, jti) = required_ids(&claims)?;
+        self.check_revocation(&origin, &jti)?;
         check_audience(&claims)?;
-        Ok(Principal {
-            sub,
-            scopes: scopes_of(&claims),
-            local: false,
+        let (exp, nbf) = window(&claims);
+        Ok(Verified {
+            principal: Principal {
+                sub,
+                scopes: scopes_of(&claims),
+                local: false,
+            },
+            exp,
+            nbf,
+            proof: Proof::Hub {
+                origin,
+                kid,
+                key_id,
+                jti,
+            },
         })
     }
+
+    fn check_revocation(&self, origin: &str, jti: &str) -> Result<(), AuthError> {
+        match self.revocation.check(origin, jti) {
+            Revocation::Valid => Ok(()),
+            Revocation::Revoked => Err(AuthError(format!(
+                "hub JWT revoked: jti \"{jti}\" is in the revocation list"
+            ))),
+            Revocation::Unavailable => Err(AuthError::new(
+                "hub JWT cannot be validated: revocation list unavailable (no last-good cache)",
+            )),
+        }
+    }
+}
+
+/// `exp` and `nbf` of verified claims (the library already checked both are integers when
+/// present, and `exp` is required); `nbf` absent → 0.
+pub fn window(claims: &Value) -> (u64, u64) {
+    let secs = |k: &str| claims.get(k).and_then(Value::as_u64);
+    (secs("exp").unwrap_or(0), secs("nbf").unwrap_or(0))
 }
 
 /// `sub` then `jti`, both non-empty strings (spec 01 §3.4 steps 3–4).

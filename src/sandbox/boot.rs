@@ -1,13 +1,17 @@
 //! The daemon's sandbox handle and its boot step (spec 04 §5, §6.1): the preflight runs
-//! once before channels load, its result goes to `/health.dependencies`, and the
-//! [`BwrapLauncher`] becomes the launcher every programmatic turn goes through: the
-//! engine holds `state.sandbox.launcher()`, which forwards to the installed launcher.
-//! Until boot installs it — and in bare handler tests — every turn is refused: nothing
-//! ever runs unsandboxed by default.
+//! once at boot on a thread of its own ([`start`]; the listener answers meanwhile and
+//! `/health.dependencies` says `checking: true`), its result goes to
+//! `/health.dependencies`, and the [`BwrapLauncher`] becomes the launcher every
+//! programmatic turn goes through: the engine holds `state.sandbox.launcher()`, which
+//! forwards to the installed launcher. A turn that arrives while the preflight runs waits
+//! for its result (bounded by [`PREFLIGHT_WAIT`]); in bare handler tests, where no
+//! preflight ever starts, every turn is refused at once: nothing ever runs unsandboxed by
+//! default.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use parking_lot::RwLock;
+use parking_lot::{Condvar, Mutex};
 
 use super::launcher::{BwrapLauncher, SandboxSettings};
 use super::preflight::Preflight;
@@ -22,13 +26,63 @@ pub struct Dependencies {
     /// [ext] Present but unusable dependencies (e.g. bwrap without user namespaces).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+    /// [ext] The preflight is still running (its own thread at boot): `ok` is false and
+    /// `missing` empty until it is done. Absent once done.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub checking: bool,
 }
 
-type Current = Arc<RwLock<Arc<dyn Launcher>>>;
+impl Dependencies {
+    /// What `/health` shows while the boot preflight runs.
+    pub fn checking() -> Dependencies {
+        Dependencies {
+            ok: false,
+            missing: Vec::new(),
+            problems: Vec::new(),
+            checking: true,
+        }
+    }
+}
+
+/// How long a turn waits for a preflight still running (its probes are bounded by 10 s
+/// each) before it is refused.
+pub const PREFLIGHT_WAIT: Duration = Duration::from_secs(60);
+
+/// Where the launcher stands: refused until a preflight starts, pending while it runs.
+enum Phase {
+    NotStarted(Arc<dyn Launcher>),
+    Pending,
+    Installed(Arc<dyn Launcher>),
+}
+
+struct Shared {
+    phase: Mutex<Phase>,
+    changed: Condvar,
+}
+
+impl Shared {
+    /// The launcher to use now, waiting up to `wait` while the preflight is pending.
+    fn current(&self, wait: Duration) -> Arc<dyn Launcher> {
+        let deadline = Instant::now() + wait;
+        let mut phase = self.phase.lock();
+        loop {
+            match &*phase {
+                Phase::NotStarted(l) | Phase::Installed(l) => return l.clone(),
+                Phase::Pending => {
+                    if self.changed.wait_until(&mut phase, deadline).timed_out() {
+                        return Arc::new(FailClosed(
+                            "the sandbox preflight did not finish in time".into(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
 
 /// Holds the launcher the turn engine must use.
 pub struct Sandbox {
-    current: Current,
+    shared: Arc<Shared>,
 }
 
 impl Default for Sandbox {
@@ -43,24 +97,33 @@ impl Sandbox {
         let refuse: Arc<dyn Launcher> =
             Arc::new(FailClosed("the sandbox preflight has not run".into()));
         Sandbox {
-            current: Arc::new(RwLock::new(refuse)),
+            shared: Arc::new(Shared {
+                phase: Mutex::new(Phase::NotStarted(refuse)),
+                changed: Condvar::new(),
+            }),
         }
     }
 
     /// The launcher to give the turn engine: it always forwards to whatever launcher is
     /// installed at the time of the turn (so it can be handed out before boot ran).
     pub fn launcher(&self) -> Arc<dyn Launcher> {
-        Arc::new(Delegate(self.current.clone()))
+        Arc::new(Delegate(self.shared.clone()))
     }
 
-    /// Replace the launcher (boot; tests of the turn engine).
+    /// The preflight started: turns wait for [`Sandbox::install`] instead of failing.
+    pub fn mark_pending(&self) {
+        *self.shared.phase.lock() = Phase::Pending;
+    }
+
+    /// Replace the launcher (boot; tests of the turn engine); wakes waiting turns.
     pub fn install(&self, launcher: Arc<dyn Launcher>) {
-        *self.current.write() = launcher;
+        *self.shared.phase.lock() = Phase::Installed(launcher);
+        self.shared.changed.notify_all();
     }
 }
 
 /// Forwards to the currently installed launcher.
-struct Delegate(Current);
+struct Delegate(Arc<Shared>);
 
 impl Launcher for Delegate {
     fn prepare(
@@ -68,7 +131,7 @@ impl Launcher for Delegate {
         command: LaunchSpec,
         ctx: &LaunchContext,
     ) -> Result<PreparedLaunch, LaunchError> {
-        let current = self.0.read().clone();
+        let current = self.0.current(PREFLIGHT_WAIT);
         current.prepare(command, ctx)
     }
 }
@@ -97,6 +160,7 @@ pub fn boot(sandbox: &Sandbox, config: &Config, hub_origin: String) -> Dependenc
         ok: preflight.ok(),
         missing: preflight.missing().iter().map(|s| s.to_string()).collect(),
         problems: preflight.problems(),
+        checking: false,
     };
     let settings = SandboxSettings::for_daemon(
         &preflight,
@@ -145,5 +209,57 @@ mod tests {
         );
         sandbox.install(Arc::new(DirectLauncher));
         assert_eq!(handed_out.prepare(cmd.clone(), &ctx).unwrap().command, cmd);
+    }
+
+    fn fixture() -> (LaunchSpec, LaunchContext) {
+        let spec =
+            serde_json::from_value(serde_json::json!({"name": "a", "channels": ["a"]})).unwrap();
+        let ctx = LaunchContext {
+            spec,
+            private_dir: "/w".into(),
+        };
+        let cmd = LaunchSpec {
+            program: "claude".into(),
+            args: vec![],
+            env: vec![],
+            cwd: "/w".into(),
+        };
+        (cmd, ctx)
+    }
+
+    #[test]
+    fn a_turn_during_the_preflight_waits_for_its_result() {
+        let sandbox = Sandbox::new();
+        sandbox.mark_pending();
+        let shared = sandbox.shared.clone();
+        let waiter = std::thread::spawn(move || {
+            let (cmd, ctx) = fixture();
+            shared
+                .current(Duration::from_secs(30))
+                .prepare(cmd, &ctx)
+                .map(|p| p.command.program)
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            !waiter.is_finished(),
+            "the turn waits while the preflight runs"
+        );
+        sandbox.install(Arc::new(FailClosed("bwrap missing".into())));
+        let err = waiter.join().unwrap().err().unwrap();
+        assert!(err.0.contains("bwrap missing"), "{err}");
+    }
+
+    #[test]
+    fn a_preflight_that_never_finishes_refuses_the_turn() {
+        let stuck = Sandbox::new();
+        stuck.mark_pending();
+        let (cmd, ctx) = fixture();
+        let l = stuck.shared.current(Duration::from_millis(20));
+        assert!(l
+            .prepare(cmd, &ctx)
+            .err()
+            .unwrap()
+            .0
+            .contains("did not finish"));
     }
 }

@@ -6,6 +6,8 @@ mod support;
 
 mod agent_defs;
 mod attached_queue;
+mod auth_cache;
+mod boot_readiness;
 mod channels;
 mod engine;
 mod foundation_auth;

@@ -22,8 +22,13 @@ pub struct Env {
 /// A daemon with vault channels `w` and `boss` on the fake vault, a Claude credential
 /// (plus env store `{default: {GH_TOKEN}}`), the inbound trigger, and extra env knobs.
 pub fn setup(knobs: &[(&str, &str)]) -> Env {
+    setup_from(DaemonBuilder::new(), knobs)
+}
+
+/// [`setup`] on a builder the caller prepared (e.g. [`DaemonBuilder::unsettled`]).
+pub fn setup_from(b: DaemonBuilder, knobs: &[(&str, &str)]) -> Env {
     let fv = FakeVault::start();
-    let mut b = DaemonBuilder::new()
+    let mut b = b
         .env("PATH", &fakes_path())
         .env("ANTHROPIC_API_KEY", "sk-ant-api-daemon-must-not-leak")
         .env("SECRET_THING", "nope");

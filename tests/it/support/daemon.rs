@@ -17,6 +17,7 @@ pub struct DaemonBuilder {
     env: Vec<(String, String)>,
     args: Vec<String>,
     tmp: tempfile::TempDir,
+    settle: bool,
 }
 
 pub struct Daemon {
@@ -26,6 +27,8 @@ pub struct Daemon {
     tmp: tempfile::TempDir,
     env: Vec<(String, String)>,
     args: Vec<String>,
+    /// `start` waits for boot to finish (preflight included), not only the first 200.
+    settle: bool,
 }
 
 enum Ready {
@@ -41,7 +44,14 @@ impl DaemonBuilder {
             env: Vec::new(),
             args: Vec::new(),
             tmp,
+            settle: true,
         }
+    }
+
+    /// `start` returns at the first `/health` 200, while the preflight may still run.
+    pub fn unsettled(mut self) -> Self {
+        self.settle = false;
+        self
     }
 
     pub fn env(mut self, k: &str, v: &str) -> Self {
@@ -150,6 +160,7 @@ impl DaemonBuilder {
             tmp: self.tmp,
             env,
             args: self.args,
+            settle: self.settle,
         }
     }
 }
@@ -250,13 +261,7 @@ impl Daemon {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             let log = self.log();
-            let healthy = || {
-                http::agent()
-                    .get(self.url("/health"))
-                    .call()
-                    .is_ok_and(|r| r.status() == 200)
-            };
-            if log.contains(&listening) && healthy() {
+            if log.contains(&listening) && self.settled() {
                 return Ready::Yes;
             }
             let exited = self
@@ -272,16 +277,23 @@ impl Daemon {
         panic!("daemon did not become healthy; log:\n{}", self.log());
     }
 
+    /// `/health` answers 200 with boot done: `status` is `ok` (not `starting`) and the
+    /// preflight finished (no `dependencies.checking`). A refused request is "not yet"
+    /// too: a bare TCP connect can succeed before the daemon listens (a loopback
+    /// self-connect when the port is still free).
+    fn settled(&self) -> bool {
+        let Ok(mut r) = http::agent().get(self.url("/health")).call() else {
+            return false;
+        };
+        let body: Value = r.body_mut().read_json().unwrap_or(Value::Null);
+        let booted = body["status"] == "ok" && body["dependencies"]["checking"] != true;
+        r.status() == 200 && (booted || !self.settle)
+    }
+
     pub fn wait_healthy(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            // A refused request is "not yet" too: a bare TCP connect can succeed before
-            // the daemon listens (a loopback self-connect when the port is still free).
-            let healthy = http::agent()
-                .get(self.url("/health"))
-                .call()
-                .is_ok_and(|r| r.status() == 200);
-            if healthy {
+            if self.settled() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(25));
