@@ -24,6 +24,7 @@ pub mod sandbox;
 pub mod security;
 pub mod services;
 pub mod state;
+pub mod terminal;
 pub mod util;
 pub mod vault;
 pub mod webui;

@@ -40,9 +40,9 @@ pub struct Served {
 }
 
 impl Served {
-    /// Today's truth for this build. The web UI and the terminal flip their flag here when
-    /// their routes really serve: `/app` is built into the binary (`webui`); the terminal
-    /// upgrade still answers 501, so it is not advertised.
+    /// Today's truth for this build: `/app` is built into the binary (`webui`), so the web
+    /// UI is always served; the terminal's flag is set by the daemon from the host (it
+    /// works where `tmux` is on `PATH`).
     pub fn this_build() -> Served {
         Served {
             ui: true,

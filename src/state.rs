@@ -64,4 +64,6 @@ pub struct AppState {
     pub jobs: Arc<crate::jobs::JobService>,
     /// The web UI's files and its one-time login exchange (spec 06 §3).
     pub webui: crate::webui::WebUi,
+    /// The browser terminal (spec 06 §2).
+    pub terminal: crate::terminal::TerminalService,
 }

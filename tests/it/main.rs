@@ -21,6 +21,7 @@ mod real_claude;
 mod sandbox;
 mod security;
 mod telegram;
+mod terminal;
 mod vault_channels;
 mod vault_client;
 mod webui;
