@@ -41,6 +41,10 @@ pub struct Config {
     pub step_up_ttl: Duration,
     pub sse_keepalive: Duration,
     pub def_poll_interval: Duration,
+    /// Terminal (spec 06 §2.6): how long a client whose output queue is full (16 MiB) may
+    /// accept nothing before it is closed 1013. `PARACHUTE_AGENT_TERMINAL_STALL_SECS`,
+    /// default 10, clamped to 1..=600.
+    pub terminal_stall: Duration,
     /// Limits of the HTTP front door (connections, heads, bodies, timeouts).
     pub http: HttpLimits,
     /// Where `static/` lives (next to the binary's install dir, or the source tree).
@@ -49,6 +53,10 @@ pub struct Config {
     /// token for direct loopback clients (a request forwarded by a proxy still needs
     /// `agent:read`).
     pub metrics_open: bool,
+    /// Origins allowed to read responses (CORS, spec 01 §10): `PARACHUTE_AGENT_CORS_ORIGINS`,
+    /// comma-separated, trimmed, one trailing `/` dropped, empties ignored; empty or `*`
+    /// (the default, as upstream) = any origin.
+    pub cors_origins: Vec<String>,
     /// The daemon-wide vault URL as given: `PARACHUTE_VAULT_URL`, default
     /// `http://127.0.0.1:1940` (spec 02 §1). Turn env and the sandbox's vault origin.
     pub vault_url: String,
@@ -68,6 +76,10 @@ pub struct AuthConfig {
     /// The hub origin override: `PARACHUTE_HUB_ORIGIN` (trailing `/` stripped by the
     /// resolver). Unset: `expose-state.json`, else `http://127.0.0.1:1939` (spec 01 §3.2).
     pub hub_origin: Option<String>,
+    /// Extra accepted token issuers (spec 01 §10): `PARACHUTE_HUB_ORIGINS`, comma-separated,
+    /// trimmed, one trailing `/` dropped, empties dropped, deduplicated. The canonical origin
+    /// is always accepted; `iss` is checked only after the signature.
+    pub hub_origins: Vec<String>,
     /// How long a fetched revocation list is trusted: `PARACHUTE_AGENT_REVOCATION_MAX_AGE_MS`;
     /// unset or unparsable: the validator's default (60 s).
     pub revocation_max_age: Option<Duration>,
@@ -84,6 +96,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             hub_origin: None,
+            hub_origins: Vec::new(),
             revocation_max_age: None,
             jwks_cooldown: None,
             token_cache_entries: crate::auth::cache::DEFAULT_ENTRIES,
@@ -291,6 +304,20 @@ pub fn log_settings() -> crate::logging::LogSettings {
     }
 }
 
+/// A comma-separated origin list: trimmed, one trailing `/` dropped, empties ignored,
+/// duplicates removed (first kept).
+pub fn origin_list(spec: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for o in spec.unwrap_or("").split(',') {
+        let o = o.trim();
+        let o = o.strip_suffix('/').unwrap_or(o);
+        if !o.is_empty() && !out.iter().any(|x| x == o) {
+            out.push(o.to_string());
+        }
+    }
+    out
+}
+
 /// A boolean knob: `1`, `true`, `yes`, `on` (any case) are on; anything else is off.
 fn env_flag(key: &str) -> bool {
     env_nonempty(key).is_some_and(|v| {
@@ -353,7 +380,11 @@ impl Config {
             .filter(|v| *v > 0)
             .unwrap_or(60_000)
             .max(10);
+        let terminal_stall = env_u64("PARACHUTE_AGENT_TERMINAL_STALL_SECS")?
+            .unwrap_or(10)
+            .clamp(1, 600);
         let mut config = Config {
+            terminal_stall: secs(terminal_stall),
             port: raw.port.unwrap_or_else(port_from_env),
             state_dir: raw.state_dir.unwrap_or_else(state_dir_from_env),
             parachute_home: parachute_home(),
@@ -367,6 +398,8 @@ impl Config {
             http: http_limits(max_body_bytes)?,
             install_dir: install_dir(),
             metrics_open: env_flag("PARACHUTE_AGENT_METRICS_OPEN"),
+            cors_origins: origin_list(env_nonempty("PARACHUTE_AGENT_CORS_ORIGINS").as_deref()),
+
             vault_url: String::new(),
             auth: AuthConfig::default(),
             telegram: TelegramConfig::default(),
@@ -388,6 +421,7 @@ impl Config {
             .unwrap_or_else(|| "http://127.0.0.1:1940".to_string());
         self.auth = AuthConfig {
             hub_origin: env_nonempty("PARACHUTE_HUB_ORIGIN"),
+            hub_origins: origin_list(env_nonempty("PARACHUTE_HUB_ORIGINS").as_deref()),
             revocation_max_age: env_ms("PARACHUTE_AGENT_REVOCATION_MAX_AGE_MS"),
             jwks_cooldown: env_ms("PARACHUTE_AGENT_JWKS_COOLDOWN_MS"),
             token_cache_entries: env_lenient("PARACHUTE_AGENT_TOKEN_CACHE_ENTRIES")

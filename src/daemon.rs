@@ -84,6 +84,7 @@ fn run(mut config: Config) -> Result<(), String> {
         crate::api::handler(state.clone()),
         HTTP_WORKERS,
         state.config.max_body_bytes,
+        crate::http::cors::CorsOrigins::from_list(&state.config.cors_origins),
     );
     start_preflight(&state);
     log::info!(
@@ -191,7 +192,9 @@ pub fn build(config: Config) -> AppState {
     let tickets = crate::security::TicketStore::new(config.sse_ticket_ttl);
     let step_up = crate::security::StepUpStore::new(&config.state_dir, config.step_up_ttl);
     let jobs = crate::jobs::JobService::new(channels.clone(), config.test.job_clock_offset_ms);
+    let terminal = crate::terminal::TerminalService::new(config.terminal_stall);
     AppState {
+        terminal,
         jobs,
         tickets,
         step_up,
@@ -250,7 +253,10 @@ fn register_service(state: &AppState) {
     let row = crate::services::our_row(
         state.config.port,
         &state.config.install_dir,
-        crate::services::Served::this_build(),
+        crate::services::Served {
+            terminal: state.terminal.advertised(),
+            ..crate::services::Served::this_build()
+        },
     );
     match crate::services::register(&path, row) {
         Ok(()) => log::info!("registered in {}", path.display()),

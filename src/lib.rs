@@ -24,5 +24,6 @@ pub mod sandbox;
 pub mod security;
 pub mod services;
 pub mod state;
+pub mod terminal;
 pub mod util;
 pub mod vault;

@@ -40,9 +40,9 @@ pub struct Served {
 }
 
 impl Served {
-    /// Today's truth for this build. The web UI and the terminal flip their flag here when
-    /// their routes really serve (today `/app` needs an external bundle and the terminal
-    /// upgrade answers 501, so neither is advertised).
+    /// Today's truth for this build. The web UI flips its flag here when its route really
+    /// serves (today `/app` needs an external bundle); the terminal's flag is set by the
+    /// daemon from the host (it works where `tmux` is on `PATH`).
     pub fn this_build() -> Served {
         Served {
             ui: false,

@@ -62,4 +62,6 @@ pub struct AppState {
     pub credentials: Arc<crate::credentials::CredentialStore>,
     /// Scheduled jobs: the store over the vault and the runner (spec 06 §1).
     pub jobs: Arc<crate::jobs::JobService>,
+    /// The browser terminal (spec 06 §2).
+    pub terminal: crate::terminal::TerminalService,
 }

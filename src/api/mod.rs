@@ -61,6 +61,10 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if let Some(r) = terminal::route(state, req) {
         return Some(r);
     }
+    // Steps 2–3: the terminal's assets and page.
+    if let Some(r) = terminal::page_route(req) {
+        return Some(r);
+    }
     // Steps 2–5: page redirects, SPA.
     if let Some(r) = open::redirect(req) {
         return Some(Ok(r));

@@ -47,6 +47,11 @@ pub fn health(state: &AppState) -> Resp {
         "programmatic_agents": agents,
     });
     if let Some(deps) = state.health.dependencies.read().as_ref() {
+        let mut deps = deps.clone();
+        if state.terminal.tmux_missing() {
+            deps.missing.push("tmux".into());
+            deps.ok = false;
+        }
         body["dependencies"] = json!(deps);
     }
     Resp::ok(&body)

@@ -18,6 +18,8 @@ pub struct HubValidator {
     parachute_home: PathBuf,
     /// `PARACHUTE_HUB_ORIGIN`, when set.
     origin_override: Option<String>,
+    /// `PARACHUTE_HUB_ORIGINS`: more accepted issuers besides the canonical origin.
+    extra_issuers: Vec<String>,
     jwks: JwksCache,
     revocation: RevocationCache,
 }
@@ -39,6 +41,7 @@ impl HubValidator {
         HubValidator {
             parachute_home,
             origin_override: cfg.hub_origin.clone(),
+            extra_issuers: cfg.hub_origins.clone(),
             jwks: JwksCache::new(agent.clone(), cooldown),
             revocation: RevocationCache::new(agent, max_age),
         }
@@ -55,6 +58,7 @@ impl HubValidator {
         HubValidator {
             parachute_home: PathBuf::from("/nonexistent"),
             origin_override: Some(origin.to_string()),
+            extra_issuers: Vec::new(),
             jwks: JwksCache::new(agent.clone(), std::time::Duration::ZERO),
             revocation: RevocationCache::new(agent, std::time::Duration::ZERO),
         }
@@ -80,7 +84,10 @@ impl HubValidator {
             .keys(&origin, kid.as_deref())
             .map_err(verification_failed)?;
         let mut validation = Validation::new(Algorithm::RS256);
-        validation.set_issuer(&[origin.as_str()]);
+        // The issuer set (spec 01 §10): jsonwebtoken checks `iss` after the signature.
+        let mut issuers = vec![origin.as_str()];
+        issuers.extend(self.extra_issuers.iter().map(String::as_str));
+        validation.set_issuer(&issuers);
         validation.validate_aud = false;
         validation.leeway = 0;
         validation.validate_nbf = true;

@@ -1,5 +1,10 @@
 //! The `claude` checks: on `PATH`, its version, a Claude credential the turns can use, and
-//! whether `claude --help` lists every flag the daemon's argv uses.
+//! whether the CLI accepts every flag the daemon's argv uses. `--help` is not the authority
+//! there: the real CLI hides flags it accepts (2.1.332 leaves `--max-turns` and
+//! `--append-system-prompt-file` out of its help), so the daemon's own command lines are
+//! handed to the CLI without a prompt — it parses every option, then stops at "Input must
+//! be provided" (or "No conversation found" for `--resume`) before any API call, while an
+//! unknown flag stops it at "unknown option '<flag>'".
 
 use std::io::Read;
 use std::path::Path;
@@ -25,13 +30,17 @@ pub fn probe(
     path: Option<&std::ffi::OsStr>,
 ) -> Result<Probe, String> {
     let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args(args);
     if let Some(p) = path {
         cmd.env("PATH", p);
     }
+    run_probe(cmd, program, args)
+}
+
+fn run_probe(mut cmd: Command, program: &Path, args: &[&str]) -> Result<Probe, String> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
@@ -155,30 +164,134 @@ fn stored_credentials(state_dir: &Path) -> Vec<String> {
 
 fn flags(claude: &Path, path: Option<&std::ffi::OsStr>) -> Check {
     let name = "claude flags";
-    let help = match probe(claude, &["--help"], path) {
-        Ok(p) => format!("{}\n{}", p.stdout, p.stderr),
-        Err(e) => return Check::warn(name, e, "check that `claude --help` runs"),
-    };
     let used = crate::backend::programmatic::argv::flags_used();
-    let missing: Vec<&str> = used
-        .iter()
-        .copied()
-        .filter(|f| !help_lists(&help, f))
-        .collect();
-    if missing.is_empty() {
-        Check::ok(
+    let dir = match ProbeDir::create() {
+        Ok(d) => d,
+        Err(e) => return Check::warn(name, e, "check that the temp dir is writable"),
+    };
+    let mut rejected: Vec<String> = Vec::new();
+    for argv in crate::backend::programmatic::argv::sample_argvs(&dir.0) {
+        let out = match parse_probe(claude, path, &dir.0, &argv) {
+            Ok(out) => out,
+            Err(e) => return Check::warn(name, e, "check that `claude -p` runs"),
+        };
+        match parse_verdict(&out) {
+            Verdict::Accepted => {}
+            Verdict::Rejected(flag) => {
+                if !rejected.contains(&flag) {
+                    rejected.push(flag);
+                }
+            }
+            Verdict::Unclear => {
+                let tail: String = out.trim().chars().take(300).collect();
+                return Check::warn(
+                    name,
+                    format!("could not tell whether `claude` accepts the daemon's flags: {tail}"),
+                    "run one turn and read its failure, if any",
+                );
+            }
+        }
+    }
+    if !rejected.is_empty() {
+        return Check::fail(
             name,
-            format!(
-                "`claude --help` lists all {} flags the daemon uses",
-                used.len()
-            ),
-        )
+            format!("`claude` rejects {} (the daemon passes it on turns)", rejected.join(" ")),
+            "install a Claude Code CLI that knows the flag (`claude update`, or the version the daemon was tested with: 2.1.332); every turn that uses it fails",
+        );
+    }
+    let hidden = match probe(claude, &["--help"], path) {
+        Ok(p) => {
+            let help = format!("{}\n{}", p.stdout, p.stderr);
+            used.iter()
+                .copied()
+                .filter(|f| !help_lists(&help, f))
+                .collect()
+        }
+        Err(_) => Vec::new(),
+    };
+    let note = if hidden.is_empty() {
+        String::new()
     } else {
-        Check::warn(
-            name,
-            format!("`claude --help` does not list: {}", missing.join(" ")),
-            "update the Claude Code CLI (`claude update`); a flag the CLI does not know fails every turn that uses it (some flags are hidden from --help: try one turn)",
-        )
+        format!(" ({} hidden from --help)", hidden.join(" "))
+    };
+    Check::ok(
+        name,
+        format!(
+            "`claude` accepts all {} flags the daemon uses{note}",
+            used.len()
+        ),
+    )
+}
+
+/// What the CLI said about one prompt-less command line.
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    Accepted,
+    Rejected(String),
+    Unclear,
+}
+
+fn parse_verdict(out: &str) -> Verdict {
+    if let Some(rest) = out.split("unknown option '").nth(1) {
+        let flag = rest.split('\'').next().unwrap_or("").to_string();
+        return Verdict::Rejected(flag);
+    }
+    if out.contains("Input must be provided") || out.contains("No conversation found") {
+        return Verdict::Accepted;
+    }
+    Verdict::Unclear
+}
+
+/// Runs the CLI on `argv` minus its prompt (the element after `-p`), in a private dir with
+/// its own HOME and config dir, so nothing of the operator's `~/.claude` is touched.
+fn parse_probe(
+    claude: &Path,
+    path: Option<&std::ffi::OsStr>,
+    dir: &Path,
+    argv: &[String],
+) -> Result<String, String> {
+    let mut args: Vec<&str> = Vec::with_capacity(argv.len());
+    let mut it = argv.iter();
+    while let Some(a) = it.next() {
+        args.push(a);
+        if a == "-p" {
+            it.next();
+        }
+    }
+    let mut cmd = Command::new(claude);
+    cmd.args(&args)
+        .current_dir(dir)
+        .env("HOME", dir.join("home"))
+        .env("CLAUDE_CONFIG_DIR", dir.join("home/.claude"))
+        .env("TMPDIR", dir)
+        .env("IS_SANDBOX", "1")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("CLAUDE_CODE_OAUTH_TOKEN");
+    if let Some(p) = path {
+        cmd.env("PATH", p);
+    }
+    let p = run_probe(cmd, claude, &args)?;
+    Ok(format!("{}\n{}", p.stdout, p.stderr))
+}
+
+/// A private scratch dir for the parse probe (the files the argv names), removed on drop.
+struct ProbeDir(std::path::PathBuf);
+
+impl ProbeDir {
+    fn create() -> Result<ProbeDir, String> {
+        let dir =
+            std::env::temp_dir().join(format!("parachute-doctor-{}", crate::util::rand::token(9)));
+        let fail = |e: std::io::Error| format!("cannot create {}: {e}", dir.display());
+        crate::util::fsx::ensure_private_dir(&dir.join("home/.claude")).map_err(fail)?;
+        std::fs::write(dir.join(".mcp.json"), "{\"mcpServers\":{}}").map_err(fail)?;
+        std::fs::write(dir.join("system-prompt.txt"), "doctor").map_err(fail)?;
+        Ok(ProbeDir(dir))
+    }
+}
+
+impl Drop for ProbeDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -195,6 +308,23 @@ fn help_lists(help: &str, flag: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_verdicts_of_the_real_cli() {
+        assert_eq!(
+            parse_verdict("\nError: Input must be provided either through stdin or as a prompt argument when using --print"),
+            Verdict::Accepted
+        );
+        assert_eq!(
+            parse_verdict("No conversation found with session ID: 0000"),
+            Verdict::Accepted
+        );
+        assert_eq!(
+            parse_verdict("error: unknown option '--max-turnz'\n"),
+            Verdict::Rejected("--max-turnz".into())
+        );
+        assert_eq!(parse_verdict("Segmentation fault"), Verdict::Unclear);
+    }
 
     #[test]
     fn help_match_is_whole_word() {

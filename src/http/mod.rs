@@ -6,6 +6,7 @@
 //! long-lived streams never starve the pool. This is the server core only: it knows no
 //! route, no feature and no daemon state.
 
+pub mod cors;
 pub mod error;
 pub mod limits;
 pub mod request;
@@ -61,16 +62,22 @@ impl HttpServer {
         handler: Handler,
         threads: usize,
         max_body_bytes: u64,
+        cors: cors::CorsOrigins,
     ) -> HttpServer {
         let server = Arc::new(server);
+        let cors = Arc::new(cors);
         let stopping = Arc::new(AtomicBool::new(false));
         let workers = (0..threads)
             .map(|i| {
-                let (server, handler, stopping) =
-                    (server.clone(), handler.clone(), stopping.clone());
+                let (server, handler, stopping, cors) = (
+                    server.clone(),
+                    handler.clone(),
+                    stopping.clone(),
+                    cors.clone(),
+                );
                 std::thread::Builder::new()
                     .name(format!("http-{i}"))
-                    .spawn(move || worker_loop(&server, &handler, max_body_bytes, &stopping))
+                    .spawn(move || worker_loop(&server, &handler, max_body_bytes, &cors, &stopping))
                     .expect("spawn http worker")
             })
             .collect();
@@ -122,11 +129,12 @@ fn worker_loop(
     server: &tiny_http::Server,
     handler: &Handler,
     max_body_bytes: u64,
+    cors: &cors::CorsOrigins,
     stopping: &AtomicBool,
 ) {
     while !stopping.load(Ordering::SeqCst) {
         match server.recv() {
-            Ok(request) => handle(request, handler, max_body_bytes),
+            Ok(request) => handle(request, handler, max_body_bytes, cors),
             Err(_) if stopping.load(Ordering::SeqCst) => break,
             // Only a lost listener reaches here (the accept loop retries everything else):
             // exit non-zero so the supervisor restarts the daemon, rather than live on deaf.
@@ -139,7 +147,27 @@ fn worker_loop(
 }
 
 /// Parses, routes and answers one request.
-fn handle(request: tiny_http::Request, handler: &Handler, max_body_bytes: u64) {
+fn handle(
+    request: tiny_http::Request,
+    handler: &Handler,
+    max_body_bytes: u64,
+    origins: &cors::CorsOrigins,
+) {
+    let origin = request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("Origin"))
+        .map(|h| h.value.as_str().to_string());
+    let cors = cors::headers(origins, origin.as_deref());
+    let respond = |request, mut resp: Resp| {
+        resp.headers.extend(cors.iter().cloned());
+        respond(request, resp)
+    };
+    // Any OPTIONS (a CORS preflight) is answered before routing (spec 01 §10).
+    if request.method().as_str().eq_ignore_ascii_case("OPTIONS") {
+        respond(request, Resp::empty(204));
+        return;
+    }
     let path = match request::parse_url(request.url()) {
         Ok(p) => p,
         Err(e) => {
@@ -185,6 +213,34 @@ fn respond(request: tiny_http::Request, resp: Resp) {
             }
         }
         Body::Stream(run) => start_stream(request, resp.status, &resp.headers, run),
+        Body::Upgrade {
+            protocol,
+            thread,
+            run,
+        } => start_upgrade(request, protocol, &resp.headers, thread, run),
+    }
+}
+
+/// Answers `101` and hands the connection to `run` on its own thread.
+fn start_upgrade(
+    request: tiny_http::Request,
+    protocol: &str,
+    headers: &[(String, String)],
+    thread: String,
+    run: response::UpgradeFn,
+) {
+    let mut out = tiny_http::Response::empty(101);
+    for (k, v) in headers {
+        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+            out.add_header(h);
+        }
+    }
+    let stream = request.upgrade(protocol, out);
+    let spawned = std::thread::Builder::new().name(thread).spawn(move || {
+        let _ = catch_unwind(AssertUnwindSafe(|| run(stream)));
+    });
+    if let Err(e) = spawned {
+        log::error!("http: cannot start an upgraded connection's thread: {e}");
     }
 }
 

@@ -133,6 +133,11 @@ impl Req {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The client's address (`None` on a Unix socket).
+    pub fn remote_addr(&self) -> Option<std::net::SocketAddr> {
+        self.inner.remote_addr().copied()
+    }
+
     /// First value of a header (case-insensitive name). The headers that build URLs are
     /// validated here, once, for every handler: `Host` already by the connection layer
     /// (400 when invalid), `X-Forwarded-Host` must be an authority and

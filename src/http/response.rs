@@ -10,9 +10,19 @@ use serde::Serialize;
 /// dedicated thread, so a long-lived stream never holds a request worker.
 pub type StreamFn = Box<dyn FnOnce(StreamWriter) + Send + 'static>;
 
+/// A function that owns a connection after a `101 Switching Protocols` (the upgraded
+/// tiny_http stream; dropping it shuts the connection down). Runs on its own thread.
+pub type UpgradeFn = Box<dyn FnOnce(Box<dyn tiny_http::ReadWrite + Send>) + Send + 'static>;
+
 pub enum Body {
     Bytes(Vec<u8>),
     Stream(StreamFn),
+    /// `101` with `Upgrade: <protocol>`; `run` gets the connection on a thread named `thread`.
+    Upgrade {
+        protocol: &'static str,
+        thread: String,
+        run: UpgradeFn,
+    },
 }
 
 pub struct Resp {
@@ -65,6 +75,20 @@ impl Resp {
             status,
             headers: vec![("Content-Type".into(), content_type.into())],
             body: Body::Stream(run),
+        }
+    }
+
+    /// A protocol upgrade (`101`, `Upgrade: <protocol>`, `Connection: upgrade`, plus the
+    /// given headers); `run` owns the connection afterwards on a thread of its own.
+    pub fn upgrade(protocol: &'static str, thread: String, run: UpgradeFn) -> Resp {
+        Resp {
+            status: 101,
+            headers: Vec::new(),
+            body: Body::Upgrade {
+                protocol,
+                thread,
+                run,
+            },
         }
     }
 

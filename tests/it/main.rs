@@ -21,5 +21,6 @@ mod real_claude;
 mod sandbox;
 mod security;
 mod telegram;
+mod terminal;
 mod vault_channels;
 mod vault_client;

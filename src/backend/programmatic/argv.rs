@@ -100,27 +100,36 @@ pub fn claude_args(
     a
 }
 
+/// The command lines of the two turn shapes, every optional flag set: a fresh session
+/// with an appended prompt file, and a resumed one with a replacing prompt file. What
+/// [`flags_used`] lists, and what `doctor` hands the CLI to see it parse every flag.
+pub fn sample_argvs(private_dir: &Path) -> Vec<Vec<String>> {
+    [("append", false), ("replace", true)]
+        .into_iter()
+        .map(|(mode, resume)| {
+            let spec: AgentSpec = serde_json::from_value(serde_json::json!({
+                "name": "x", "channels": ["x"], "model": "m", "systemPrompt": "p",
+                "systemPromptMode": mode, "max_turns": 1, "max_budget_usd": 1.0,
+            }))
+            .expect("a literal spec");
+            let session = if resume {
+                SessionChoice::resume("00000000-0000-4000-8000-000000000000")
+            } else {
+                SessionChoice::fresh()
+            };
+            claude_args(&spec, private_dir, "m", &session)
+                .into_iter()
+                .filter_map(|a| a.into_string().ok())
+                .collect()
+        })
+        .collect()
+}
+
 /// Every flag the daemon's `claude` command lines can contain (for `doctor`), derived
 /// from [`claude_args`] itself so it cannot drift.
 pub fn flags_used() -> Vec<&'static str> {
-    let full = |mode: &str, resume: bool| -> Vec<String> {
-        let spec: AgentSpec = serde_json::from_value(serde_json::json!({
-            "name": "x", "channels": ["x"], "model": "m", "systemPrompt": "p",
-            "systemPromptMode": mode, "max_turns": 1, "max_budget_usd": 1.0,
-        }))
-        .expect("a literal spec");
-        let session = if resume {
-            SessionChoice::resume("s")
-        } else {
-            SessionChoice::fresh()
-        };
-        claude_args(&spec, Path::new("/w"), "m", &session)
-            .into_iter()
-            .filter_map(|a| a.into_string().ok())
-            .collect()
-    };
     let mut flags: Vec<&'static str> = Vec::new();
-    for arg in [full("append", false), full("replace", true)].concat() {
+    for arg in sample_argvs(Path::new("/w")).concat() {
         if arg.starts_with('-') && !flags.iter().any(|f| *f == arg) {
             flags.push(Box::leak(arg.into_boxed_str()));
         }

@@ -119,6 +119,11 @@ fn a_healthy_install_passes_every_check() {
     }
     let (hub, vault) = (FakeHub::start(), FakeVault::start());
     let mut install = Install::healthy(&hub, &vault);
+    // Like the real CLI (2.1.332), hide two accepted flags from --help: still healthy.
+    install.set(
+        "FAKE_CLAUDE_HELP_HIDES",
+        "--max-turns --append-system-prompt-file",
+    );
     // The port held by a running parachute-agent counts as healthy.
     let d = DaemonBuilder::new().start();
     install.set("PORT", &d.port.to_string());
@@ -129,7 +134,7 @@ fn a_healthy_install_passes_every_check() {
     for (name, needle) in [
         ("claude", "2.1.0 (Claude Code)"),
         ("claude credential", "default"),
-        ("claude flags", "lists all"),
+        ("claude flags", "hidden from --help"),
         ("bwrap", "builds the turn sandbox"),
         ("state dir", "0700"),
         ("credentials.json", "0600"),
@@ -155,12 +160,12 @@ fn a_healthy_install_passes_every_check() {
 fn a_broken_install_names_each_failure_with_its_fix() {
     let (hub, vault) = (FakeHub::start(), FakeVault::start());
     let mut install = Install::healthy(&hub, &vault);
-    // PATH: only the fake claude (no bwrap), and a CLI that hides one flag from --help.
+    // PATH: only the fake claude (no bwrap), and a CLI that does not know one flag.
     let bin = install.tmp.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink(fakes().join("claude"), bin.join("claude")).unwrap();
     install.set("PATH", &bin.display().to_string());
-    install.set("FAKE_CLAUDE_HELP_HIDES", "--max-budget-usd");
+    install.set("FAKE_CLAUDE_REJECTS", "--max-budget-usd");
     // Open modes, a corrupt channels.json, no credential.
     let state = install.state();
     std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -207,7 +212,7 @@ fn a_broken_install_names_each_failure_with_its_fix() {
         assert!(c["fix"].as_str().unwrap().contains(fix), "{name}: {c}");
     }
     let flags = check(&checks, "claude flags");
-    assert_eq!(flags["status"], "warn", "{flags}");
+    assert_eq!(flags["status"], "fail", "{flags}");
     assert!(
         flags["detail"]
             .as_str()

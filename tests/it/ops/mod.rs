@@ -6,3 +6,4 @@ mod limits;
 mod logs;
 mod manifest;
 mod metrics;
+mod upstream;

@@ -9,6 +9,7 @@
 //! the default Claude credential, and `ANTHROPIC_BASE_URL` (plus a short
 //! `CLAUDE_CODE_MAX_RETRIES`) in the env store, i.e. what `/api/credentials/env` sets.
 
+mod doctor;
 mod failures;
 mod limits;
 mod tools;
