@@ -87,20 +87,30 @@ class Daemon:
 
 
 class Client:
+    """One keep-alive connection; reconnects once when the daemon closed an idle one."""
+
     def __init__(self, port, token):
+        self.port = port
         self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.h = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
 
+    def call(self, method, path, body=None):
+        for attempt in (0, 1):
+            try:
+                self.c.request(method, path, body, self.h)
+                r = self.c.getresponse()
+                return r.status, r.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                if attempt:
+                    raise
+                self.c.close()
+                self.c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+
     def post(self, path, body):
-        self.c.request("POST", path, json.dumps(body), self.h)
-        r = self.c.getresponse()
-        data = r.read()
-        return r.status, data
+        return self.call("POST", path, json.dumps(body))
 
     def get(self, path):
-        self.c.request("GET", path, headers=self.h)
-        r = self.c.getresponse()
-        return r.status, r.read()
+        return self.call("GET", path)
 
 
 def pct(xs, p):
