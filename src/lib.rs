@@ -29,3 +29,4 @@ pub mod supervision;
 pub mod terminal;
 pub mod util;
 pub mod vault;
+pub mod webui;
