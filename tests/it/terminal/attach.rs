@@ -141,6 +141,15 @@ fn without_tmux_the_upgrade_is_503() {
     let r = d.send("GET", "/terminal/eng", Some(&admin), &ws, None);
     assert_eq!(r.status, 503);
     assert!(r.error().contains("tmux"), "{}", r.error());
+    let post = d.send(
+        "POST",
+        "/api/agents/eng/session",
+        Some(&admin),
+        &[("X-Step-Up-Token", su.as_str())],
+        Some(b"{}"),
+    );
+    assert_eq!(post.status, 503);
+    assert!(post.error().contains("tmux"), "{}", post.error());
     let missing = missing_deps(&d);
     assert_eq!(
         missing.last().map(String::as_str),
