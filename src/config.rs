@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::channels::recent::RingLimit;
 use crate::http::limits::HttpLimits;
 
 /// Flags given to `serve` (or to `token …`, which honours `--state-dir`).
@@ -32,9 +33,6 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// `$PARACHUTE_HOME` or `~/.parachute`: operator.token, expose-state.json, services.json.
     pub parachute_home: PathBuf,
-    /// The daemon user's home (`$HOME`, `/` when unset): agents may never bind it or a
-    /// parent of it (the sandbox's protected-path rule).
-    pub home: PathBuf,
     pub turn_timeout: Duration,
     pub max_body_bytes: u64,
     pub sse_ticket_ttl: Duration,
@@ -60,6 +58,10 @@ pub struct Config {
     /// The daemon-wide vault URL as given: `PARACHUTE_VAULT_URL`, default
     /// `http://127.0.0.1:1940` (spec 02 §1). Turn env and the sandbox's vault origin.
     pub vault_url: String,
+    /// [ext] Each http-ui channel's ring of recent messages: at most
+    /// `PARACHUTE_AGENT_HTTP_UI_RING_MESSAGES` (default 200, 1..=100 000) and
+    /// `PARACHUTE_AGENT_HTTP_UI_RING_BYTES` (default 4 MiB, 1..=1 GiB) (issue 11).
+    pub http_ui_ring: RingLimit,
     pub auth: AuthConfig,
     pub telegram: TelegramConfig,
     pub attached: AttachedConfig,
@@ -139,6 +141,9 @@ pub struct McpConfig {
     /// [ext] `PARACHUTE_AGENT_NOTIFY_NAMESPACE=channel` switches push notifications back to
     /// the former `notifications/claude/channel*` names (default: `…/agent*`, spec 05 §1.7).
     pub channel_namespace: bool,
+    /// [ext] Cap on live sessions: `PARACHUTE_AGENT_MCP_SESSIONS_MAX`, default 1000,
+    /// 1..=1 000 000; a new session beyond it evicts the least recently used one.
+    pub sessions_max: usize,
 }
 
 /// Scheduled jobs (spec 06 §1).
@@ -388,7 +393,6 @@ impl Config {
             port: raw.port.unwrap_or_else(port_from_env),
             state_dir: raw.state_dir.unwrap_or_else(state_dir_from_env),
             parachute_home: parachute_home(),
-            home: home_dir(),
             turn_timeout: secs(turn_timeout),
             max_body_bytes,
             sse_ticket_ttl: secs(ticket_ttl),
@@ -401,6 +405,7 @@ impl Config {
             cors_origins: origin_list(env_nonempty("PARACHUTE_AGENT_CORS_ORIGINS").as_deref()),
 
             vault_url: String::new(),
+            http_ui_ring: RingLimit::default(),
             auth: AuthConfig::default(),
             telegram: TelegramConfig::default(),
             attached: AttachedConfig::default(),
@@ -429,6 +434,7 @@ impl Config {
                     n.min(crate::auth::cache::MAX_ENTRIES as u64) as usize
                 }),
         };
+        self.http_ui_ring = ring_from_env();
         self.telegram = TelegramConfig::from_env();
         self.attached = AttachedConfig::from_env();
         self.mcp = McpConfig::from_env();
@@ -491,7 +497,21 @@ impl McpConfig {
             session_idle: Duration::from_secs(idle.max(1)),
             channel_namespace: std::env::var("PARACHUTE_AGENT_NOTIFY_NAMESPACE")
                 .is_ok_and(|v| v.trim() == "channel"),
+            sessions_max: env_lenient("PARACHUTE_AGENT_MCP_SESSIONS_MAX")
+                .unwrap_or(crate::mcp::session::DEFAULT_MAX_SESSIONS)
+                .clamp(1, 1_000_000),
         }
+    }
+}
+
+/// The http-ui ring limits from the environment (unparsable values: the default).
+fn ring_from_env() -> RingLimit {
+    let d = RingLimit::default();
+    RingLimit {
+        messages: env_lenient("PARACHUTE_AGENT_HTTP_UI_RING_MESSAGES")
+            .map_or(d.messages, |v: usize| v.clamp(1, 100_000)),
+        bytes: env_lenient("PARACHUTE_AGENT_HTTP_UI_RING_BYTES")
+            .map_or(d.bytes, |v: usize| v.clamp(1, 1 << 30)),
     }
 }
 

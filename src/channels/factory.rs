@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::recent::RingLimit;
 use super::store::ChannelEntry;
 use super::transport::{Transport, TransportError};
 
@@ -12,6 +13,8 @@ use super::transport::{Transport, TransportError};
 pub struct TransportDeps {
     pub state_dir: std::path::PathBuf,
     pub telegram: crate::config::TelegramConfig,
+    /// Size of each http-ui channel's ring of recent messages.
+    pub http_ui_ring: RingLimit,
 }
 
 impl TransportDeps {
@@ -19,6 +22,7 @@ impl TransportDeps {
         TransportDeps {
             state_dir: config.state_dir.clone(),
             telegram: config.telegram.clone(),
+            http_ui_ring: config.http_ui_ring,
         }
     }
 }
@@ -30,7 +34,10 @@ pub fn build(
     deps: &TransportDeps,
 ) -> Result<Arc<dyn Transport>, TransportError> {
     match entry.transport.as_str() {
-        super::http_ui::KIND => Ok(Arc::new(super::http_ui::HttpUiTransport::new(&entry.name))),
+        super::http_ui::KIND => Ok(Arc::new(super::http_ui::HttpUiTransport::with_ring(
+            &entry.name,
+            deps.http_ui_ring,
+        ))),
         crate::channels::vault::transport::KIND => Ok(Arc::new(crate::channels::vault::VaultTransport::new(
             &entry.name,
             entry.config.as_ref(),

@@ -22,7 +22,7 @@ use std::sync::{Arc, OnceLock};
 use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
 
-use super::recent::RecentMessages;
+use super::recent::{RecentMessages, RingLimit};
 use super::transport::{
     ChannelContext, InboundMessage, OutboundArgs, PermissionArgs, Transport, TransportError,
 };
@@ -43,11 +43,16 @@ impl HttpUiTransport {
     /// Builds the transport for channel `name`; http-ui needs no config (a `config`
     /// object is accepted and ignored), so this never fails.
     pub fn new(name: &str) -> HttpUiTransport {
+        Self::with_ring(name, RingLimit::default())
+    }
+
+    /// [`new`](Self::new) with the recent-messages ring bounded by `ring`.
+    pub fn with_ring(name: &str, ring: RingLimit) -> HttpUiTransport {
         HttpUiTransport {
             name: name.to_string(),
             ctx: Mutex::new(None),
             pages: OnceLock::new(),
-            recent: RecentMessages::new(),
+            recent: RecentMessages::with_limit(ring),
         }
     }
 

@@ -6,9 +6,13 @@
 //!   (`PARACHUTE_AGENT_MCP_SESSION_IDLE_SECS`, default 24 h), so abandoned sessions cannot pile
 //!   up. A reaped client gets 404 and re-initializes.
 //! - [ext] Session ids (with channel and surface, never scopes or tokens) are persisted in
-//!   `<state>/mcp-sessions.json` (0600, atomic), so a daemon restart does not kill the tools of
-//!   a connected Claude Code, which never re-initializes after a 404. The bearer token is still
-//!   validated on every request, so a persisted id grants nothing by itself.
+//!   the state dir (0600), so a daemon restart does not kill the tools of a connected Claude
+//!   Code, which never re-initializes after a 404 (spec 07 §3). The bearer token is still
+//!   validated on every request, so a persisted id grants nothing by itself. Persistence is
+//!   incremental ([`journal`]: one appended line per change, compacted now and then), so an
+//!   `initialize` costs the same with 5 sessions or 5,000.
+//! - [ext] At most `max` sessions (`PARACHUTE_AGENT_MCP_SESSIONS_MAX`, default 1000): a new
+//!   one evicts the least recently used, preferring sessions without an open push stream.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -17,13 +21,19 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
 
 use super::tools::Surface;
-use crate::util::{fsx, time};
+use crate::util::time;
+use journal::{Journal, PersistedSession};
 
-/// File name of the persisted session table in the state dir.
-pub const SESSIONS_FILE: &str = "mcp-sessions.json";
+mod journal;
+
+/// File name of the persisted session snapshot in the state dir.
+pub const SESSIONS_FILE: &str = journal::SNAPSHOT_FILE;
+/// File name of the append log next to it.
+pub const SESSIONS_LOG: &str = journal::LOG_FILE;
+/// Default cap on live sessions.
+pub const DEFAULT_MAX_SESSIONS: usize = 1000;
 /// Frames buffered per push stream before further pushes to it are dropped.
 const PUSH_QUEUE: usize = 1024;
 /// Activity is re-persisted at most this often per session.
@@ -65,18 +75,16 @@ impl Session {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct PersistedSession {
-    id: String,
-    channel: String,
-    surface: Surface,
-    created_ms: u64,
-    last_seen_ms: u64,
-}
-
-#[derive(Serialize, Deserialize, Default)]
-struct PersistedFile {
-    sessions: Vec<PersistedSession>,
+impl Session {
+    fn persisted(&self, id: &str) -> PersistedSession {
+        PersistedSession {
+            id: id.to_string(),
+            channel: self.channel.clone(),
+            surface: self.surface,
+            created_ms: self.created_ms,
+            last_seen_ms: self.last_seen_ms,
+        }
+    }
 }
 
 /// Why a push stream could not be opened.
@@ -88,23 +96,31 @@ pub enum OpenPushError {
 }
 
 /// All MCP sessions of the daemon (one global table, spec 05 §1.6).
+///
+/// Lock order: `sessions`, then `journal` (a change is logged while the table is held, so
+/// the log's order is the table's order).
 pub struct McpSessionStore {
     sessions: Mutex<HashMap<String, Session>>,
-    persist_lock: Mutex<()>,
-    path: Option<PathBuf>,
+    journal: Option<Mutex<Journal>>,
+    max: usize,
     idle_ms: u64,
     next_stream: AtomicU64,
     last_reap_ms: AtomicU64,
 }
 
 impl McpSessionStore {
-    /// A store persisting to `<state_dir>/mcp-sessions.json` (loaded now; expired entries
-    /// dropped), or a memory-only store when `state_dir` is `None`.
+    /// A store persisting to `<state_dir>` (loaded now; expired entries dropped), or a
+    /// memory-only store when `state_dir` is `None`; at most [`DEFAULT_MAX_SESSIONS`].
     pub fn new(state_dir: Option<PathBuf>, idle: Duration) -> Self {
+        Self::with_max(state_dir, idle, DEFAULT_MAX_SESSIONS)
+    }
+
+    /// [`new`](Self::new) with a cap of `max` live sessions (at least 1).
+    pub fn with_max(state_dir: Option<PathBuf>, idle: Duration, max: usize) -> Self {
         let store = McpSessionStore {
             sessions: Mutex::new(HashMap::new()),
-            persist_lock: Mutex::new(()),
-            path: state_dir.map(|d| d.join(SESSIONS_FILE)),
+            journal: state_dir.map(|d| Mutex::new(Journal::new(&d))),
+            max: max.max(1),
             idle_ms: idle.as_millis() as u64,
             next_stream: AtomicU64::new(1),
             last_reap_ms: AtomicU64::new(time::now_ms()),
@@ -114,27 +130,28 @@ impl McpSessionStore {
     }
 
     fn load(&self) {
-        let Some(path) = &self.path else { return };
-        let Ok(data) = std::fs::read(path) else {
-            return;
-        };
-        let file: PersistedFile = match serde_json::from_slice(&data) {
-            Ok(f) => f,
-            Err(e) => {
-                log::warn!("ignoring unreadable {}: {e}", path.display());
-                return;
-            }
-        };
+        let Some(journal) = &self.journal else { return };
+        let mut journal = journal.lock();
+        let (persisted, replayed) = journal.load();
         let now = time::now_ms();
+        let total = persisted.len();
         let mut map = self.sessions.lock();
-        for p in file.sessions {
-            if now.saturating_sub(p.last_seen_ms) >= self.idle_ms {
-                continue;
-            }
+        let mut live: Vec<PersistedSession> = persisted
+            .into_iter()
+            .filter(|p| now.saturating_sub(p.last_seen_ms) < self.idle_ms)
+            .collect();
+        // Over the cap (a lowered knob): keep the most recently used.
+        if live.len() > self.max {
+            live.sort_by_key(|p| std::cmp::Reverse(p.last_seen_ms));
+            live.truncate(self.max);
+            live.sort_by_key(|p| p.created_ms);
+        }
+        let changed = replayed || live.len() != total;
+        for p in &live {
             map.insert(
-                p.id,
+                p.id.clone(),
                 Session {
-                    channel: p.channel,
+                    channel: p.channel.clone(),
                     surface: p.surface,
                     scopes: Vec::new(),
                     created_ms: p.created_ms,
@@ -145,37 +162,38 @@ impl McpSessionStore {
                 },
             );
         }
+        if changed {
+            journal.compact(live);
+        }
         if !map.is_empty() {
-            log::info!(
-                "restored {} MCP session(s) from {}",
-                map.len(),
-                path.display()
-            );
+            log::info!("restored {} MCP session(s)", map.len());
         }
     }
 
-    fn persist(&self) {
-        let Some(path) = &self.path else { return };
-        let _guard = self.persist_lock.lock();
-        let file = {
-            let map = self.sessions.lock();
-            let mut sessions: Vec<PersistedSession> = map
-                .iter()
-                .map(|(id, s)| PersistedSession {
-                    id: id.clone(),
-                    channel: s.channel.clone(),
-                    surface: s.surface,
-                    created_ms: s.created_ms,
-                    last_seen_ms: s.last_seen_ms,
-                })
-                .collect();
-            sessions.sort_by_key(|s| s.created_ms);
-            PersistedFile { sessions }
-        };
-        let bytes = serde_json::to_vec_pretty(&file).unwrap_or_default();
-        if let Err(e) = fsx::write_atomic(path, &bytes, fsx::PRIVATE_FILE) {
-            log::warn!("cannot persist MCP sessions to {}: {e}", path.display());
+    /// Logs the current values of `put` and the removal of `del` (caller holds `map`),
+    /// compacting when the log has grown long.
+    fn record(&self, map: &HashMap<String, Session>, put: Option<&str>, del: &[String]) {
+        let Some(journal) = &self.journal else { return };
+        let mut journal = journal.lock();
+        for id in del {
+            journal.del(id);
         }
+        if let Some(s) = put.and_then(|id| map.get(id).map(|s| s.persisted(id))) {
+            journal.put(&s);
+        }
+        if journal.wants_compaction(map.len()) {
+            let mut all: Vec<PersistedSession> =
+                map.iter().map(|(id, s)| s.persisted(id)).collect();
+            all.sort_by_key(|p| p.created_ms);
+            journal.compact(all);
+        }
+    }
+
+    /// The least recently used session, preferring those without an open push stream.
+    fn lru_victim(map: &HashMap<String, Session>) -> Option<String> {
+        map.iter()
+            .min_by_key(|(_, s)| (s.push.is_some(), s.last_seen_ms))
+            .map(|(id, _)| id.clone())
     }
 
     /// Register a new session (at a successful `initialize`); returns its id (UUID v4).
@@ -183,7 +201,23 @@ impl McpSessionStore {
         self.reap();
         let id = crate::util::rand::uuid();
         let now = time::now_ms();
-        self.sessions.lock().insert(
+        let mut map = self.sessions.lock();
+        let mut evicted = Vec::new();
+        while map.len() >= self.max {
+            let Some(victim) = Self::lru_victim(&map) else {
+                break;
+            };
+            map.remove(&victim);
+            evicted.push(victim);
+        }
+        if !evicted.is_empty() {
+            log::info!(
+                "MCP session cap ({}) reached: evicted {} least recently used",
+                self.max,
+                evicted.len()
+            );
+        }
+        map.insert(
             id.clone(),
             Session {
                 channel: channel.to_string(),
@@ -196,26 +230,24 @@ impl McpSessionStore {
                 cancelled: HashSet::new(),
             },
         );
-        self.persist();
+        self.record(&map, Some(&id), &evicted);
         id
     }
 
     /// Look a session up, refresh its scopes from this request and its activity time.
     pub fn touch(&self, id: &str, scopes: &[String]) -> Option<SessionInfo> {
         let now = time::now_ms();
-        let (info, stale) = {
-            let mut map = self.sessions.lock();
-            let s = map.get_mut(id)?;
-            s.scopes = scopes.to_vec();
-            s.last_seen_ms = now;
-            let stale = now.saturating_sub(s.persisted_seen_ms) >= PERSIST_SEEN_EVERY_MS;
-            if stale {
-                s.persisted_seen_ms = now;
-            }
-            (s.info(id), stale)
-        };
+        let mut map = self.sessions.lock();
+        let s = map.get_mut(id)?;
+        s.scopes = scopes.to_vec();
+        s.last_seen_ms = now;
+        let stale = now.saturating_sub(s.persisted_seen_ms) >= PERSIST_SEEN_EVERY_MS;
         if stale {
-            self.persist();
+            s.persisted_seen_ms = now;
+        }
+        let info = s.info(id);
+        if stale {
+            self.record(&map, Some(id), &[]);
         }
         Some(info)
     }
@@ -227,25 +259,29 @@ impl McpSessionStore {
 
     /// Close and unregister a session (DELETE); its push stream ends. False if unknown.
     pub fn remove(&self, id: &str) -> bool {
-        let removed = self.sessions.lock().remove(id).is_some();
+        let mut map = self.sessions.lock();
+        let removed = map.remove(id).is_some();
         if removed {
-            self.persist();
+            self.record(&map, None, &[id.to_string()]);
         }
         removed
     }
 
     /// Close and unregister every session of a deleted channel; returns how many.
     pub fn remove_channel(&self, channel: &str) -> usize {
-        let n = {
-            let mut map = self.sessions.lock();
-            let before = map.len();
-            map.retain(|_, s| s.channel != channel);
-            before - map.len()
-        };
-        if n > 0 {
-            self.persist();
+        let mut map = self.sessions.lock();
+        let gone: Vec<String> = map
+            .iter()
+            .filter(|(_, s)| s.channel == channel)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &gone {
+            map.remove(id);
         }
-        n
+        if !gone.is_empty() {
+            self.record(&map, None, &gone);
+        }
+        gone.len()
     }
 
     /// Open the session's push stream; the receiver yields SSE frames. One per session.
@@ -335,19 +371,20 @@ impl McpSessionStore {
     /// Drop sessions idle for the configured time with no open push stream; how many.
     pub fn reap(&self) -> usize {
         let now = time::now_ms();
-        let n = {
-            let mut map = self.sessions.lock();
-            let before = map.len();
-            map.retain(|_, s| {
-                s.push.is_some() || now.saturating_sub(s.last_seen_ms) < self.idle_ms
-            });
-            before - map.len()
-        };
-        if n > 0 {
-            log::info!("reaped {n} idle MCP session(s)");
-            self.persist();
+        let mut map = self.sessions.lock();
+        let gone: Vec<String> = map
+            .iter()
+            .filter(|(_, s)| s.push.is_none() && now.saturating_sub(s.last_seen_ms) >= self.idle_ms)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &gone {
+            map.remove(id);
         }
-        n
+        if !gone.is_empty() {
+            log::info!("reaped {} idle MCP session(s)", gone.len());
+            self.record(&map, None, &gone);
+        }
+        gone.len()
     }
 }
 

@@ -99,7 +99,7 @@ pub fn build(
     let protected = ProtectedPaths::new(
         &config.state_dir,
         Some(&config.parachute_home),
-        Some(&config.home),
+        config.host.home.as_deref(),
     );
     ProgrammaticService::new(registry, sessions_dir, protected)
 }

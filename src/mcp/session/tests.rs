@@ -67,15 +67,17 @@ fn persisted_across_restart_without_scopes() {
         st.remove_channel("gone");
         id
     };
-    let path = dir.path().join(SESSIONS_FILE);
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains(&id) && !text.contains("agent:write") && !text.contains("gone"));
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    let log = dir.path().join(SESSIONS_LOG);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains(&id) && !text.contains("agent:write"));
+    assert_eq!(mode(&log), 0o600);
     let st = store(Some(dir.path()));
+    // The restart folded the log into the snapshot.
+    let path = dir.path().join(SESSIONS_FILE);
+    let snap = std::fs::read_to_string(&path).unwrap();
+    assert!(snap.contains(&id) && !snap.contains("agent:write") && !snap.contains("gone"));
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "");
     let info = st.get(&id).unwrap();
     assert_eq!(info.channel, "eng");
     assert_eq!(info.surface, Surface::Pull);
@@ -116,4 +118,81 @@ fn garbage_file_is_ignored() {
     std::fs::write(dir.path().join(SESSIONS_FILE), b"{not json").unwrap();
     let st = store(Some(dir.path()));
     assert_eq!(st.count_for_channel("eng"), 0);
+}
+
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn cap_evicts_least_recently_used_preferring_idle_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let st =
+        McpSessionStore::with_max(Some(dir.path().to_path_buf()), Duration::from_secs(3600), 3);
+    let a = st.create("eng", Surface::Push, vec![]);
+    std::thread::sleep(Duration::from_millis(3));
+    let b = st.create("eng", Surface::Push, vec![]);
+    std::thread::sleep(Duration::from_millis(3));
+    let c = st.create("eng", Surface::Push, vec![]);
+    let _rx = st.open_push(&a).unwrap();
+    std::thread::sleep(Duration::from_millis(3));
+    st.touch(&b, &[]);
+    // a streams (kept), b was used after c: c is the victim.
+    let d = st.create("eng", Surface::Push, vec![]);
+    assert_eq!(st.count_for_channel("eng"), 3);
+    assert!(st.get(&c).is_none());
+    for id in [&a, &b, &d] {
+        assert!(st.get(id).is_some());
+    }
+    drop(st);
+    let st =
+        McpSessionStore::with_max(Some(dir.path().to_path_buf()), Duration::from_secs(3600), 3);
+    assert!(st.get(&c).is_none(), "the eviction was persisted");
+    assert!(st.get(&d).is_some() && st.get(&a).is_some());
+}
+
+#[test]
+fn create_appends_without_rewriting_the_snapshot_and_compacts_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = store(Some(dir.path()));
+    let first = st.create("eng", Surface::Push, vec![]);
+    drop(st);
+    let st = store(Some(dir.path()));
+    let snap = dir.path().join(SESSIONS_FILE);
+    let before = std::fs::read(&snap).unwrap();
+    let second = st.create("eng", Surface::Push, vec![]);
+    assert_eq!(std::fs::read(&snap).unwrap(), before, "snapshot untouched");
+    let log = std::fs::read_to_string(dir.path().join(SESSIONS_LOG)).unwrap();
+    assert_eq!(log.lines().count(), 1);
+    // Churn: create and delete until the log is folded.
+    for _ in 0..1100 {
+        let id = st.create("tmp", Surface::Push, vec![]);
+        st.remove(&id);
+    }
+    let log = std::fs::read_to_string(dir.path().join(SESSIONS_LOG)).unwrap();
+    assert!(log.lines().count() < 1024, "compacted");
+    let snap_text = std::fs::read_to_string(&snap).unwrap();
+    assert!(snap_text.contains(&first) && snap_text.contains(&second));
+    drop(st);
+    let st = store(Some(dir.path()));
+    assert_eq!(st.count_for_channel("eng"), 2);
+    assert_eq!(st.count_for_channel("tmp"), 0);
+}
+
+#[test]
+fn a_torn_last_line_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = store(Some(dir.path()));
+    let id = st.create("eng", Surface::Push, vec![]);
+    drop(st);
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.path().join(SESSIONS_LOG))
+        .unwrap();
+    f.write_all(br#"{"op":"put","id":"half"#).unwrap();
+    let st = store(Some(dir.path()));
+    assert!(st.get(&id).is_some());
+    assert_eq!(st.count_for_channel("eng"), 1);
 }

@@ -8,4 +8,6 @@ mod http_headers;
 mod http_slow;
 mod state_common;
 mod state_lock;
+mod state_mcp;
 mod state_mounts;
+mod state_ring;

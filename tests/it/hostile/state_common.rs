@@ -70,3 +70,20 @@ pub fn assert_same(before: &BTreeMap<String, Vec<u8>>, after: &BTreeMap<String, 
         assert!(after[k] == *v, "state file {k} changed");
     }
 }
+
+/// Waits until `/health` lists channel `name` (channels start after the listener).
+pub fn wait_channel(d: &Daemon, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let h = d.get("/health", None);
+        if h.status == 200
+            && h.json()["channels"]
+                .to_string()
+                .contains(&format!("\"{name}\""))
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("channel {name} did not come up; log:\n{}", d.log());
+}
