@@ -51,6 +51,10 @@ pub struct Config {
     /// token for direct loopback clients (a request forwarded by a proxy still needs
     /// `agent:read`).
     pub metrics_open: bool,
+    /// Back-off of the def-vault and job polls while they keep failing (spec 06 §6):
+    /// `PARACHUTE_AGENT_BACKOFF_BASE_MS` (default 60 000, at least 10) and
+    /// `PARACHUTE_AGENT_BACKOFF_CAP_MS` (default 1 800 000, at least the base); ±20 % jitter.
+    pub poll_backoff: crate::util::backoff::BackoffPolicy,
     /// Origins allowed to read responses (CORS, spec 01 §10): `PARACHUTE_AGENT_CORS_ORIGINS`,
     /// comma-separated, trimmed, one trailing `/` dropped, empties ignored; empty or `*`
     /// (the default, as upstream) = any origin.
@@ -323,6 +327,22 @@ pub fn origin_list(spec: Option<&str>) -> Vec<String> {
     out
 }
 
+fn backoff_from_env() -> crate::util::backoff::BackoffPolicy {
+    let ms = |k: &str| {
+        env_nonempty(k)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_millis)
+    };
+    let d = crate::util::backoff::BackoffPolicy::default();
+    let base = ms("PARACHUTE_AGENT_BACKOFF_BASE_MS")
+        .unwrap_or(d.base)
+        .max(Duration::from_millis(10));
+    let cap = ms("PARACHUTE_AGENT_BACKOFF_CAP_MS")
+        .unwrap_or(d.cap)
+        .max(base);
+    crate::util::backoff::BackoffPolicy { base, cap }
+}
+
 /// A boolean knob: `1`, `true`, `yes`, `on` (any case) are on; anything else is off.
 fn env_flag(key: &str) -> bool {
     env_nonempty(key).is_some_and(|v| {
@@ -402,6 +422,7 @@ impl Config {
             http: http_limits(max_body_bytes)?,
             install_dir: install_dir(),
             metrics_open: env_flag("PARACHUTE_AGENT_METRICS_OPEN"),
+            poll_backoff: backoff_from_env(),
             cors_origins: origin_list(env_nonempty("PARACHUTE_AGENT_CORS_ORIGINS").as_deref()),
 
             vault_url: String::new(),

@@ -103,9 +103,11 @@ fn run(mut config: Config) -> Result<(), String> {
     );
     crate::agents::def_boot::start(state.def_vaults.clone());
     let (stop_jobs, jobs_stop_rx) = crossbeam_channel::bounded::<()>(1);
-    let scheduler = state
-        .jobs
-        .spawn_scheduler(state.config.jobs.tick, jobs_stop_rx);
+    let scheduler = state.jobs.spawn_scheduler(
+        state.config.jobs.tick,
+        state.config.poll_backoff,
+        jobs_stop_rx,
+    );
     state.health.starting.store(false, Ordering::Relaxed);
 
     let signal = signals.forever().next();
@@ -191,6 +193,7 @@ pub fn build(config: Config) -> AppState {
             config.parachute_home.clone(),
         ),
         poll_interval: config.def_poll_interval,
+        poll_backoff: config.poll_backoff,
     };
     let turn_events = SseHub::new("turn-events", config.sse_keepalive);
     // Turns go through the sandbox; it refuses them until the boot preflight installs

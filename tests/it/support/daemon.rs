@@ -77,6 +77,22 @@ impl DaemonBuilder {
         self.env("PARACHUTE_HUB_ORIGIN", origin)
     }
 
+    /// Binds `vault_url` as the daemon's `default` def-vault (`agent-vaults.json` with
+    /// `token`) and gives it the operator token the fake hub accepts for minting.
+    pub fn def_vault(self, vault_url: &str, token: &str) -> Self {
+        let dir = self.state_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let vaults = serde_json::json!({"vaults": [
+            {"vault": "default", "vaultUrl": vault_url, "token": token}]});
+        std::fs::write(dir.join("agent-vaults.json"), vaults.to_string()).unwrap();
+        std::fs::write(
+            self.tmp.path().join("home/.parachute/operator.token"),
+            super::hub::OPERATOR_TOKEN,
+        )
+        .unwrap();
+        self
+    }
+
     /// The state dir the daemon will use (to pre-seed files before start).
     pub fn state_dir(&self) -> PathBuf {
         self.tmp.path().join("state")
