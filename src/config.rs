@@ -74,6 +74,8 @@ pub struct Config {
     pub turns: TurnConfig,
     pub host: HostConfig,
     pub test: TestHooks,
+    /// Inbound journal, graceful stop and systemd knobs (issue 13).
+    pub durability: Durability,
 }
 
 /// Hub token validation (spec 01 §3).
@@ -190,6 +192,60 @@ pub struct TestHooks {
     /// With hooks on, the job runner's initial clock offset:
     /// `PARACHUTE_AGENT_TEST_JOB_CLOCK_OFFSET_MS`, default 0.
     pub job_clock_offset_ms: i64,
+}
+
+/// The knobs of the inbound journal, the graceful stop and the systemd integration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Durability {
+    /// `PARACHUTE_AGENT_JOURNAL_MAX_ATTEMPTS` (default 3, clamped to 1..=100): turns a
+    /// journaled message may start; a message whose attempts all died with the daemon is
+    /// then failed visibly.
+    pub max_attempts: u32,
+    /// `PARACHUTE_AGENT_JOURNAL_MAX_AGE_SECS` (default 86400, at least 1): a replayed
+    /// message accepted longer ago is failed visibly instead of run.
+    pub max_age: Duration,
+    /// `PARACHUTE_AGENT_JOURNAL_COMPACT_BYTES` (default 1048576, at least 4096): the
+    /// journal file is never compacted below this size.
+    pub compact_bytes: u64,
+    /// `PARACHUTE_AGENT_STOP_GRACE_SECS` (default 20, at most 3600): how long running
+    /// turns may finish after SIGTERM/SIGINT before they are stopped.
+    pub stop_grace: Duration,
+    /// `$NOTIFY_SOCKET` (set by systemd for `Type=notify`).
+    pub notify_socket: Option<String>,
+    /// `$WATCHDOG_USEC` (when `$WATCHDOG_PID` is unset or ours): the watchdog interval.
+    pub watchdog: Option<Duration>,
+}
+
+impl Durability {
+    fn from_env() -> Result<Durability, ConfigError> {
+        let ours =
+            env_nonempty("WATCHDOG_PID").is_none_or(|p| p.trim() == std::process::id().to_string());
+        let watchdog = env_u64("WATCHDOG_USEC")
+            .ok()
+            .flatten()
+            .filter(|us| *us > 0 && ours)
+            .map(Duration::from_micros);
+        Ok(Durability {
+            max_attempts: env_u64("PARACHUTE_AGENT_JOURNAL_MAX_ATTEMPTS")?
+                .unwrap_or(3)
+                .clamp(1, 100) as u32,
+            max_age: Duration::from_secs(
+                env_u64("PARACHUTE_AGENT_JOURNAL_MAX_AGE_SECS")?
+                    .unwrap_or(86_400)
+                    .max(1),
+            ),
+            compact_bytes: env_u64("PARACHUTE_AGENT_JOURNAL_COMPACT_BYTES")?
+                .unwrap_or(1024 * 1024)
+                .max(4096),
+            stop_grace: Duration::from_secs(
+                env_u64("PARACHUTE_AGENT_STOP_GRACE_SECS")?
+                    .unwrap_or(20)
+                    .min(3600),
+            ),
+            notify_socket: env_nonempty("NOTIFY_SOCKET"),
+            watchdog,
+        })
+    }
 }
 
 /// The front door's limits from the environment (each clamped; see [`HttpLimits`]).
@@ -435,6 +491,7 @@ impl Config {
             turns: TurnConfig::default(),
             host: HostConfig::default(),
             test: TestHooks::default(),
+            durability: Durability::from_env()?,
         };
         config.reload_subsystems();
         Ok(config)

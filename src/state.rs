@@ -33,6 +33,10 @@ pub struct HealthHooks {
 
 pub struct AppState {
     pub config: Config,
+    /// Running or draining for a stop (issue 13).
+    pub lifecycle: Arc<crate::lifecycle::Lifecycle>,
+    /// The durable inbound journal (issue 13).
+    pub journal: Option<Arc<crate::journal::Journal>>,
     pub auth: Auth,
     pub channels: Arc<ChannelRegistry>,
     /// Bridge `/events` subscribers (spec 05 §2.2).

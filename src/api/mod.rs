@@ -21,6 +21,7 @@ pub mod operator;
 pub mod security;
 pub mod terminal;
 pub mod test_hooks;
+pub mod unavailable;
 pub mod vault;
 
 use std::sync::Arc;
