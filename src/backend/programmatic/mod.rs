@@ -10,7 +10,9 @@
 pub mod boot;
 pub mod daemon_host;
 pub mod durable;
+pub mod hold;
 pub mod host;
+pub mod interactive;
 pub mod persist;
 pub mod registry;
 pub mod service;
