@@ -171,7 +171,11 @@ fn spawn(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
 
 fn delete(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
     gate::require(state, req, Scope::Admin)?;
-    if state.programmatic.delete(name) {
+    let killed = state
+        .programmatic
+        .delete(name)
+        .map_err(|e| ApiError::custom(500, json!({ "error": e })))?;
+    if killed {
         Ok(Resp::ok(
             &json!({"ok": true, "name": name, "backend": "programmatic", "killed": true}),
         ))
