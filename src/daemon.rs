@@ -133,18 +133,11 @@ fn run(mut config: Config) -> Result<(), String> {
 /// (up to 32 MiB), so 5 MiB bodies land in per-thread arenas that keep the memory: 60 such
 /// sends left ~530 MiB resident although the daemon held 4 MiB of them (issue 11 defect 6).
 /// Setting the threshold explicitly turns the dynamic adjustment off.
-///
-/// Also ignores `SIGXFSZ`: a write past `RLIMIT_FSIZE` (e.g. systemd's `LimitFSIZE=`) then
-/// fails with `EFBIG` and is reported like a full disk, instead of killing the daemon.
 fn process_setup() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator tuning; called before any worker thread.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-    }
-    // SAFETY: setting a signal's disposition to SIG_IGN has no handler to race with.
-    unsafe {
-        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
 }
 
