@@ -218,7 +218,7 @@ pub fn build(config: Config) -> AppState {
         step_up,
         credentials,
         config,
-        auth,
+        auth: Arc::new(auth),
         channels,
         events,
         health,

@@ -33,7 +33,8 @@ pub struct HealthHooks {
 
 pub struct AppState {
     pub config: Config,
-    pub auth: Auth,
+    /// Shared so long-lived streams can re-validate their token (issue 11).
+    pub auth: Arc<Auth>,
     pub channels: Arc<ChannelRegistry>,
     /// Bridge `/events` subscribers (spec 05 §2.2).
     pub events: Arc<SseHub>,

@@ -50,8 +50,8 @@ pub fn route_turn_events(state: &AppState, req: &mut Req) -> Routed {
     }
     let channel = segs[2].to_string();
     Some(
-        gate::consume_ticket(state, req, Scope::Read)
-            .map(|_| state.turn_events.subscribe(&channel)),
+        gate::consume_ticket_for_stream(state, req, Scope::Read)
+            .map(|guard| state.turn_events.subscribe_guarded(&channel, guard)),
     )
 }
 

@@ -12,4 +12,5 @@ mod state_mcp;
 mod state_mounts;
 mod state_persist;
 mod state_ring;
+mod state_streams;
 mod state_systemd;
