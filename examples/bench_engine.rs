@@ -87,6 +87,7 @@ fn main() {
         engine,
         host: Arc::new(host),
         hub: Arc::new(TurnEventHub::new()),
+        durable: Default::default(),
     });
     let spec: AgentSpec =
         serde_json::from_str(r#"{"name":"bench","channels":["bench"],"mode":"multi-threaded"}"#)

@@ -28,29 +28,7 @@ for _ in $(seq 50); do [ -s "$tmp/api.port" ] && break; sleep 0.1; done
 api="http://127.0.0.1:$(awk '{print $2}' "$tmp/api.port")"
 
 echo "== direct: claude -p (no daemon, no sandbox), $n runs"
-python3 - "$claude" "$tmp/direct" "$api" "$n" <<'PY'
-import json, os, subprocess, sys, time, uuid
-claude, w, api, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": w + "/home", "IS_SANDBOX": "1",
-       "CLAUDE_CONFIG_DIR": w + "/home/.claude", "TMPDIR": w + "/tmp",
-       "CLAUDE_CODE_OAUTH_TOKEN": "sk-ant-oat01-bench", "ANTHROPIC_BASE_URL": api,
-       "DISABLE_AUTOUPDATER": "1"}
-session, times = str(uuid.uuid4()), []
-for i in range(n + 2):
-    flag = ["--session-id", session] if i == 0 else ["--resume", session]
-    t0 = time.time()
-    out = subprocess.run([claude, "-p", "ping %d" % i, "--output-format", "stream-json", "--verbose",
-                          "--dangerously-skip-permissions"] + flag,
-                         cwd=w, env=env, capture_output=True, text=True, timeout=120)
-    t1 = time.time()
-    last = json.loads(out.stdout.strip().splitlines()[-1])
-    assert last.get("type") == "result" and last.get("result") == "pong", out.stdout[-500:]
-    if i >= 2:
-        times.append((t1 - t0) * 1000)
-times.sort()
-print("direct    p50 %.0f ms  p99 %.0f ms  (min %.0f, max %.0f)" % (
-    times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))], times[0], times[-1]))
-PY
+python3 scripts/bench_real_claude.py direct "$claude" "$tmp/direct" "$api" "$n"
 
 echo "== through the daemon (sandboxed), $n turns"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -65,40 +43,4 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && b
 token=$("$target/parachute-agent" token mint --scope "agent:admin agent:read agent:send" --ttl 1h --state-dir "$tmp/state")
 curl -sf -X POST "http://127.0.0.1:$port/api/agents" -H "Authorization: Bearer $token" \
   -H 'Content-Type: application/json' -d '{"name":"bench","channels":["web"]}' >/dev/null
-python3 - "http://127.0.0.1:$port" "$token" "$n" <<'PY'
-import http.client, json, sys, time, urllib.parse
-base, token, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-u = urllib.parse.urlparse(base)
-def post(path, body):
-    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-    c.request("POST", path, json.dumps(body), {"Authorization": "Bearer " + token, "Content-Type": "application/json"})
-    r = c.getresponse(); data = r.read(); c.close()
-    assert r.status == 200, (path, r.status, data)
-    return json.loads(data)
-ticket = post("/api/ui/sse-ticket", {})["ticket"]
-sse = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
-sse.request("GET", "/ui/events?channel=web&ticket=" + ticket)
-stream = sse.getresponse()
-def next_reply():
-    event = None
-    while True:
-        line = stream.fp.readline().decode()
-        if not line:
-            raise SystemExit("stream closed")
-        line = line.rstrip("\r\n")
-        if line.startswith("event:"):
-            event = line[6:].strip()
-        elif line.startswith("data:") and event == "reply":
-            return json.loads(line[5:])
-times = []
-for i in range(n + 2):
-    t0 = time.time()
-    post("/api/channels/web/send", {"text": "ping %d" % i})
-    reply = next_reply()
-    assert reply.get("text") == "pong", reply
-    if i >= 2:
-        times.append((time.time() - t0) * 1000)
-times.sort()
-print("daemon    p50 %.0f ms  p99 %.0f ms  (min %.0f, max %.0f)  inbound -> reply" % (
-    times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))], times[0], times[-1]))
-PY
+python3 scripts/bench_real_claude.py daemon "http://127.0.0.1:$port" "$token" "$n"

@@ -5,53 +5,21 @@ daemon's sandbox. Per message: POST /api/channels/<ch>/send, wait for the `reply
 /ui/events; the fake records its own start/end ($EPOCHREALTIME) in the agent's private dir.
 Prints inbound -> claude exec and inbound -> reply minus the fake's own time (p50/p99).
 Usage: bench_engine_daemon.py BASE TOKEN CHANNEL RECORD_FILE N"""
-import http.client
-import json
+import os
 import sys
 import time
-import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_page import Page, pct  # noqa: E402
 
 base, token, channel, record, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
-u = urllib.parse.urlparse(base)
-
-
-def post(path, body):
-    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-    c.request("POST", path, json.dumps(body),
-              {"Authorization": "Bearer " + token, "Content-Type": "application/json"})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    if r.status != 200:
-        raise SystemExit("POST %s -> %d %s" % (path, r.status, data))
-    return json.loads(data)
-
-
-ticket = post("/api/ui/sse-ticket", {})["ticket"]
-sse = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
-sse.request("GET", "/ui/events?channel=%s&ticket=%s" % (channel, ticket))
-stream = sse.getresponse()
-assert stream.status == 200, stream.status
-
-
-def next_reply():
-    event = None
-    while True:
-        line = stream.fp.readline().decode()
-        if not line:
-            raise SystemExit("stream closed")
-        line = line.rstrip("\r\n")
-        if line.startswith("event:"):
-            event = line[6:].strip()
-        elif line.startswith("data:") and event == "reply":
-            return json.loads(line[5:])
-
+page = Page(base, token, channel, timeout=60)
 
 exec_ms, overhead_ms = [], []
 for i in range(n + 3):
     t_in = time.time()
-    post("/api/channels/%s/send" % channel, {"text": "ping %d" % i})
-    next_reply()
+    page.send("ping %d" % i)
+    page.next_reply()
     t_reply = time.time()
     with open(record) as f:
         f0, f1 = map(float, f.read().split("\n")[-2].split())
@@ -59,11 +27,6 @@ for i in range(n + 3):
         continue
     exec_ms.append((f0 - t_in) * 1000)
     overhead_ms.append(((t_reply - t_in) - (f1 - f0)) * 1000)
-
-
-def pct(v, p):
-    v = sorted(v)
-    return v[int(round(p / 100 * (len(v) - 1)))]
 
 
 print("daemon end-to-end (http-ui, sandboxed), %d turns:" % n)

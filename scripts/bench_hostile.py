@@ -186,7 +186,7 @@ def main():
     holders.stop.set()
     for t in threads:
         t.join(timeout=10)
-    time.sleep(3)
+    time.sleep(7)  # idle connection threads retire after 5 s
     after = [health(a.port) for _ in range(20)]
     rss_after = rss_kib(a.pid)
     ms = lambda x: f"{x * 1000:.1f} ms"

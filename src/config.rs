@@ -55,6 +55,10 @@ pub struct Config {
     /// token for direct loopback clients (a request forwarded by a proxy still needs
     /// `agent:read`).
     pub metrics_open: bool,
+    /// Back-off of the def-vault and job polls while they keep failing (spec 06 §6):
+    /// `PARACHUTE_AGENT_BACKOFF_BASE_MS` (default 60 000, at least 10) and
+    /// `PARACHUTE_AGENT_BACKOFF_CAP_MS` (default 1 800 000, at least the base); ±20 % jitter.
+    pub poll_backoff: crate::util::backoff::BackoffPolicy,
     /// Origins allowed to read responses (CORS, spec 01 §10): `PARACHUTE_AGENT_CORS_ORIGINS`,
     /// comma-separated, trimmed, one trailing `/` dropped, empties ignored; empty or `*`
     /// (the default, as upstream) = any origin.
@@ -74,6 +78,8 @@ pub struct Config {
     pub turns: TurnConfig,
     pub host: HostConfig,
     pub test: TestHooks,
+    /// Inbound journal, graceful stop and systemd knobs (issue 13).
+    pub durability: Durability,
 }
 
 /// Hub token validation (spec 01 §3).
@@ -190,6 +196,60 @@ pub struct TestHooks {
     /// With hooks on, the job runner's initial clock offset:
     /// `PARACHUTE_AGENT_TEST_JOB_CLOCK_OFFSET_MS`, default 0.
     pub job_clock_offset_ms: i64,
+}
+
+/// The knobs of the inbound journal, the graceful stop and the systemd integration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Durability {
+    /// `PARACHUTE_AGENT_JOURNAL_MAX_ATTEMPTS` (default 3, clamped to 1..=100): turns a
+    /// journaled message may start; a message whose attempts all died with the daemon is
+    /// then failed visibly.
+    pub max_attempts: u32,
+    /// `PARACHUTE_AGENT_JOURNAL_MAX_AGE_SECS` (default 86400, at least 1): a replayed
+    /// message accepted longer ago is failed visibly instead of run.
+    pub max_age: Duration,
+    /// `PARACHUTE_AGENT_JOURNAL_COMPACT_BYTES` (default 1048576, at least 4096): the
+    /// journal file is never compacted below this size.
+    pub compact_bytes: u64,
+    /// `PARACHUTE_AGENT_STOP_GRACE_SECS` (default 20, at most 3600): how long running
+    /// turns may finish after SIGTERM/SIGINT before they are stopped.
+    pub stop_grace: Duration,
+    /// `$NOTIFY_SOCKET` (set by systemd for `Type=notify`).
+    pub notify_socket: Option<String>,
+    /// `$WATCHDOG_USEC` (when `$WATCHDOG_PID` is unset or ours): the watchdog interval.
+    pub watchdog: Option<Duration>,
+}
+
+impl Durability {
+    fn from_env() -> Result<Durability, ConfigError> {
+        let ours =
+            env_nonempty("WATCHDOG_PID").is_none_or(|p| p.trim() == std::process::id().to_string());
+        let watchdog = env_u64("WATCHDOG_USEC")
+            .ok()
+            .flatten()
+            .filter(|us| *us > 0 && ours)
+            .map(Duration::from_micros);
+        Ok(Durability {
+            max_attempts: env_u64("PARACHUTE_AGENT_JOURNAL_MAX_ATTEMPTS")?
+                .unwrap_or(3)
+                .clamp(1, 100) as u32,
+            max_age: Duration::from_secs(
+                env_u64("PARACHUTE_AGENT_JOURNAL_MAX_AGE_SECS")?
+                    .unwrap_or(86_400)
+                    .max(1),
+            ),
+            compact_bytes: env_u64("PARACHUTE_AGENT_JOURNAL_COMPACT_BYTES")?
+                .unwrap_or(1024 * 1024)
+                .max(4096),
+            stop_grace: Duration::from_secs(
+                env_u64("PARACHUTE_AGENT_STOP_GRACE_SECS")?
+                    .unwrap_or(20)
+                    .min(3600),
+            ),
+            notify_socket: env_nonempty("NOTIFY_SOCKET"),
+            watchdog,
+        })
+    }
 }
 
 /// The front door's limits from the environment (each clamped; see [`HttpLimits`]).
@@ -327,6 +387,22 @@ pub fn origin_list(spec: Option<&str>) -> Vec<String> {
     out
 }
 
+fn backoff_from_env() -> crate::util::backoff::BackoffPolicy {
+    let ms = |k: &str| {
+        env_nonempty(k)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_millis)
+    };
+    let d = crate::util::backoff::BackoffPolicy::default();
+    let base = ms("PARACHUTE_AGENT_BACKOFF_BASE_MS")
+        .unwrap_or(d.base)
+        .max(Duration::from_millis(10));
+    let cap = ms("PARACHUTE_AGENT_BACKOFF_CAP_MS")
+        .unwrap_or(d.cap)
+        .max(base);
+    crate::util::backoff::BackoffPolicy { base, cap }
+}
+
 /// A boolean knob: `1`, `true`, `yes`, `on` (any case) are on; anything else is off.
 fn env_flag(key: &str) -> bool {
     env_nonempty(key).is_some_and(|v| {
@@ -410,6 +486,7 @@ impl Config {
             http: http_limits(max_body_bytes)?,
             install_dir: install_dir(),
             metrics_open: env_flag("PARACHUTE_AGENT_METRICS_OPEN"),
+            poll_backoff: backoff_from_env(),
             cors_origins: origin_list(env_nonempty("PARACHUTE_AGENT_CORS_ORIGINS").as_deref()),
 
             vault_url: String::new(),
@@ -422,6 +499,7 @@ impl Config {
             turns: TurnConfig::default(),
             host: HostConfig::default(),
             test: TestHooks::default(),
+            durability: Durability::from_env()?,
         };
         config.reload_subsystems();
         Ok(config)

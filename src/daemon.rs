@@ -15,6 +15,7 @@ use crate::auth::hub::HubOrigin;
 use crate::auth::Auth;
 use crate::backend::attached::sink::AttachedSink;
 use crate::backend::attached::AttachedRegistry;
+use crate::backend::programmatic::durable::Durable;
 use crate::channels::{factory, store, ChannelRegistry, SseHub};
 use crate::config::{self, Config};
 use crate::http::HttpServer;
@@ -70,8 +71,12 @@ fn run(mut config: Config) -> Result<(), String> {
     if let Some(addr) = server.server_addr().to_ip() {
         config.port = addr.port();
     }
-    let state = Arc::new(build(config));
+    let durable = crate::supervision::open_durable(&config)?;
+    let state = Arc::new(build(config, durable));
     state.health.starting.store(true, Ordering::Relaxed);
+    // Before any agent registers: turns replayed from the journal at registration wait
+    // for the sandbox instead of failing closed while the preflight has not started.
+    start_preflight(&state);
     // Channels and re-registered agents are live before the workers answer the first
     // request (connections made meanwhile wait in the accept queue), so no request ever
     // sees a configured channel as unknown. All of this is in-memory work: transports
@@ -87,7 +92,6 @@ fn run(mut config: Config) -> Result<(), String> {
         state.config.max_body_bytes,
         crate::http::cors::CorsOrigins::from_list(&state.config.cors_origins),
     );
-    start_preflight(&state);
     log::info!(
         "parachute-agent: daemon listening on http://127.0.0.1:{}",
         state.config.port
@@ -103,16 +107,21 @@ fn run(mut config: Config) -> Result<(), String> {
     );
     crate::agents::def_boot::start(state.def_vaults.clone());
     let (stop_jobs, jobs_stop_rx) = crossbeam_channel::bounded::<()>(1);
-    let scheduler = state
-        .jobs
-        .spawn_scheduler(state.config.jobs.tick, jobs_stop_rx);
+    let scheduler = state.jobs.spawn_scheduler(
+        state.config.jobs.tick,
+        state.config.poll_backoff,
+        jobs_stop_rx,
+    );
     state.health.starting.store(false, Ordering::Relaxed);
+
+    let mut supervisor = crate::supervision::announce_ready(&state);
 
     let signal = signals.forever().next();
     log::info!(
         "received signal {}, shutting down",
         signal.unwrap_or_default()
     );
+    supervisor.drain(&state);
     drop(stop_sweep);
     drop(stop_jobs);
     if let Ok(h) = scheduler {
@@ -145,7 +154,7 @@ fn process_setup() {
 /// programmatic) and fan-out sinks (`/events`, MCP), the definition registry's two agent
 /// sinks (programmatic, then attached), the vault channel's dedup and delivery marks, the
 /// `/health` hook of MCP sessions.
-pub fn build(config: Config) -> AppState {
+pub fn build(config: Config, durable: Durable) -> AppState {
     let auth = Auth::new(
         config.state_dir.clone(),
         config.parachute_home.clone(),
@@ -190,12 +199,18 @@ pub fn build(config: Config) -> AppState {
             config.parachute_home.clone(),
         ),
         poll_interval: config.def_poll_interval,
+        poll_backoff: config.poll_backoff,
     };
     let turn_events = SseHub::new("turn-events", config.sse_keepalive);
     // Turns go through the sandbox; it refuses them until the boot preflight installs
     // the bubblewrap launcher (spec 04 §5, §6).
     let sandbox = Sandbox::new();
     let credentials = Arc::new(crate::credentials::CredentialStore::new(&config.state_dir));
+    // The inbound journal (issue 13) also keeps the Telegram offsets.
+    let (lifecycle, journal) = (durable.lifecycle.clone(), durable.journal.clone());
+    if let Some(j) = &journal {
+        channels.set_offset_store(j.clone());
+    }
     let programmatic = crate::backend::programmatic::boot::build(
         &config,
         channels.clone(),
@@ -203,6 +218,7 @@ pub fn build(config: Config) -> AppState {
         turn_events.clone(),
         turn_launcher(&sandbox, &config.test),
         credentials.clone(),
+        durable,
     );
     channels.add_route(programmatic.clone());
     agent_defs.add_sink(programmatic.clone());
@@ -212,6 +228,8 @@ pub fn build(config: Config) -> AppState {
     let jobs = crate::jobs::JobService::new(channels.clone(), config.test.job_clock_offset_ms);
     let terminal = crate::terminal::TerminalService::new(config.terminal_stall);
     AppState {
+        lifecycle,
+        journal,
         terminal,
         jobs,
         tickets,

@@ -33,6 +33,10 @@ pub struct HealthHooks {
 
 pub struct AppState {
     pub config: Config,
+    /// Running or draining for a stop (issue 13).
+    pub lifecycle: Arc<crate::lifecycle::Lifecycle>,
+    /// The durable inbound journal (issue 13).
+    pub journal: Option<Arc<crate::journal::Journal>>,
     /// Shared so long-lived streams can re-validate their token (issue 11).
     pub auth: Arc<Auth>,
     pub channels: Arc<ChannelRegistry>,

@@ -8,10 +8,13 @@
 //! [ext] (spec 02 D8) The poll always runs (a no-op with no vaults), so vaults added later
 //! through the API are polled too. Ticks never overlap: the loop is one thread.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crate::util::backoff::{jitter_unit, Backoff, BackoffPolicy};
 
 use crate::auth::hub::HubOrigin;
 use crate::grants::GrantsClient;
@@ -34,6 +37,8 @@ pub struct DefVaults {
     pub hub: HubOrigin,
     /// `Config::def_poll_interval`.
     pub poll_interval: Duration,
+    /// `Config::poll_backoff`: per def-vault while its poll keeps failing.
+    pub poll_backoff: BackoffPolicy,
 }
 
 /// Spawn the boot + poll thread.
@@ -43,13 +48,52 @@ pub fn start(dv: DefVaults) -> JoinHandle<()> {
         .spawn(move || {
             boot(&dv);
             let interval = dv.poll_interval;
+            let mut backoffs = HashMap::new();
             loop {
                 std::thread::sleep(interval);
                 refresh_tokens(&dv);
-                dv.registry.load_all();
+                poll(&dv, &mut backoffs);
             }
         })
         .expect("spawn agent-defs thread")
+}
+
+/// One poll pass: every def-vault whose back-off allows it; one log line when a vault's
+/// poll starts failing and one when it works again (spec 06 §6, applied to the def poll).
+fn poll(dv: &DefVaults, backoffs: &mut HashMap<String, Backoff>) {
+    let vaults: Vec<String> = dv
+        .registry
+        .bindings()
+        .into_iter()
+        .map(|b| b.vault)
+        .collect();
+    backoffs.retain(|v, _| vaults.contains(v));
+    for vault in vaults {
+        let b = backoffs
+            .entry(vault.clone())
+            .or_insert_with(|| Backoff::new(dv.poll_backoff));
+        if !b.ready(Instant::now()) {
+            continue;
+        }
+        match dv.registry.try_load_vault(&vault) {
+            Ok(_) => {
+                if let Some(n) = b.succeeded() {
+                    log::info!("agent-defs: def-vault \"{vault}\" answers again (after {n} failed poll(s))");
+                }
+            }
+            Err(e) => {
+                let f = b.failed(Instant::now(), jitter_unit());
+                if f.first {
+                    log::warn!(
+                        "agent-defs: polling def-vault \"{vault}\" failed ({e}); backing off (next poll in {} ms, growing while it fails)",
+                        f.delay.as_millis()
+                    );
+                } else {
+                    log::debug!("agent-defs: def-vault \"{vault}\" still failing: {e}");
+                }
+            }
+        }
+    }
 }
 
 /// Resolve, bind, register triggers, load once.

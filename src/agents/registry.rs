@@ -390,17 +390,19 @@ impl DefRegistry {
 
     /// One vault's pass of [`Self::load_all`].
     pub fn load_vault(&self, vault: &str) -> usize {
+        self.try_load_vault(vault).unwrap_or_else(|e| {
+            log::warn!("agent-defs: {e} (skipping this def-vault this pass)");
+            0
+        })
+    }
+
+    /// [`Self::load_vault`] that hands the list failure back (the poll backs off on it).
+    pub fn try_load_vault(&self, vault: &str) -> Result<usize, String> {
         let _ops = self.ops.lock();
         let Some(store) = self.store(vault) else {
-            return 0;
+            return Ok(0);
         };
-        let notes = match store.list_defs() {
-            Ok(n) => n,
-            Err(e) => {
-                log::warn!("agent-defs: {e} (skipping this def-vault this pass)");
-                return 0;
-            }
-        };
+        let notes = store.list_defs().map_err(|e| e.to_string())?;
         if notes.len() < DEF_LIST_LIMIT {
             self.diff_removed(vault, &notes);
         } else {
@@ -410,7 +412,7 @@ impl DefRegistry {
                 notes.len()
             );
         }
-        notes.iter().filter(|n| self.instantiate(vault, n)).count()
+        Ok(notes.iter().filter(|n| self.instantiate(vault, n)).count())
     }
 
     /// Confirmed removals for notes gone from a confident list; rebuild the seen map.

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::gate;
 use crate::auth::Scope;
-use crate::channels::http_ui::HttpUiTransport;
+use crate::channels::http_ui::{HttpUiTransport, OperatorSendError};
 use crate::http::{ApiError, Req, Resp};
 use crate::state::AppState;
 
@@ -49,7 +49,11 @@ fn send(state: &AppState, req: &mut Req, ui: &HttpUiTransport) -> Result<Resp, A
             ))
         }
     };
-    ui.emit_operator(text)
-        .map_err(|e| ApiError::custom(500, json!({ "error": format!("Error: {e}") })))?;
+    ui.emit_operator(text).map_err(|e| match e {
+        OperatorSendError::Transport(e) => {
+            ApiError::custom(500, json!({ "error": format!("Error: {e}") }))
+        }
+        OperatorSendError::Refused(r) => super::unavailable::refused(&r),
+    })?;
     Ok(Resp::ok(&json!({"ok": true})))
 }

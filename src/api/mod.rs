@@ -20,6 +20,7 @@ pub mod open;
 pub mod security;
 pub mod terminal;
 pub mod test_hooks;
+pub mod unavailable;
 pub mod vault;
 
 use std::sync::Arc;

@@ -41,7 +41,14 @@ pub fn health(state: &AppState) -> Resp {
         .starting
         .load(std::sync::atomic::Ordering::Relaxed);
     let mut body = json!({
-        "status": if starting { "starting" } else { "ok" },
+        // [ext] issue 13: `draining` while a stop lets running turns finish.
+        "status": if state.lifecycle.draining() {
+            "draining"
+        } else if starting {
+            "starting"
+        } else {
+            "ok"
+        },
         "channels": channels,
         "total_clients": state.events.total(),
         "programmatic_agents": agents,
@@ -53,6 +60,10 @@ pub fn health(state: &AppState) -> Resp {
             deps.ok = false;
         }
         body["dependencies"] = json!(deps);
+    }
+    if let Some(j) = &state.journal {
+        let s = j.stats();
+        body["journal"] = json!({"pending": s.pending, "bytes": s.bytes});
     }
     Resp::ok(&body)
 }

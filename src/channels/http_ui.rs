@@ -32,6 +32,13 @@ use crate::util::{rand, time};
 
 pub const KIND: &str = "http-ui";
 
+/// Why `emit_operator` did not accept a message.
+#[derive(Debug)]
+pub enum OperatorSendError {
+    Transport(TransportError),
+    Refused(super::Refusal),
+}
+
 pub struct HttpUiTransport {
     name: String,
     ctx: Mutex<Option<ChannelContext>>,
@@ -84,26 +91,29 @@ impl HttpUiTransport {
     }
 
     /// An operator message from the page (`POST /api/channels/<own>/send`): recorded in
-    /// the ring and emitted through the routing fork. Fails while the transport is stopped.
-    pub fn emit_operator(&self, text: String) -> Result<(), TransportError> {
-        let ctx = self
-            .ctx
-            .lock()
-            .clone()
-            .ok_or_else(|| TransportError::Runtime("http-ui transport: not started".into()))?;
+    /// the ring and emitted through the routing fork. Fails while the transport is stopped,
+    /// and when the programmatic backend could not make the message durable (issue 13:
+    /// the page gets no 2xx for a message that is not journaled).
+    pub fn emit_operator(&self, text: String) -> Result<(), OperatorSendError> {
+        let ctx = self.ctx.lock().clone().ok_or_else(|| {
+            OperatorSendError::Transport(TransportError::Runtime(
+                "http-ui transport: not started".into(),
+            ))
+        })?;
         self.recent
             .push(&rand::uuid(), &text, "inbound", "operator", &[]);
         let meta = BTreeMap::from([
             ("source".to_string(), KIND.to_string()),
             ("ts".to_string(), time::now_iso()),
         ]);
-        ctx.emit(InboundMessage {
+        ctx.emit_checked(InboundMessage {
             channel: self.name.clone(),
             content: text,
             meta,
             source: KIND.into(),
             attachments: Vec::new(),
-        });
+        })
+        .map_err(OperatorSendError::Refused)?;
         Ok(())
     }
 

@@ -13,6 +13,8 @@ pub mod telegram;
 pub mod transport;
 pub mod vault;
 
-pub use registry::{Channel, ChannelRegistry, FanoutEvent, FanoutSink, InboundRoute};
+pub use registry::{
+    Channel, ChannelRegistry, FanoutEvent, FanoutSink, InboundRoute, OffsetStore, Refusal,
+};
 pub use sse_hub::SseHub;
 pub use transport::{ChannelContext, InboundMessage, Transport, TransportError};

@@ -23,6 +23,31 @@ pub trait InboundRoute: Send + Sync {
     /// True if the message was taken (queued as a turn, left in the durable queue, or
     /// buffered for an agent about to register). Nothing is fanned out then.
     fn take(&self, channel: &str, msg: &InboundMessage) -> bool;
+
+    /// Like [`InboundRoute::take`], for a backend that must make the message durable before
+    /// it counts as taken: `Err` means it is this backend's message but it was **not**
+    /// accepted (the transport must not acknowledge it).
+    fn offer(&self, channel: &str, msg: &InboundMessage) -> Result<bool, Refusal> {
+        Ok(self.take(channel, msg))
+    }
+}
+
+/// Why a backend refused a message it owns (issue 13): nothing was accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The daemon is stopping: try again after the restart.
+    Draining,
+    /// The message could not be made durable (journal write failed).
+    Unavailable(String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Draining => f.write_str("the daemon is shutting down; retry shortly"),
+            Refusal::Unavailable(why) => write!(f, "message not accepted: {why}"),
+        }
+    }
 }
 
 /// What fan-out delivers to session streams.
@@ -49,6 +74,24 @@ pub struct ChannelRegistry {
     sinks: RwLock<Vec<Arc<dyn FanoutSink>>>,
     on_delivered: RwLock<Vec<DeliveredHook>>,
     me: RwLock<Weak<ChannelRegistry>>,
+    offsets: RwLock<Option<Arc<dyn OffsetStore>>>,
+}
+
+/// Where transports keep a durable read position (the Telegram update offset, issue 13).
+pub trait OffsetStore: Send + Sync {
+    fn load(&self, channel: &str) -> Option<i64>;
+    /// Durable when it returns `Ok`.
+    fn save(&self, channel: &str, next: i64) -> Result<(), String>;
+}
+
+impl OffsetStore for crate::journal::Journal {
+    fn load(&self, channel: &str) -> Option<i64> {
+        self.offset(channel)
+    }
+
+    fn save(&self, channel: &str, next: i64) -> Result<(), String> {
+        self.set_offset(channel, next).map_err(|e| e.to_string())
+    }
 }
 
 impl ChannelRegistry {
@@ -127,6 +170,15 @@ impl ChannelRegistry {
         }
     }
 
+    /// Installs the durable offset store (the inbound journal) at boot.
+    pub fn set_offset_store(&self, store: Arc<dyn OffsetStore>) {
+        *self.offsets.write() = Some(store);
+    }
+
+    pub fn offset_store(&self) -> Option<Arc<dyn OffsetStore>> {
+        self.offsets.read().clone()
+    }
+
     pub fn add_route(&self, route: Arc<dyn InboundRoute>) {
         self.routes.write().push(route);
     }
@@ -142,9 +194,20 @@ impl ChannelRegistry {
     /// The routing fork of spec 05 §0.3 for one inbound message on `channel`; returns how
     /// many session streams received it (0 when a backend took it).
     pub fn emit(&self, channel: &str, msg: InboundMessage) -> usize {
+        self.emit_checked(channel, msg).unwrap_or_else(|refusal| {
+            log::warn!("channel {channel}: inbound message not accepted: {refusal}");
+            0
+        })
+    }
+
+    /// [`ChannelRegistry::emit`] for transports that acknowledge only what was accepted:
+    /// a backend's refusal comes back instead of being logged (nothing is fanned out).
+    pub fn emit_checked(&self, channel: &str, msg: InboundMessage) -> Result<usize, Refusal> {
         let routes = self.routes.read().clone();
-        if routes.iter().any(|r| r.take(channel, &msg)) {
-            return 0;
+        for r in &routes {
+            if r.offer(channel, &msg)? {
+                return Ok(0);
+            }
         }
         let event = FanoutEvent::Message(
             json!({ "content": msg.content, "meta": msg.meta, "source": msg.source }),
@@ -155,7 +218,7 @@ impl ChannelRegistry {
                 hook(channel, &msg);
             }
         }
-        delivered
+        Ok(delivered)
     }
 
     /// `permission_verdict` to the channel's session streams (never to backends).

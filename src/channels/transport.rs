@@ -88,6 +88,21 @@ impl ChannelContext {
         }
     }
 
+    /// [`ChannelContext::emit`] that reports a backend's refusal (the caller must not
+    /// acknowledge the message then).
+    pub fn emit_checked(&self, mut msg: InboundMessage) -> Result<usize, super::Refusal> {
+        msg.channel = self.channel.clone();
+        match self.registry.upgrade() {
+            Some(reg) => reg.emit_checked(&self.channel, msg),
+            None => Ok(0),
+        }
+    }
+
+    /// The durable offset store, when the daemon has one.
+    pub fn offset_store(&self) -> Option<std::sync::Arc<dyn super::OffsetStore>> {
+        self.registry.upgrade()?.offset_store()
+    }
+
     pub fn emit_permission_verdict(&self, request_id: &str, behavior: &str) {
         if let Some(reg) = self.registry.upgrade() {
             reg.emit_permission_verdict(&self.channel, request_id, behavior);

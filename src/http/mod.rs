@@ -46,9 +46,11 @@ impl HttpServer {
         max_body_bytes: u64,
     ) -> Result<tiny_http::Server, String> {
         let nofile = limits::raise_nofile_limit();
+        limits::return_large_buffers_to_os();
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))
             .map_err(|e| format!("cannot bind 127.0.0.1:{port}: {e}"))?;
         set_nodelay(&listener);
+        deepen_backlog(&listener);
         let limits = limits::server_limits(http, max_body_bytes, nofile);
         log::debug!("http: limits {limits:?}");
         tiny_http::Server::from_listener_with_limits(listener, None, limits)
@@ -120,6 +122,21 @@ fn set_nodelay(listener: &std::net::TcpListener) {
     if rc != 0 {
         log::debug!(
             "http: TCP_NODELAY not set: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// A deep accept queue: std listens with a backlog of 128, and a burst of connections
+/// (reconnecting clients, a flood next to the hub's proxy) beyond it has its SYNs dropped,
+/// which costs a legitimate client a 1 s retransmit. The kernel caps the value at
+/// `net.core.somaxconn`. Best effort.
+fn deepen_backlog(listener: &std::net::TcpListener) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: listen(2) on our own bound, listening socket only resizes its queue.
+    if unsafe { libc::listen(listener.as_raw_fd(), 4096) } != 0 {
+        log::debug!(
+            "http: accept backlog not raised: {}",
             std::io::Error::last_os_error()
         );
     }

@@ -28,6 +28,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::channels::ChannelRegistry;
+use crate::util::backoff::{jitter_unit, Backoff, BackoffPolicy};
 pub use job::Job;
 pub use runner::Runner;
 pub use store::JobStore;
@@ -69,19 +70,50 @@ impl JobService {
     }
 
     /// The `job-scheduler` thread: one tick per interval until `stop` fires or is dropped.
+    /// While loading keeps failing, ticks skip loading for a growing cooldown
+    /// (`backoff`, spec 06 §6), logged once when it starts and once when it ends.
     pub fn spawn_scheduler(
         self: &Arc<Self>,
         interval: Duration,
+        backoff: BackoffPolicy,
         stop: Receiver<()>,
     ) -> std::io::Result<JoinHandle<()>> {
         let runner = self.runner.clone();
+        let mut backoff = Backoff::new(backoff);
         std::thread::Builder::new()
             .name("job-scheduler".into())
             .spawn(move || loop {
                 match stop.recv_timeout(interval) {
-                    Err(RecvTimeoutError::Timeout) => runner.tick(),
+                    Err(RecvTimeoutError::Timeout) => guarded_tick(&runner, &mut backoff),
                     _ => return,
                 }
             })
+    }
+}
+
+fn guarded_tick(runner: &Runner, backoff: &mut Backoff) {
+    if !backoff.ready(std::time::Instant::now()) {
+        return;
+    }
+    match runner.try_tick() {
+        Ok(()) => {
+            if let Some(n) = backoff.succeeded() {
+                log::info!("jobs: loading jobs works again (after {n} failed attempt(s))");
+            }
+        }
+        Err(e) => {
+            let f = backoff.failed(std::time::Instant::now(), jitter_unit());
+            if f.first {
+                log::warn!(
+                    "jobs: cannot load jobs ({e}); backing off (next attempt in {} ms, growing while it fails)",
+                    f.delay.as_millis()
+                );
+            } else {
+                log::debug!(
+                    "jobs: still cannot load jobs ({e}); next attempt in {} ms",
+                    f.delay.as_millis()
+                );
+            }
+        }
     }
 }

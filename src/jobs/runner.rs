@@ -74,16 +74,17 @@ impl Runner {
         (self.now)()
     }
 
-    /// One scheduler tick (§1.8 steps 1–4).
+    /// One scheduler tick (§1.8 steps 1–4); a load failure is logged.
     pub fn tick(&self) {
+        if let Err(e) = self.try_tick() {
+            log::warn!("jobs: tick skipped, cannot load jobs: {e}");
+        }
+    }
+
+    /// One tick; `Err` when the jobs could not be loaded (nothing fired).
+    pub fn try_tick(&self) -> Result<(), String> {
         let now = self.now();
-        let jobs = match (self.load)() {
-            Ok(jobs) => jobs,
-            Err(e) => {
-                log::warn!("jobs: tick skipped, cannot load jobs: {e}");
-                return;
-            }
-        };
+        let jobs = (self.load)()?;
         let due: Vec<Job> = {
             let mut mem = self.memory.lock();
             let keys: HashSet<&str> = jobs.iter().map(Job::key).collect();
@@ -115,6 +116,7 @@ impl Runner {
         for job in due {
             self.fire_claimed(job, now);
         }
+        Ok(())
     }
 
     /// Fire one job at `at` (§1.8 "Fire"); `None` if it is already in flight.

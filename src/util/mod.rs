@@ -2,6 +2,7 @@
 //! writes, random tokens, constant-time comparison. Everything here is pure or touches
 //! only the file it is given.
 
+pub mod backoff;
 pub mod client;
 pub mod fsx;
 pub mod rand;

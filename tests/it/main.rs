@@ -15,6 +15,7 @@ mod foundation_boot;
 mod foundation_http;
 mod hostile;
 mod jobs;
+mod journal;
 mod mcp;
 mod ops;
 mod real_claude;

@@ -15,7 +15,7 @@ use crate::util::fsx::PRIVATE_FILE;
 pub const MAX_ATTACHMENTS: usize = 20;
 
 /// One inbound attachment reference (untrusted).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AttachmentRef {
     pub path: String,
     pub mime_type: String,

@@ -41,6 +41,7 @@ pub fn build(
     events: Arc<dyn TurnEventSink>,
     launcher: Arc<dyn Launcher>,
     credentials: Arc<CredentialStore>,
+    durable: super::durable::Durable,
 ) -> Arc<ProgrammaticService> {
     let daemon_env = crate::config::process_env();
     let path_var = daemon_env
@@ -95,6 +96,7 @@ pub fn build(
         engine,
         host: Arc::new(host),
         hub: events,
+        durable,
     });
     let protected = ProtectedPaths::new(
         &config.state_dir,

@@ -9,6 +9,7 @@ pub mod argv;
 pub mod attachments;
 pub mod boot;
 pub mod daemon_host;
+pub mod durable;
 pub mod env;
 pub mod events;
 pub mod grants;

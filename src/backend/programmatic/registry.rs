@@ -14,9 +14,11 @@ use std::sync::Arc;
 use crossbeam_channel::{unbounded, Sender};
 use parking_lot::{Mutex, RwLock};
 
+use super::durable::{Admit, Begin, TurnEnd};
 use super::turn_report::{log_line, TurnOutcome};
-use super::worker::{process, QueuedMessage, WorkerCtx};
+use super::worker::{give_up, process, QueuedMessage, WorkerCtx};
 use crate::agents::spec::AgentSpec;
+use crate::channels::Refusal;
 
 /// Pending-buffer capacity per expected channel (spec 03 §5.3).
 pub const PENDING_CAP: usize = 50;
@@ -25,6 +27,8 @@ struct SlotState {
     busy: AtomicBool,
     waiting: AtomicUsize,
     cancelled: AtomicBool,
+    /// The worker thread is running (cleared when it ends; the watchdog checks it).
+    alive: AtomicBool,
 }
 
 struct Slot {
@@ -100,6 +104,10 @@ impl ProgrammaticRegistry {
         inner.expected.remove(&channel);
         let replay = inner.pending.remove(&channel).unwrap_or_default();
         let slot = &inner.by_channel[&channel];
+        // Journaled messages first (boot replay, then those accepted while expected).
+        for m in self.ctx.durable.replay(&channel) {
+            Self::push(slot, m);
+        }
         for m in replay {
             Self::push(slot, m);
         }
@@ -111,6 +119,7 @@ impl ProgrammaticRegistry {
             busy: AtomicBool::new(false),
             waiting: AtomicUsize::new(0),
             cancelled: AtomicBool::new(false),
+            alive: AtomicBool::new(true),
         });
         let spec = Arc::new(RwLock::new(spec));
         let (ctx, st, sp) = (self.ctx.clone(), state.clone(), spec.clone());
@@ -118,36 +127,67 @@ impl ProgrammaticRegistry {
         // A slot serves one agent name for its whole life: take its counters once.
         let counters = crate::metrics::metrics().agent(&sp.read().name);
         let spawned = std::thread::Builder::new().name(name).spawn(move || {
+            struct Alive(Arc<SlotState>);
+            impl Drop for Alive {
+                fn drop(&mut self) {
+                    self.0.alive.store(false, Ordering::SeqCst);
+                }
+            }
+            let _alive = Alive(st.clone());
             while let Ok(msg) = rx.recv() {
-                if st.cancelled.load(Ordering::SeqCst) {
-                    continue; // deregistered: queued messages are discarded
-                }
-                st.busy.store(true, Ordering::SeqCst);
-                st.waiting.fetch_sub(1, Ordering::SeqCst);
-                let current = sp.read().clone();
-                let started = std::time::Instant::now();
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    process(&ctx, &current, &msg)
-                }));
-                match r {
-                    Ok(report) => {
-                        let took = started.elapsed();
-                        counters.record(report.outcome.as_str(), took);
-                        let channel = current.wake_channel();
-                        log::info!("{}", log_line(channel, &current.name, &report, took));
-                    }
-                    Err(_) => {
-                        counters.record(TurnOutcome::Failed.as_str(), started.elapsed());
-                        log::error!("agent {}: turn worker panicked; continuing", current.name);
-                    }
-                }
-                st.busy.store(false, Ordering::SeqCst);
+                Self::work(&ctx, &st, &sp, &counters, msg);
             }
         });
         if let Err(e) = spawned {
+            state.alive.store(false, Ordering::SeqCst);
             log::error!("could not start a turn worker: {e}");
         }
         Slot { spec, tx, state }
+    }
+
+    /// One dequeued message on the worker thread.
+    fn work(
+        ctx: &WorkerCtx,
+        st: &SlotState,
+        sp: &RwLock<AgentSpec>,
+        counters: &crate::metrics::AgentTurns,
+        msg: QueuedMessage,
+    ) {
+        let current = sp.read().clone();
+        let channel = current.wake_channel().to_string();
+        let begin = ctx.durable.begin(&channel, &msg);
+        if begin == Begin::Leave {
+            st.waiting.fetch_sub(1, Ordering::SeqCst);
+            return; // stopping: the message stays journaled
+        }
+        if st.cancelled.load(Ordering::SeqCst) {
+            st.waiting.fetch_sub(1, Ordering::SeqCst);
+            ctx.durable
+                .discard(&msg, "its agent was deregistered before the turn ran");
+            return; // deregistered: queued messages are discarded
+        }
+        st.busy.store(true, Ordering::SeqCst);
+        st.waiting.fetch_sub(1, Ordering::SeqCst);
+        let started = std::time::Instant::now();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &begin {
+            Begin::GiveUp(reason) => give_up(ctx, &current, &msg, reason),
+            _ => process(ctx, &current, &msg),
+        }));
+        let end = match r {
+            Ok(report) => {
+                let took = started.elapsed();
+                counters.record(report.outcome.as_str(), took);
+                log::info!("{}", log_line(&channel, &current.name, &report, took));
+                TurnEnd::of(&report)
+            }
+            Err(_) => {
+                counters.record(TurnOutcome::Failed.as_str(), started.elapsed());
+                log::error!("agent {}: turn worker panicked; continuing", current.name);
+                TurnEnd::Failed("the turn worker panicked".into())
+            }
+        };
+        ctx.durable.end(&msg, end);
+        st.busy.store(false, Ordering::SeqCst);
     }
 
     fn push(slot: &Slot, msg: QueuedMessage) {
@@ -193,24 +233,69 @@ impl ProgrammaticRegistry {
         inner.pending.remove(channel);
     }
 
-    /// The routing fork's programmatic branch (spec 03 §5.2 steps 2–3): enqueue for the
-    /// channel's agent, or buffer for an expected channel. False when neither applies.
+    /// [`ProgrammaticRegistry::offer`] without a dedup key, refusals counted as not taken.
     pub fn route(&self, channel: &str, msg: QueuedMessage) -> bool {
+        self.offer(channel, msg, None).unwrap_or(false)
+    }
+
+    /// The routing fork's programmatic branch (spec 03 §5.2 steps 2–3): journal the
+    /// message (issue 13), then enqueue it for the channel's agent, or keep it for an
+    /// expected channel (journaled: in the journal's replay set; else the pending buffer).
+    /// `Ok(false)` when neither applies; a duplicate `key` is taken and dropped.
+    pub fn offer(
+        &self,
+        channel: &str,
+        mut msg: QueuedMessage,
+        key: Option<&str>,
+    ) -> Result<bool, Refusal> {
         let mut inner = self.inner.lock();
+        let agent = match inner.by_channel.get(channel) {
+            Some(slot) => slot.spec.read().name.clone(),
+            None if inner.expected.contains(channel) => String::new(),
+            None => return Ok(false),
+        };
+        match self.ctx.durable.accept(channel, &agent, key, &msg)? {
+            Admit::Duplicate => return Ok(true),
+            Admit::Fresh(ticket) => msg.ticket = ticket,
+        }
         if let Some(slot) = inner.by_channel.get(channel) {
             Self::push(slot, msg);
-            return true;
+            return Ok(true);
         }
-        if inner.expected.contains(channel) {
+        if let Some(t) = &msg.ticket {
+            self.ctx.durable.defer(t);
+            return Ok(true);
+        }
+        {
             let buf = inner.pending.entry(channel.to_string()).or_default();
             if buf.len() >= PENDING_CAP {
                 buf.pop_front();
                 log::warn!("channel {channel}: pending buffer full, dropped the oldest message");
             }
             buf.push_back(msg);
-            return true;
         }
-        false
+        Ok(true)
+    }
+
+    /// Turns running now (the drain waits for them).
+    pub fn running(&self) -> usize {
+        self.inner
+            .lock()
+            .by_channel
+            .values()
+            .filter(|s| s.state.busy.load(Ordering::SeqCst))
+            .count()
+    }
+
+    /// Every registered agent's worker thread is running (the systemd watchdog's check).
+    pub fn workers_alive(&self) -> Result<(), String> {
+        let inner = self.inner.lock();
+        for (ch, slot) in &inner.by_channel {
+            if !slot.state.alive.load(Ordering::SeqCst) {
+                return Err(format!("the turn worker of channel {ch} is not running"));
+            }
+        }
+        Ok(())
     }
 
     /// Name of the agent serving `channel`.

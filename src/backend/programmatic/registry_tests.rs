@@ -101,6 +101,7 @@ fn fixture(host: MemHost) -> Fixture {
         engine,
         host: host.clone(),
         hub: hub.clone(),
+        durable: Default::default(),
     });
     Fixture {
         _dir: dir,

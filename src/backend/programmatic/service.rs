@@ -11,7 +11,7 @@ use super::registry::ProgrammaticRegistry;
 use super::worker::{self, QueuedMessage};
 use crate::agents::sink::AgentSink;
 use crate::agents::spec::{is_slug, AgentSpec, Backend};
-use crate::channels::{InboundMessage, InboundRoute};
+use crate::channels::{InboundMessage, InboundRoute, Refusal};
 use crate::sandbox::exposure::ProtectedPaths;
 
 pub struct ProgrammaticService {
@@ -145,6 +145,12 @@ impl ProgrammaticService {
 
 impl InboundRoute for ProgrammaticService {
     fn take(&self, channel: &str, msg: &InboundMessage) -> bool {
+        // A refusal still owns the message: it must not fall through to fan-out.
+        self.offer(channel, msg).unwrap_or(true)
+    }
+
+    /// Journals the message before it counts as taken (issue 13).
+    fn offer(&self, channel: &str, msg: &InboundMessage) -> Result<bool, Refusal> {
         let mut queued = QueuedMessage::from_meta(&msg.content, &msg.meta);
         queued.attachments = msg
             .attachments
@@ -155,7 +161,8 @@ impl InboundRoute for ProgrammaticService {
                 filename: a.filename.clone(),
             })
             .collect();
-        self.registry.route(channel, queued)
+        let key = super::durable::message_key(msg);
+        self.registry.offer(channel, queued, key.as_deref())
     }
 }
 

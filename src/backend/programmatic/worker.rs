@@ -18,6 +18,7 @@ use serde_json::json;
 
 use super::argv::SessionChoice;
 use super::attachments::{self, AttachmentRef};
+use super::durable::{Durable, Ticket, ABANDONED};
 use super::events::TurnEvent;
 use super::host::{Outbound, TurnHost};
 use super::hub::TurnEventSink;
@@ -31,8 +32,9 @@ use crate::agents::spec::{AgentSpec, ThreadMode};
 use crate::util::fsx;
 use crate::util::time::now_iso;
 
-/// One inbound message waiting for its agent (spec 03 §5.2).
-#[derive(Debug, Clone, PartialEq)]
+/// One inbound message waiting for its agent (spec 03 §5.2). Serialised into the inbound
+/// journal as is (the ticket is the journal's own bookkeeping).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QueuedMessage {
     pub content: String,
     /// `meta.note_id` of the inbound note.
@@ -44,6 +46,9 @@ pub struct QueuedMessage {
     pub attachments: Vec<AttachmentRef>,
     /// `meta.chat_id` (telegram): where the reply goes.
     pub chat_id: Option<String>,
+    /// Its journal record and attempt (issue 13); `None` when not journaled.
+    #[serde(skip)]
+    pub ticket: Option<Ticket>,
 }
 
 impl QueuedMessage {
@@ -56,6 +61,7 @@ impl QueuedMessage {
             delegation_depth: 0,
             attachments: Vec::new(),
             chat_id: None,
+            ticket: None,
         }
     }
 
@@ -70,6 +76,7 @@ impl QueuedMessage {
             delegation_depth: notes::parse_depth(meta.get("delegation_depth").map(String::as_str)),
             attachments: Vec::new(),
             chat_id: get("chat_id"),
+            ticket: None,
         }
     }
 }
@@ -79,6 +86,8 @@ pub struct WorkerCtx {
     pub engine: EngineConfig,
     pub host: Arc<dyn TurnHost>,
     pub hub: Arc<dyn TurnEventSink>,
+    /// The inbound journal and the stop state (issue 13).
+    pub durable: Durable,
 }
 
 const LOCAL_SESSION_FILE: &str = "session.json";
@@ -205,6 +214,10 @@ pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) -> TurnRe
         }
     };
 
+    let attempt = msg.ticket.as_ref().map_or(1, |t| t.attempt);
+    if attempt > 1 {
+        publish(&TurnEvent::Retry { attempt });
+    }
     let attempts = std::cell::Cell::new(0);
     let run = match early_failure {
         Some(reason) => Run::Done(TurnResult::failed(reason, false)),
@@ -217,6 +230,17 @@ pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) -> TurnRe
             }
         }
     };
+    if ctx.durable.lifecycle.abandoned() {
+        log::warn!(
+            "agent {}: turn stopped at shutdown; the message stays journaled for the next start",
+            spec.name
+        );
+        return TurnReport {
+            outcome: TurnOutcome::Failed,
+            attempts: attempts.get(),
+            reason: Some(ABANDONED.to_string()),
+        };
+    }
 
     let mut failure = None;
     let (ok, reply_id, thread_id) = match run {
@@ -296,6 +320,25 @@ pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) -> TurnRe
         outcome,
         attempts: attempts.get(),
         reason: failure,
+    }
+}
+
+/// A journaled message that will not run again (attempt limit or age cut-off): failed
+/// where a failure of this channel goes (turn event, failure text to the channel) and
+/// the delegating agent called back, without starting a turn.
+pub fn give_up(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage, reason: &str) -> TurnReport {
+    let channel = spec.wake_channel().to_string();
+    log::error!(
+        "agent {}: message failed without a turn: {reason}",
+        spec.name
+    );
+    let turn_thread_id = crate::util::rand::uuid();
+    fail(ctx, &channel, msg, &turn_thread_id, reason);
+    callback(ctx, &channel, msg, false, None, &turn_thread_id);
+    TurnReport {
+        outcome: TurnOutcome::Failed,
+        attempts: 0,
+        reason: Some(reason.to_string()),
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::api::fakes_path;
 use crate::support::daemon::{Daemon, DaemonBuilder};
 use crate::support::fake_vault::{FakeVault, Verb};
-use crate::support::hub::{FakeHub, OPERATOR_TOKEN};
+use crate::support::hub::FakeHub;
 
 /// The fake hub, with the grants the tests' agent `m` has: one approved service grant
 /// (with material) and one pending vault grant.
@@ -37,23 +37,11 @@ fn start_def_daemon(fv: &FakeVault, hub: &FakeHub) -> Daemon {
     let b = DaemonBuilder::new()
         .env("PATH", &fakes_path())
         .hub(&hub.origin)
-        .env("PARACHUTE_VAULT_URL", &fv.url());
-    let dir = b.state_dir();
-    std::fs::create_dir_all(&dir).unwrap();
+        .env("PARACHUTE_VAULT_URL", &fv.url())
+        .def_vault(&fv.url(), FakeVault::TOKEN);
     std::fs::write(
-        dir.join("credentials.json"),
+        b.state_dir().join("credentials.json"),
         json!({"claude": {"default": "sk-ant-oat01-fake"}}).to_string(),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("agent-vaults.json"),
-        json!({"vaults": [{"vault": "default", "vaultUrl": fv.url(), "token": FakeVault::TOKEN}]})
-            .to_string(),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.parent().unwrap().join("home/.parachute/operator.token"),
-        OPERATOR_TOKEN,
     )
     .unwrap();
     b.start()

@@ -1,6 +1,7 @@
 //! Operating the daemon like a service (issue 14): the hub manifest, `services.json`
 //! advertising, logs, `/metrics`, `doctor`, per-agent limits, CORS, backoff, README.
 
+mod backoff;
 mod doctor;
 mod limits;
 mod logs;

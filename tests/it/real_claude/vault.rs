@@ -12,13 +12,14 @@ use serde_json::{json, Value};
 use super::*;
 use crate::support::fake_anthropic::FakeAnthropic;
 use crate::support::fake_vault::FakeVault;
-use crate::support::hub::{FakeHub, OPERATOR_TOKEN};
+use crate::support::hub::FakeHub;
 
 fn start(claude: &Path, fv: &FakeVault, hub: &FakeHub, api: &FakeAnthropic) -> Daemon {
     let b = DaemonBuilder::new()
         .env("PATH", &path_with(claude))
         .hub(&hub.origin)
-        .env("PARACHUTE_VAULT_URL", &fv.url());
+        .env("PARACHUTE_VAULT_URL", &fv.url())
+        .def_vault(&fv.url(), FakeVault::TOKEN);
     let dir = b.state_dir();
     write_credentials(&dir, api, &[]);
     // the agent the callbacks go to (a plain vault channel on the same vault)
@@ -27,17 +28,6 @@ fn start(claude: &Path, fv: &FakeVault, hub: &FakeHub, api: &FakeAnthropic) -> D
         json!({"channels": [{"name": "boss", "transport": "vault", "config": {
             "vault": "default", "vaultUrl": fv.url(), "token": FakeVault::TOKEN}}]})
         .to_string(),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("agent-vaults.json"),
-        json!({"vaults": [{"vault": "default", "vaultUrl": fv.url(), "token": FakeVault::TOKEN}]})
-            .to_string(),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.parent().unwrap().join("home/.parachute/operator.token"),
-        OPERATOR_TOKEN,
     )
     .unwrap();
     b.start()

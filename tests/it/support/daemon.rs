@@ -77,6 +77,22 @@ impl DaemonBuilder {
         self.env("PARACHUTE_HUB_ORIGIN", origin)
     }
 
+    /// Binds `vault_url` as the daemon's `default` def-vault (`agent-vaults.json` with
+    /// `token`) and gives it the operator token the fake hub accepts for minting.
+    pub fn def_vault(self, vault_url: &str, token: &str) -> Self {
+        let dir = self.state_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let vaults = serde_json::json!({"vaults": [
+            {"vault": "default", "vaultUrl": vault_url, "token": token}]});
+        std::fs::write(dir.join("agent-vaults.json"), vaults.to_string()).unwrap();
+        std::fs::write(
+            self.tmp.path().join("home/.parachute/operator.token"),
+            super::hub::OPERATOR_TOKEN,
+        )
+        .unwrap();
+        self
+    }
+
     /// The state dir the daemon will use (to pre-seed files before start).
     pub fn state_dir(&self) -> PathBuf {
         self.tmp.path().join("state")
@@ -139,6 +155,12 @@ impl DaemonBuilder {
             ("PORT".to_string(), port.to_string()),
             ("RUST_LOG".to_string(), "debug".to_string()),
             ("PARACHUTE_AGENT_TEST_HOOKS".to_string(), "1".to_string()),
+            // A stop waits for running turns this long (the default 20 s would make every
+            // test that ends with a hanging turn wait); the journal tests set their own.
+            (
+                "PARACHUTE_AGENT_STOP_GRACE_SECS".to_string(),
+                "2".to_string(),
+            ),
         ];
         if !bwrap_usable() {
             env.push((
@@ -360,6 +382,22 @@ impl Daemon {
         if self.child.is_some() {
             self.terminate();
         }
+        self.child = Some(spawn(&self.env, &self.args, self.tmp.path()));
+        self.wait_healthy();
+    }
+
+    /// `kill -9`: the daemon dies without any shutdown step.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the daemon again (same port, state dir, environment) after it died or was
+    /// stopped; waits for `/health`.
+    pub fn respawn(&mut self) {
+        assert!(self.child.is_none(), "still running");
         self.child = Some(spawn(&self.env, &self.args, self.tmp.path()));
         self.wait_healthy();
     }

@@ -35,7 +35,11 @@ fn setup_with(fv: &FakeVault, b: DaemonBuilder) -> Daemon {
     ]});
     std::fs::create_dir_all(b.state_dir()).unwrap();
     std::fs::write(b.state_dir().join("channels.json"), channels.to_string()).unwrap();
-    b.start()
+    let d = b.start();
+    // channels start just after /health first answers
+    crate::journal::wait_channel(&d, "eng");
+    crate::journal::wait_channel(&d, "ops");
+    d
 }
 
 /// The per-vault inbound trigger of spec 02 §4.6, pointed at this daemon.

@@ -119,7 +119,7 @@ pub(crate) fn read_length<R: Read>(
     n: usize,
     budget: &mut Budget,
 ) -> Result<Vec<u8>, BodyError> {
-    let mut out = Vec::with_capacity(n.min(STEP));
+    let mut out = Vec::new();
     append(src, &mut out, n, budget)?;
     Ok(out)
 }
@@ -134,8 +134,14 @@ fn append<R: Read>(
     let mut buf = [0u8; STEP];
     while n > 0 {
         let want = n.min(STEP);
-        if !budget.grow(want) {
-            return Err(BodyError::Busy);
+        // The budget covers the buffer's capacity (what is really allocated), grown by
+        // doubling as bytes arrive.
+        if out.len() + want > out.capacity() {
+            let new_cap = (out.capacity() * 2).max(out.len() + want);
+            if !budget.grow(new_cap - out.capacity()) {
+                return Err(BodyError::Busy);
+            }
+            out.reserve_exact(new_cap - out.len());
         }
         let got = src.read(&mut buf[..want])?;
         if got == 0 {
