@@ -111,8 +111,13 @@ impl<W: Write + Send> Iterator for SequentialWriterBuilder<W> {
 }
 
 impl<R: Read + Send> SequentialReader<R> {
-    /// parachute-agent patch: the reader, when it is this one's turn.
-    pub fn get_ref(&self) -> Option<&R> {
+    /// parachute-agent patch: the reader, once it is this one's turn (waits for the
+    /// previous reader to be dropped; `None` if it never will be).
+    pub fn get_ref(&mut self) -> Option<&R> {
+        if let SequentialReaderInner::Waiting(ref recv) = self.inner {
+            let reader = recv.recv().ok()?;
+            self.inner = SequentialReaderInner::MyTurn(reader);
+        }
         match self.inner {
             SequentialReaderInner::MyTurn(ref reader) => Some(reader),
             _ => None,
