@@ -171,9 +171,9 @@ impl Slots {
     }
 }
 
-/// A cheap shape check run before hashing or any crypto: three non-empty base64url
-/// segments within `max_len` bytes. What fails it goes straight to the full check, which
-/// refuses it with its usual message and never reaches the cache.
+/// A cheap shape check run on a cache miss before any signature work: three non-empty
+/// base64url segments within `max_len` bytes. What fails it goes straight to the full
+/// check, which refuses it with its usual message and never reaches the cache.
 pub fn looks_like_jws(token: &str, max_len: usize) -> bool {
     if token.len() > max_len {
         return false;

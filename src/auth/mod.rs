@@ -137,9 +137,6 @@ impl Auth {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::new("invalid token"));
         }
-        if !cache::looks_like_jws(token, MAX_TOKEN_BYTES) {
-            return self.verify(token).map(|v| v.principal);
-        }
         let key = cache::hash(token);
         if let Some(hit) = self.cache.get(&key) {
             match self.recheck(&hit) {
@@ -149,6 +146,11 @@ impl Auth {
                 Err(e) => return Err(e),
                 Ok(false) => self.cache.remove(&key),
             }
+        }
+        // A miss: what is not even shaped like a JWS is refused by the full check (cheaply,
+        // before any signature work) and never reaches the cache.
+        if !cache::looks_like_jws(token, MAX_TOKEN_BYTES) {
+            return self.verify(token).map(|v| v.principal);
         }
         let verified = self.verify(token)?;
         let principal = verified.principal.clone();

@@ -22,6 +22,9 @@ pub struct Job {
     pub created_at: String,
     pub last_run_at: Option<String>,
     pub last_status: Option<String>,
+    /// Optional thread-routing subject (spec 06 §6): stored in the job's metadata and
+    /// stamped as `metadata.subject` on every inbound note the job fires.
+    pub subject: Option<String>,
 }
 
 fn non_empty(v: Option<&Value>) -> Option<String> {
@@ -68,6 +71,7 @@ impl Job {
                 .to_string(),
             last_run_at: non_empty(meta.get("lastRunAt")),
             last_status: non_empty(meta.get("lastStatus")),
+            subject: non_empty(meta.get("subject")),
         })
     }
 
@@ -88,6 +92,9 @@ impl Job {
         if let Some(v) = &self.last_status {
             m.insert("lastStatus".into(), v.clone().into());
         }
+        if let Some(v) = &self.subject {
+            m.insert("subject".into(), v.clone().into());
+        }
         m
     }
 
@@ -106,7 +113,7 @@ impl Job {
     /// vault merges metadata and empty strings read back as absent.
     pub fn replace_body(&self) -> Value {
         let mut m = self.note_metadata();
-        for key in ["tz", "lastRunAt", "lastStatus"] {
+        for key in ["tz", "lastRunAt", "lastStatus", "subject"] {
             m.entry(key.to_string()).or_insert_with(|| "".into());
         }
         json!({"content": self.message, "metadata": m, "force": true})
@@ -136,6 +143,9 @@ impl Job {
         }
         if let Some(v) = &self.last_status {
             m.insert("lastStatus".into(), v.clone().into());
+        }
+        if let Some(v) = &self.subject {
+            m.insert("subject".into(), v.clone().into());
         }
         m
     }
@@ -224,6 +234,7 @@ mod tests {
             created_at: "2026-06-17T00:00:00.000Z".into(),
             last_run_at: None,
             last_status: None,
+            subject: None,
         };
         let b = j.create_body();
         assert_eq!(b["path"], "Channels/eng/jobs/daily-run");

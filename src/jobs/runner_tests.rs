@@ -31,6 +31,7 @@ fn job(id: &str, cron: &str) -> Job {
         created_at: String::new(),
         last_run_at: None,
         last_status: None,
+        subject: None,
     }
 }
 

@@ -127,13 +127,18 @@ impl JobStore {
     /// A fire (§1.9): the job's message as an inbound note from `runner:<slug>` in its
     /// channel's vault; the vault trigger, not this call, wakes the agent.
     pub fn fire(&self, job: &Job) -> Result<(), String> {
+        let extras: Vec<(String, String)> = job
+            .subject
+            .iter()
+            .map(|s| ("subject".to_string(), s.clone()))
+            .collect();
         let ch = self.channels.get(&job.channel);
         let transport = ch
             .as_ref()
             .and_then(|c| VaultTransport::of(c.transport.as_ref()))
             .ok_or_else(|| format!("channel \"{}\" is not a live vault channel", job.channel))?;
         transport
-            .write_inbound(&job.message, &format!("runner:{}", job.id), &[])
+            .write_inbound(&job.message, &format!("runner:{}", job.id), &extras)
             .map(|_| ())
             .map_err(|e| e.to_string())
     }

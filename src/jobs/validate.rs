@@ -75,6 +75,16 @@ pub fn new_job(
         }
         Some(true) => {}
     }
+    let subject = match obj.get("subject").filter(|v| !v.is_null()) {
+        None => None,
+        Some(v) => Some(
+            v.as_str()
+                .map(str::trim)
+                .filter(|s| !s.is_empty() && s.chars().count() <= 200)
+                .ok_or("subject must be a non-empty string of at most 200 characters")?
+                .to_string(),
+        ),
+    };
     Ok(Job {
         id: id.to_string(),
         note_id: String::new(),
@@ -86,6 +96,7 @@ pub fn new_job(
         created_at: now_iso.to_string(),
         last_run_at: None,
         last_status: None,
+        subject,
     })
 }
 
@@ -208,6 +219,46 @@ mod tests {
                 check(with("enabled", v.clone())).unwrap().enabled,
                 want,
                 "{v}"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod subject_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(subject: Value) -> Value {
+        json!({"id": "j", "message": "m", "channel": "eng", "schedule": {"cron": "* * * * *"},
+               "subject": subject})
+    }
+
+    #[test]
+    fn subject_is_optional_trimmed_and_bounded() {
+        let vault = |_: &str| Some(true);
+        let j = new_job(&body(json!("  weekly review ")), vault, "t").unwrap();
+        assert_eq!(j.subject.as_deref(), Some("weekly review"));
+        assert_eq!(j.note_metadata()["subject"], "weekly review");
+        assert_eq!(j.to_json()["subject"], "weekly review");
+        let back =
+            Job::from_note(&json!({"id": "n", "content": "m", "metadata": j.note_metadata()}));
+        assert_eq!(back.unwrap().subject.as_deref(), Some("weekly review"));
+        assert_eq!(
+            new_job(&body(Value::Null), vault, "t").unwrap().subject,
+            None
+        );
+        assert_eq!(j.replace_body()["metadata"]["subject"], "weekly review");
+        let none = new_job(&body(Value::Null), vault, "t").unwrap();
+        assert_eq!(
+            none.replace_body()["metadata"]["subject"],
+            "",
+            "cleared on replace"
+        );
+        for bad in [json!(""), json!("   "), json!(5), json!("x".repeat(201))] {
+            assert_eq!(
+                new_job(&body(bad), vault, "t").unwrap_err(),
+                "subject must be a non-empty string of at most 200 characters"
             );
         }
     }

@@ -7,4 +7,5 @@ mod limits;
 mod logs;
 mod manifest;
 mod metrics;
+mod readme;
 mod upstream;

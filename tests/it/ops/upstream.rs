@@ -131,3 +131,42 @@ fn hub_origins_add_accepted_issuers_after_the_signature() {
     let forged = hub.token_wrong_key("agent:read");
     assert_eq!(d.get("/metrics", Some(&forged)).status, 401);
 }
+
+#[test]
+fn a_job_subject_is_stored_and_stamped_on_the_inbound_note_it_fires() {
+    use crate::support::fake_vault::FakeVault;
+    let fv = FakeVault::start();
+    let b = DaemonBuilder::new();
+    let channels = json!({"channels": [{"name": "eng", "transport": "vault", "config": {
+        "vault": "default", "vaultUrl": fv.url(), "token": FakeVault::TOKEN}}]});
+    std::fs::create_dir_all(b.state_dir()).unwrap();
+    std::fs::write(b.state_dir().join("channels.json"), channels.to_string()).unwrap();
+    let d = b.start();
+    let admin = d.mint("agent:admin");
+    let job = json!({"id": "weekly", "channel": "eng", "message": "Review the week",
+                     "schedule": {"cron": "0 9 * * 1"}, "subject": "weekly-review"});
+    let r = d.post("/api/jobs", Some(&admin), &job);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let list = d.get("/api/jobs", Some(&admin)).json();
+    assert_eq!(list["jobs"][0]["subject"], "weekly-review", "{list}");
+    let r = d.post("/api/jobs/weekly/run", Some(&admin), &json!({}));
+    assert_eq!(r.json()["status"], "ok", "{}", r.body);
+    let fired: Vec<_> = fv
+        .notes_tagged("default", "agent/message/inbound")
+        .into_iter()
+        .filter(|n| n["metadata"]["sender"] == "runner:weekly")
+        .collect();
+    assert_eq!(fired.len(), 1);
+    assert_eq!(
+        fired[0]["metadata"]["subject"], "weekly-review",
+        "{}",
+        fired[0]
+    );
+    let bad = json!({"id": "x", "channel": "eng", "message": "m", "schedule": {"cron": "* * * * *"}, "subject": 3});
+    let r = d.post("/api/jobs", Some(&admin), &bad);
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.error(),
+        "subject must be a non-empty string of at most 200 characters"
+    );
+}
