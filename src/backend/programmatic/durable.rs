@@ -141,10 +141,18 @@ impl Durable {
             return Vec::new();
         };
         let now = crate::util::time::now_ms();
-        j.take_replay(channel)
+        let queued: Vec<QueuedMessage> = j
+            .take_replay(channel)
             .into_iter()
             .filter_map(|p| self.requeue(p, now))
-            .collect()
+            .collect();
+        if !queued.is_empty() {
+            log::info!(
+                "channel {channel}: {} journaled message(s) queued before new ones",
+                queued.len()
+            );
+        }
+        queued
     }
 
     fn requeue(&self, p: Pending, now: u64) -> Option<QueuedMessage> {
@@ -182,7 +190,13 @@ impl Durable {
         } else {
             None
         };
-        log::info!(
+        let level = if attempt > 1 || give_up.is_some() {
+            log::Level::Info
+        } else {
+            log::Level::Debug
+        };
+        log::log!(
+            level,
             "channel {}: replaying journaled message {} (attempt {attempt}{})",
             p.channel,
             p.id,

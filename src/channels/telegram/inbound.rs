@@ -8,15 +8,18 @@ use serde_json::Value;
 
 use super::access::Access;
 use super::Core;
-use crate::channels::{ChannelContext, InboundMessage};
+use crate::channels::{ChannelContext, InboundMessage, Refusal};
 
-/// Handles one update; other update kinds (edits, channel posts, …) are skipped.
-pub fn handle_update(core: &Core, ctx: &ChannelContext, update: &Value) {
+/// Handles one update; other update kinds (edits, channel posts, …) are skipped. `Err`:
+/// a backend refused the message (draining, journal unwritable) — the update must not be
+/// confirmed, Telegram delivers it again.
+pub fn handle_update(core: &Core, ctx: &ChannelContext, update: &Value) -> Result<(), Refusal> {
     if let Some(cb) = update.get("callback_query").filter(|v| v.is_object()) {
         handle_callback(core, ctx, cb);
     } else if let Some(msg) = update.get("message").filter(|v| v.is_object()) {
-        handle_message(core, ctx, msg);
+        return handle_message(core, ctx, msg);
     }
+    Ok(())
 }
 
 /// An id (number or string) as its decimal string.
@@ -40,9 +43,9 @@ fn access(core: &Core) -> Access {
     gate
 }
 
-fn handle_message(core: &Core, ctx: &ChannelContext, msg: &Value) {
+fn handle_message(core: &Core, ctx: &ChannelContext, msg: &Value) -> Result<(), Refusal> {
     let Some(user_id) = id_str(&msg["from"]["id"]) else {
-        return;
+        return Ok(());
     };
     let chat_id = id_str(&msg["chat"]["id"]);
     if !access(core).allowed(&user_id, chat_id.as_deref()) {
@@ -50,7 +53,7 @@ fn handle_message(core: &Core, ctx: &ChannelContext, msg: &Value) {
             "parachute-agent[{}]: dropped a message from a non-allowed sender",
             core.name
         );
-        return;
+        return Ok(());
     }
     let chat = chat_id.unwrap_or_default();
     log::info!(
@@ -69,14 +72,14 @@ fn handle_message(core: &Core, ctx: &ChannelContext, msg: &Value) {
                 core.name
             );
         }
-        return;
+        return Ok(());
     }
     let attachment = detect_attachment(msg);
     let caption = msg["caption"].as_str().filter(|s| !s.is_empty());
     let content = match (text, caption, &attachment) {
         (Some(t), _, _) | (None, Some(t), _) => t.to_string(),
         (None, None, Some(a)) => format!("({})", a.kind),
-        (None, None, None) => return,
+        (None, None, None) => return Ok(()),
     };
     let mut meta = BTreeMap::new();
     meta.insert("chat_id".to_string(), chat.clone());
@@ -96,13 +99,14 @@ fn handle_message(core: &Core, ctx: &ChannelContext, msg: &Value) {
             }
         }
     }
-    ctx.emit(InboundMessage {
+    ctx.emit_checked(InboundMessage {
         channel: ctx.channel.clone(),
         content,
         meta,
         source: "telegram".into(),
         attachments: Vec::new(),
-    });
+    })
+    .map(|_| ())
 }
 
 fn sender_label(from: &Value, user_id: &str) -> String {

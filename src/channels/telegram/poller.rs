@@ -130,6 +130,11 @@ impl Poller {
         let Some(mut lease) = Lease::acquire(&core.token, self, &core.name) else {
             return;
         };
+        let store = ctx.offset_store();
+        if lease.offset.is_none() {
+            // [ext] issue 13: the offset persisted in the inbound journal survives restarts.
+            lease.offset = store.as_ref().and_then(|s| s.load(&core.name));
+        }
         if self.stopped() {
             return;
         }
@@ -146,37 +151,56 @@ impl Poller {
             match core.api.get_updates(lease.offset, knobs.poll_secs) {
                 Ok(updates) => {
                     self.status.lock().last_ok = Some(crate::util::time::now_iso());
-                    self.handle_batch(core, ctx, &updates, &mut lease.offset);
+                    if !self.handle_batch(core, ctx, &updates, &mut lease.offset) {
+                        self.sleep(knobs.retry);
+                    }
                 }
                 Err(e) => self.back_off(core, &e, knobs),
             }
         }
     }
 
+    /// Handles a batch in order, confirming each update (offset, persisted) only once it
+    /// was handled; false when a backend refused one (the rest waits for the next poll).
     fn handle_batch(
         &self,
         core: &Core,
         ctx: &ChannelContext,
         updates: &[Value],
         offset: &mut Option<i64>,
-    ) {
+    ) -> bool {
+        let store = ctx.offset_store();
         for update in updates {
             if self.stopped() {
-                return;
+                return true;
             }
             let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 inbound::handle_update(core, ctx, update)
             }));
-            if handled.is_err() {
-                log::error!(
+            match handled {
+                Ok(Ok(())) => {}
+                Ok(Err(refusal)) => {
+                    log::warn!(
+                        "parachute-agent[{}]: update not accepted ({refusal}); Telegram keeps it",
+                        core.name
+                    );
+                    return false;
+                }
+                Err(_) => log::error!(
                     "parachute-agent[{}]: poll error: handling an update panicked",
                     core.name
-                );
+                ),
             }
             if let Some(id) = update["update_id"].as_i64() {
                 *offset = Some(id + 1);
+                if let Some(s) = &store {
+                    if let Err(e) = s.save(&core.name, id + 1) {
+                        log::error!("parachute-agent[{}]: offset not persisted: {e}", core.name);
+                    }
+                }
             }
         }
+        true
     }
 
     fn back_off(&self, core: &Core, e: &ApiError, knobs: Knobs) {

@@ -3,6 +3,8 @@
 //! The fake `claude` (`tests/fakes/claude`) is slowed per message with `[fake:sleep:<ms>]`.
 
 mod http_ui;
+mod notify;
+mod telegram;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
