@@ -19,6 +19,8 @@ USAGE:
     parachute-agent [serve] [OPTIONS]
     parachute-agent token mint --scope \"agent:read agent:send\" [--ttl 30d] [--state-dir DIR]
     parachute-agent token rotate [--state-dir DIR]
+    parachute-agent login-url [--port PORT] [--state-dir DIR]
+                               print a one-time web UI sign-in link (single use, 5 minutes)
     parachute-agent doctor [--json] [--port N] [--state-dir DIR]
                                check the install (claude, bwrap, state dir, hub, def-vaults,
                                port); says how to fix each failure; exit 0 all passed, 1 not
@@ -30,6 +32,8 @@ SERVE OPTIONS:
     --state-dir <DIR>          state dir (env PARACHUTE_AGENT_STATE_DIR; default ~/.parachute/agent)
     --turn-timeout <SECS>      wall-clock limit per turn (env PARACHUTE_AGENT_TURN_TIMEOUT_SECS; 1800)
     --max-body-bytes <N>       request body limit (env PARACHUTE_AGENT_MAX_BODY_BYTES; 10485760)
+    --static-dir <DIR>         serve the web UI from DIR/app on disk instead of the built-in files
+                               (env PARACHUTE_AGENT_STATIC_DIR; for UI development)
     -v, -q                     more / less logging (env RUST_LOG; default info)
     -h, --help                 this help
     -V, --version              print the version
@@ -50,6 +54,11 @@ pub enum Command {
     Version,
     /// `parachute-agent bridge`: the stdio MCP bridge (spec 05 §4), configured by env.
     Bridge,
+    /// `parachute-agent login-url`: a one-time web UI sign-in link ([ext], `webui::login`).
+    LoginUrl {
+        state_dir: Option<PathBuf>,
+        port: Option<u16>,
+    },
     /// `parachute-agent doctor [--json]`: checks the install (issue 14).
     Doctor {
         raw: RawConfig,
@@ -94,6 +103,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
             Long("max-body-bytes") => {
                 raw.max_body_bytes = Some(parse_num(&mut p, "--max-body-bytes")?)
             }
+            Long("static-dir") => {
+                raw.static_dir = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?))
+            }
             Value(v) if sub.is_none() => {
                 let word = v
                     .into_string()
@@ -101,6 +113,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
                 match word.as_str() {
                     "serve" => sub = Some(word),
                     "token" => return parse_token(p, verbosity),
+                    "login-url" => return parse_login_url(p, verbosity),
                     "doctor" => return parse_doctor(p, raw, verbosity),
                     "bridge" => {
                         return match p.next().map_err(|e| e.to_string())? {
@@ -157,6 +170,23 @@ fn parse_num<T: std::str::FromStr>(p: &mut lexopt::Parser, flag: &str) -> Result
     let s = v.to_string_lossy();
     s.parse()
         .map_err(|_| format!("{flag} expects a number, got {s:?}"))
+}
+
+fn parse_login_url(mut p: lexopt::Parser, verbosity: i32) -> Result<Invocation, String> {
+    let (mut state_dir, mut port) = (None, None);
+    while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+        match arg {
+            Long("state-dir") => {
+                state_dir = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?))
+            }
+            Long("port") => port = Some(parse_num(&mut p, "--port")?),
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    Ok(Invocation {
+        command: Command::LoginUrl { state_dir, port },
+        verbosity,
+    })
 }
 
 fn parse_token(mut p: lexopt::Parser, verbosity: i32) -> Result<Invocation, String> {
@@ -275,6 +305,10 @@ pub fn main() -> i32 {
         Command::Bridge => crate::bridge::run(crate::bridge::BridgeConfig::new(
             config::BridgeSettings::from_env(),
         )),
+        Command::LoginUrl { state_dir, port } => crate::webui::login::print_link(
+            &state_dir.unwrap_or_else(config::state_dir_from_env),
+            port.unwrap_or_else(config::port_from_env),
+        ),
     }
 }
 

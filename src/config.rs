@@ -24,6 +24,7 @@ pub struct RawConfig {
     pub state_dir: Option<PathBuf>,
     pub turn_timeout_secs: Option<u64>,
     pub max_body_bytes: Option<u64>,
+    pub static_dir: Option<PathBuf>,
 }
 
 /// The validated configuration of one daemon run.
@@ -51,6 +52,10 @@ pub struct Config {
     pub http: HttpLimits,
     /// Where `static/` lives (next to the binary's install dir, or the source tree).
     pub install_dir: PathBuf,
+    /// Development override of the web UI (`--static-dir`, env `PARACHUTE_AGENT_STATIC_DIR`;
+    /// default none): serve `<dir>/app/…` from disk on every request instead of the files
+    /// built into the binary, so edits show on reload without a rebuild.
+    pub static_dir: Option<PathBuf>,
     /// `PARACHUTE_AGENT_METRICS_OPEN` (`1`/`true`, default off): `GET /metrics` without a
     /// token for direct loopback clients (a request forwarded by a proxy still needs
     /// `agent:read`).
@@ -485,6 +490,9 @@ impl Config {
             def_poll_interval: Duration::from_millis(poll_ms),
             http: http_limits(max_body_bytes)?,
             install_dir: install_dir(),
+            static_dir: raw
+                .static_dir
+                .or_else(|| env_nonempty("PARACHUTE_AGENT_STATIC_DIR").map(PathBuf::from)),
             metrics_open: env_flag("PARACHUTE_AGENT_METRICS_OPEN"),
             poll_backoff: backoff_from_env(),
             cors_origins: origin_list(env_nonempty("PARACHUTE_AGENT_CORS_ORIGINS").as_deref()),

@@ -226,8 +226,10 @@ pub fn build(config: Config, durable: Durable) -> AppState {
     let tickets = crate::security::TicketStore::new(config.sse_ticket_ttl);
     let step_up = crate::security::StepUpStore::new(&config.state_dir, config.step_up_ttl);
     let jobs = crate::jobs::JobService::new(channels.clone(), config.test.job_clock_offset_ms);
+    let webui = crate::webui::WebUi::new(config.static_dir.clone(), config.state_dir.clone());
     let terminal = crate::terminal::TerminalService::new(config.terminal_stall);
     AppState {
+        webui,
         lifecycle,
         journal,
         terminal,

@@ -30,3 +30,4 @@ pub mod supervision;
 pub mod terminal;
 pub mod util;
 pub mod vault;
+pub mod webui;

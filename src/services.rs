@@ -40,12 +40,12 @@ pub struct Served {
 }
 
 impl Served {
-    /// Today's truth for this build. The web UI flips its flag here when its route really
-    /// serves (today `/app` needs an external bundle); the terminal's flag is set by the
-    /// daemon from the host (it works where `tmux` is on `PATH`).
+    /// Today's truth for this build: `/app` is built into the binary (`webui`), so the web
+    /// UI is always served; the terminal's flag is set by the daemon from the host (it
+    /// works where `tmux` is on `PATH`).
     pub fn this_build() -> Served {
         Served {
-            ui: false,
+            ui: true,
             terminal: false,
         }
     }

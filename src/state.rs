@@ -67,6 +67,8 @@ pub struct AppState {
     pub credentials: Arc<crate::credentials::CredentialStore>,
     /// Scheduled jobs: the store over the vault and the runner (spec 06 §1).
     pub jobs: Arc<crate::jobs::JobService>,
+    /// The web UI's files and its one-time login exchange (spec 06 §3).
+    pub webui: crate::webui::WebUi,
     /// The browser terminal (spec 06 §2).
     pub terminal: crate::terminal::TerminalService,
 }

@@ -7,6 +7,7 @@
 
 pub mod agent_defs;
 pub mod agents;
+pub mod app;
 pub mod bridge;
 pub mod channels;
 pub mod credentials;
@@ -70,9 +71,8 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if let Some(r) = open::redirect(req) {
         return Some(Ok(r));
     }
-    let segs = req.segs();
-    if req.is("GET") && segs.first() == Some(&"app") {
-        return Some(open::spa(state, req));
+    if req.is("GET") && req.segs().first() == Some(&"app") {
+        return app::route(&state.webui, req);
     }
     // [ext] The Prometheus metrics (issue 14), next to /health.
     if let Some(r) = metrics::route(state, req) {
@@ -136,7 +136,10 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if let Some(r) = agent_defs::route_webhook(state, req) {
         return Some(counted(Webhook::AgentDef, r));
     }
-    // Step 19: SSE ticket mint.
+    // Step 19: SSE ticket mint, and [ext] the web UI's one-time login exchange.
+    if let Some(r) = app::route(&state.webui, req) {
+        return Some(r);
+    }
     if let Some(r) = security::route_ticket(state, req) {
         return Some(r);
     }

@@ -1,11 +1,9 @@
-//! The open routes (spec 01 §2.1): `/health`, `/.parachute/config[/schema]`, the page
-//! redirects and the SPA under `/app` (served from `static/app` in the install dir).
-
-use std::path::{Path, PathBuf};
+//! The open routes (spec 01 §2.1): `/health`, `/.parachute/config[/schema]` and the page
+//! redirects. The SPA under `/app` is `webui::routes`.
 
 use serde_json::{json, Value};
 
-use crate::http::{ApiError, Req, Resp};
+use crate::http::{Req, Resp};
 use crate::state::AppState;
 
 /// `/health` (any method): status, channels with subscriber counts, programmatic agents,
@@ -124,68 +122,5 @@ pub fn redirect(req: &Req) -> Option<Resp> {
         "/" | "/agents" | "/jobs" | "/home" | "/admin" => Some(Resp::redirect("app/")),
         "/ui" => Some(Resp::redirect("app/chat")),
         _ => None,
-    }
-}
-
-/// `GET /app`, `/app/…`: an asset-shaped path serves the file, anything else the shell.
-pub fn spa(state: &AppState, req: &Req) -> Result<Resp, ApiError> {
-    let dist = state.config.install_dir.join("static").join("app");
-    if !dist.join("index.html").is_file() {
-        return Ok(Resp::text(
-            503,
-            "text/plain; charset=utf-8",
-            "web UI bundle missing: install the static/app folder next to the binary",
-        ));
-    }
-    let sub = req.path.segments[1..].join("/");
-    match asset_path(&dist, &sub) {
-        Some(AssetLookup::File(p)) => serve_file(&p),
-        Some(AssetLookup::Escapes) => Ok(Resp::text(404, "text/plain; charset=utf-8", "not found")),
-        None => serve_file(&dist.join("index.html")),
-    }
-}
-
-enum AssetLookup {
-    File(PathBuf),
-    Escapes,
-}
-
-fn asset_path(dist: &Path, sub: &str) -> Option<AssetLookup> {
-    let ext = sub.rsplit_once('.').map(|(_, e)| e)?;
-    if sub.is_empty()
-        || ext.is_empty()
-        || !ext.bytes().all(|b| b.is_ascii_alphanumeric())
-        || sub.contains("..")
-    {
-        return None;
-    }
-    let path = dist.join(sub);
-    let real = path.canonicalize().ok()?;
-    let root = dist.canonicalize().ok()?;
-    if !real.starts_with(&root) {
-        return Some(AssetLookup::Escapes);
-    }
-    real.is_file().then_some(AssetLookup::File(real))
-}
-
-fn serve_file(path: &Path) -> Result<Resp, ApiError> {
-    let bytes = std::fs::read(path).map_err(|_| ApiError::Internal)?;
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    Ok(Resp::new(200, content_type(ext), bytes))
-}
-
-fn content_type(ext: &str) -> &'static str {
-    match ext {
-        "html" => "text/html; charset=utf-8",
-        "js" | "mjs" => "application/javascript; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "ico" => "image/x-icon",
-        "woff2" => "font/woff2",
-        "woff" => "font/woff",
-        "json" | "map" => "application/json",
-        "txt" => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
     }
 }

@@ -25,3 +25,4 @@ mod telegram;
 mod terminal;
 mod vault_channels;
 mod vault_client;
+mod webui;
