@@ -299,6 +299,18 @@ fn flood_tmux(d: &Daemon, dir: &Path, admin: &str, su: &str, mib: usize) {
     );
 }
 
+/// Kills the bench's private tmux server, even when a phase panics.
+struct TmuxServer(PathBuf);
+
+impl Drop for TmuxServer {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("kill-server")
+            .env("TMUX_TMPDIR", &self.0)
+            .status();
+    }
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let bin = PathBuf::from(
@@ -310,6 +322,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let tmux_dir = dir.path().join("tmux");
     std::fs::create_dir_all(&tmux_dir).unwrap();
+    let _server = TmuxServer(tmux_dir.clone());
     let path = std::env::var("PATH").unwrap_or_default();
     {
         let d = start(&bin, &dir.path().join("real"), &tmux_dir, &path);
@@ -318,8 +331,4 @@ fn main() {
         flood_tmux(&d, &tmux_dir, &admin, &su, mib);
     }
     flood_raw(&bin, dir.path(), mib);
-    let _ = Command::new("tmux")
-        .arg("kill-server")
-        .env("TMUX_TMPDIR", &tmux_dir)
-        .status();
 }

@@ -265,6 +265,13 @@ pub fn main() -> i32 {
     {
         return crate::sandbox::helper::run(args[1..].to_vec());
     }
+    // Hidden: what tmux runs for an operator session (issue 16).
+    if args
+        .first()
+        .is_some_and(|a| a == crate::terminal::exec_shim::SUBCOMMAND)
+    {
+        return crate::terminal::exec_shim::run(args[1..].to_vec());
+    }
     let inv = match parse(args) {
         Ok(inv) => inv,
         Err(e) => {

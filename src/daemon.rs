@@ -130,6 +130,7 @@ fn run(mut config: Config) -> Result<(), String> {
     if let Ok(h) = sweeper {
         let _ = h.join();
     }
+    state.terminal.operator.stop_all();
     state.programmatic.shutdown();
     state.channels.stop_all();
     http.shutdown();

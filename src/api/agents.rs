@@ -72,6 +72,8 @@ fn list(state: &AppState, req: &Req) -> Result<Resp, ApiError> {
                 "hasWorkspace": persist::spec_exists(&svc.sessions_dir, &name),
                 "backend": "programmatic",
                 "status": a.status,
+                // [ext] an operator session holds the conversation (issue 16).
+                "operatorSession": state.terminal.operator.running(&name),
             });
             if a.spec.system_prompt.is_some() {
                 let mode = match a.spec.system_prompt_mode.unwrap_or_default() {

@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod mcp;
 pub mod metrics;
 pub mod open;
+pub mod operator;
 pub mod security;
 pub mod terminal;
 pub mod test_hooks;
@@ -111,6 +112,10 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     }
     // Step 12: the agents API (programmatic spawn, list, delete, restart, env view).
     if let Some(r) = agents::route(state, req) {
+        return Some(r);
+    }
+    // [ext] Operator sessions (issue 16): POST|DELETE /api/agents/<name>/session.
+    if let Some(r) = operator::route(state, req) {
         return Some(r);
     }
     // Steps 12 (`/api/vaults`), 13 (`/api/agent-defs`), 14 (`/api/agent-vaults`).

@@ -19,17 +19,20 @@ pub fn read_fd() -> Option<RawFd> {
     static PIPE: OnceLock<Option<RawFd>> = OnceLock::new();
     *PIPE.get_or_init(|| {
         let mut fds = [0 as RawFd; 2];
-        // SAFETY: pipe2 writes two fds into the array we own; fcntl only sets a flag on the
-        // write end we just created. Both ends stay open for the life of the process.
+        // SAFETY: pipe2 writes two fds into the array we own; fcntl only clears a flag on
+        // the read end we just created. Both ends stay open for the life of the process.
+        // Both ends are born close-on-exec, so a child forked by another thread at this
+        // moment can never inherit the write end (it would keep the pipe open after the
+        // daemon died); only the read end is then made inheritable.
         unsafe {
-            if libc::pipe2(fds.as_mut_ptr(), 0) != 0 {
+            if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
                 log::warn!(
                     "sandbox: no liveness pipe ({})",
                     std::io::Error::last_os_error()
                 );
                 return None;
             }
-            libc::fcntl(fds[1], libc::F_SETFD, libc::FD_CLOEXEC);
+            libc::fcntl(fds[0], libc::F_SETFD, 0);
         }
         Some(fds[0])
     })

@@ -14,6 +14,8 @@
 //! [ext] The viewer attaches with `-t =<name>-agent` (exact name): plain `-t` also matches
 //! a session whose name merely starts with it.
 
+pub mod exec_shim;
+pub mod operator;
 pub mod page;
 pub mod protocol;
 pub mod pty;
@@ -39,6 +41,8 @@ pub struct TerminalService {
     /// `tmux` is a missing dependency in `/health` (a host that never uses the terminal
     /// does not need tmux, spec 08).
     wanted: Arc<AtomicBool>,
+    /// The operator sessions this daemon started (`POST /api/agents/<name>/session`).
+    pub operator: operator::OperatorSessions,
 }
 
 /// A reserved terminal slot, released on drop.
@@ -65,6 +69,7 @@ impl TerminalService {
             stall,
             open: Arc::new(AtomicUsize::new(0)),
             wanted: Arc::new(AtomicBool::new(false)),
+            operator: operator::OperatorSessions::default(),
         }
     }
 

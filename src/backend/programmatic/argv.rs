@@ -56,6 +56,38 @@ pub fn claude_args(
         "--output-format".into(),
         "stream-json".into(),
         "--verbose".into(),
+    ];
+    a.extend(agent_flags(spec, private_dir));
+    a.push(
+        if session.resume {
+            "--resume"
+        } else {
+            "--session-id"
+        }
+        .into(),
+    );
+    a.push(session.id.clone().into());
+    a
+}
+
+/// [ext] The interactive `claude` of an operator session (issue 16): the agent's flags of
+/// [`claude_args`] without `-p`/stream-json, resuming `session` when given.
+pub fn interactive_args(
+    spec: &AgentSpec,
+    private_dir: &Path,
+    session: Option<&str>,
+) -> Vec<OsString> {
+    let mut a = agent_flags(spec, private_dir);
+    if let Some(id) = session {
+        a.push("--resume".into());
+        a.push(id.into());
+    }
+    a
+}
+
+/// The flags that make `claude` this agent: its MCP config, permissions, model, prompt.
+fn agent_flags(spec: &AgentSpec, private_dir: &Path) -> Vec<OsString> {
+    let mut a: Vec<OsString> = vec![
         "--strict-mcp-config".into(),
         "--mcp-config".into(),
         private_dir.join(MCP_CONFIG_FILE).into(),
@@ -88,15 +120,6 @@ pub fn claude_args(
         a.push(flag.into());
         a.push(private_dir.join(PROMPT_FILE).into());
     }
-    a.push(
-        if session.resume {
-            "--resume"
-        } else {
-            "--session-id"
-        }
-        .into(),
-    );
-    a.push(session.id.clone().into());
     a
 }
 

@@ -15,6 +15,7 @@ use crossbeam_channel::{unbounded, Sender};
 use parking_lot::{Mutex, RwLock};
 
 use super::durable::{Admit, Begin, TurnEnd};
+use super::hold::TurnHold;
 use super::turn_report::{log_line, TurnOutcome};
 use super::worker::{give_up, process, QueuedMessage, WorkerCtx};
 use crate::agents::spec::AgentSpec;
@@ -61,6 +62,8 @@ pub struct AgentStatus {
 pub struct ProgrammaticRegistry {
     ctx: Arc<WorkerCtx>,
     inner: Mutex<Inner>,
+    /// Agents whose conversation an operator session holds: their turns wait.
+    hold: Arc<TurnHold>,
 }
 
 impl ProgrammaticRegistry {
@@ -68,7 +71,23 @@ impl ProgrammaticRegistry {
         Arc::new(ProgrammaticRegistry {
             ctx: Arc::new(ctx),
             inner: Mutex::new(Inner::default()),
+            hold: Arc::new(TurnHold::default()),
         })
+    }
+
+    /// The operator holds (issue 16): a held agent's next turn waits for the release.
+    pub fn hold(&self) -> Arc<TurnHold> {
+        self.hold.clone()
+    }
+
+    /// Whether `name` is running a turn right now.
+    pub fn is_busy(&self, name: &str) -> bool {
+        let inner = self.inner.lock();
+        inner
+            .by_name
+            .get(name)
+            .and_then(|ch| inner.by_channel.get(ch))
+            .is_some_and(|s| s.state.busy.load(Ordering::SeqCst))
     }
 
     pub fn ctx(&self) -> &WorkerCtx {
@@ -123,6 +142,7 @@ impl ProgrammaticRegistry {
         });
         let spec = Arc::new(RwLock::new(spec));
         let (ctx, st, sp) = (self.ctx.clone(), state.clone(), spec.clone());
+        let hold = self.hold.clone();
         let name = format!("turn-{}", sp.read().wake_channel());
         // A slot serves one agent name for its whole life: take its counters once.
         let counters = crate::metrics::metrics().agent(&sp.read().name);
@@ -135,6 +155,8 @@ impl ProgrammaticRegistry {
             }
             let _alive = Alive(st.clone());
             while let Ok(msg) = rx.recv() {
+                // An operator session holds the conversation: wait for its end.
+                hold.wait_until_free(&sp.read().name);
                 Self::work(&ctx, &st, &sp, &counters, msg);
             }
         });

@@ -57,6 +57,17 @@ pub fn default_retry_delays() -> Vec<Duration> {
     vec![Duration::from_millis(2000), Duration::from_millis(5000)]
 }
 
+/// What a run of an agent gets that the caller resolved: the Claude token, the env store,
+/// granted env, and the MCP servers (own vault + grants).
+pub struct TurnInputs {
+    pub token: String,
+    pub store_env: BTreeMap<String, String>,
+    pub grant_env: BTreeMap<String, String>,
+    pub servers: Vec<McpServer>,
+    /// The own-vault token (attachments are fetched with it).
+    pub vault_token: Option<String>,
+}
+
 /// Everything a turn needs that the caller resolved (credentials, env store, servers).
 pub struct TurnInput<'a> {
     pub spec: &'a AgentSpec,
@@ -70,6 +81,42 @@ pub struct TurnInput<'a> {
     pub attempts: &'a std::cell::Cell<u32>,
 }
 
+/// The private dir `W` (files written: `.mcp.json`, prompt, home seed), the cwd and the
+/// exact child environment of one run of an agent — a turn, or an operator session.
+pub struct PreparedPrivate {
+    pub dir: PathBuf,
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+}
+
+/// Writes the agent's private files and composes its environment (spec 03 §4.1 steps 6–9).
+pub fn prepare_private(
+    cfg: &EngineConfig,
+    spec: &AgentSpec,
+    servers: &[McpServer],
+    oauth_token: &str,
+    store_env: &BTreeMap<String, String>,
+    grant_env: &BTreeMap<String, String>,
+) -> Result<PreparedPrivate, String> {
+    let w = workspace::private_dir(&cfg.sessions_dir, &spec.name);
+    let cwd = spec
+        .workspace
+        .as_deref()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| w.clone());
+    let prompt = has_prompt(spec).then(|| spec.system_prompt.as_deref().unwrap_or(""));
+    workspace::prepare(&w, servers, prompt, &cwd, cfg.operator_home().as_deref())
+        .map_err(|e| format!("preparing the agent's private dir failed: {e}"))?;
+    let env = compose(&EnvInputs {
+        grant_env,
+        store_env,
+        daemon_env: &cfg.daemon_env,
+        oauth_token,
+        private_dir: &w,
+    });
+    Ok(PreparedPrivate { dir: w, cwd, env })
+}
+
 /// Run one turn. `Err` is branch T of spec 03 §8 (the turn threw: a file could not be
 /// written, the launcher refused); `Ok` carries success or failure (branch D / F).
 pub fn run_turn(
@@ -77,29 +124,14 @@ pub fn run_turn(
     input: &TurnInput,
     sink: &mut dyn FnMut(TurnEvent),
 ) -> Result<TurnResult, String> {
-    let w = workspace::private_dir(&cfg.sessions_dir, &input.spec.name);
-    let cwd = input
-        .spec
-        .workspace
-        .as_deref()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| w.clone());
-    let prompt = has_prompt(input.spec).then(|| input.spec.system_prompt.as_deref().unwrap_or(""));
-    workspace::prepare(
-        &w,
+    let PreparedPrivate { dir: w, cwd, env } = prepare_private(
+        cfg,
+        input.spec,
         input.mcp_servers,
-        prompt,
-        &cwd,
-        cfg.operator_home().as_deref(),
-    )
-    .map_err(|e| format!("preparing the agent's private dir failed: {e}"))?;
-    let env = compose(&EnvInputs {
-        grant_env: input.grant_env,
-        store_env: input.store_env,
-        daemon_env: &cfg.daemon_env,
-        oauth_token: input.oauth_token,
-        private_dir: &w,
-    });
+        input.oauth_token,
+        input.store_env,
+        input.grant_env,
+    )?;
     let ctx = LaunchContext {
         spec: input.spec.clone(),
         private_dir: w.clone(),

@@ -25,7 +25,7 @@ use super::hub::TurnEventSink;
 use super::notes::{self, Callback, Prior, ThreadTurn, ThreadWrite, MAX_DELEGATION_DEPTH};
 use super::outcome::TurnResult;
 use super::stream::Usage;
-use super::turn::{run_turn, EngineConfig, TurnInput};
+use super::turn::{run_turn, EngineConfig, TurnInput, TurnInputs};
 use super::turn_report::{TurnOutcome, TurnReport};
 use super::workspace::{self, McpServer};
 use crate::agents::spec::{AgentSpec, ThreadMode};
@@ -224,7 +224,7 @@ pub fn process(ctx: &WorkerCtx, spec: &AgentSpec, msg: &QueuedMessage) -> TurnRe
         None => {
             write_thread(&ThreadWrite::Start);
             let mut sink = |e: TurnEvent| publish(&e);
-            match deliver(ctx, spec, &channel, msg, &session, &attempts, &mut sink) {
+            match deliver(ctx, spec, msg, &session, &attempts, &mut sink) {
                 Ok(r) => Run::Done(r),
                 Err(e) => Run::Threw(e),
             }
@@ -444,25 +444,72 @@ fn callback(
     }
 }
 
+/// Spec 03 §4.1 steps 2–5 for `spec`: the Claude token, the env store, the own-vault
+/// token and MCP server, the granted servers and env. Shared by turns and operator sessions.
+pub fn resolve_inputs(ctx: &WorkerCtx, spec: &AgentSpec) -> Result<TurnInputs, String> {
+    let channel = spec.wake_channel();
+    let token = ctx.host.claude_token(channel)?;
+    let store_env = ctx.host.channel_env(channel)?;
+    let mut servers = Vec::new();
+    let mut vault_token = None;
+    if let Some(v) = &spec.vault {
+        let vtok = ctx.host.mint_vault_token(v)?;
+        servers.push(McpServer {
+            name: format!("parachute-vault-{}", v.name),
+            url: format!(
+                "{}/vault/{}/mcp",
+                ctx.host.vault_url().trim_end_matches('/'),
+                v.name
+            ),
+            token: Some(vtok.clone()),
+        });
+        vault_token = Some(vtok);
+    }
+    let granted = ctx.host.grants(&spec.name);
+    servers.extend(granted.servers);
+    Ok(TurnInputs {
+        token,
+        store_env,
+        grant_env: granted.env,
+        servers,
+        vault_token,
+    })
+}
+
+/// The Claude session the agent's next turn resumes (single-threaded agents: the thread
+/// note's, or the local record outside vault channels), if any.
+pub fn current_session(ctx: &WorkerCtx, spec: &AgentSpec) -> Result<Option<String>, String> {
+    if spec.mode != ThreadMode::SingleThreaded {
+        return Ok(None);
+    }
+    let channel = spec.wake_channel();
+    match ctx.host.notes(channel) {
+        Some(s) => {
+            let path = notes::thread_path(channel, &spec.name, spec.mode, "");
+            s.note_metadata(&path)
+                .map(|m| m.and_then(|meta| Prior::from_metadata(&meta).session))
+                .map_err(|e| format!("reading the thread note failed: {e}"))
+        }
+        None => {
+            let w = workspace::private_dir(&ctx.engine.sessions_dir, &spec.name);
+            Ok(read_local_session(&w, channel))
+        }
+    }
+}
+
 /// Spec 03 §4.1 steps 2–12: credential, env, vault token, then the turn itself.
 fn deliver(
     ctx: &WorkerCtx,
     spec: &AgentSpec,
-    channel: &str,
     msg: &QueuedMessage,
     session: &SessionChoice,
     attempts: &std::cell::Cell<u32>,
     sink: &mut dyn FnMut(TurnEvent),
 ) -> Result<TurnResult, String> {
-    let token = match ctx.host.claude_token(channel) {
-        Ok(t) => t,
+    let inputs = match resolve_inputs(ctx, spec) {
+        Ok(i) => i,
         Err(e) => return Ok(TurnResult::failed(e, false)),
     };
-    let store_env = match ctx.host.channel_env(channel) {
-        Ok(env) => env,
-        Err(e) => return Ok(TurnResult::failed(e, false)),
-    };
-    let mut servers = Vec::new();
     let mut message = msg.content.clone();
     if spec.vault.is_none() && !msg.attachments.is_empty() {
         log::warn!(
@@ -471,38 +518,23 @@ fn deliver(
             msg.attachments.len()
         );
     }
-    if let Some(v) = &spec.vault {
-        let vtok = match ctx.host.mint_vault_token(v) {
-            Ok(t) => t,
-            Err(e) => return Ok(TurnResult::failed(e, false)),
-        };
+    if let (Some(v), Some(vtok)) = (&spec.vault, &inputs.vault_token) {
         if !msg.attachments.is_empty() {
             let w = workspace::private_dir(&ctx.engine.sessions_dir, &spec.name);
-            let fetch = |p: &str| ctx.host.fetch_attachment(&v.name, &vtok, p);
+            let fetch = |p: &str| ctx.host.fetch_attachment(&v.name, vtok, p);
             message = attachments::stage(&w, &message, &msg.attachments, &fetch);
         }
-        servers.push(McpServer {
-            name: format!("parachute-vault-{}", v.name),
-            url: format!(
-                "{}/vault/{}/mcp",
-                ctx.host.vault_url().trim_end_matches('/'),
-                v.name
-            ),
-            token: Some(vtok),
-        });
     }
-    let granted = ctx.host.grants(&spec.name);
-    servers.extend(granted.servers);
     run_turn(
         &ctx.engine,
         &TurnInput {
             spec,
             message: &message,
             session: session.clone(),
-            oauth_token: &token,
-            store_env: &store_env,
-            grant_env: &granted.env,
-            mcp_servers: &servers,
+            oauth_token: &inputs.token,
+            store_env: &inputs.store_env,
+            grant_env: &inputs.grant_env,
+            mcp_servers: &inputs.servers,
             attempts,
         },
         sink,

@@ -123,7 +123,7 @@ fn spawn_list_conflict_restart_delete() {
     assert_eq!(
         list["agents"],
         json!([{"name": "eng", "session": "eng-agent", "workspace": ws.display().to_string(),
-                "hasWorkspace": true, "backend": "programmatic", "status": "idle",
+                "hasWorkspace": true, "backend": "programmatic", "status": "idle", "operatorSession": false,
                 "systemPromptMode": "append"}])
     );
     let health = d.get("/health", None).json();

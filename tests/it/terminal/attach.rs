@@ -63,9 +63,11 @@ fn the_end_of_the_session_closes_1000() {
     let (admin, su) = admin_and_step_up(&d);
     let mut ws = attach(&d, &agent, "", &admin, &su);
     let mut seen = Seen::default();
-    type_text(&mut ws, "echo bye-$((1+1)); exit\r");
+    type_text(&mut ws, "echo bye-$((1+1))\r");
+    expect_output(&mut ws, &mut seen, "bye-2");
+    // The shell's exit ends the only pane, so the session and its viewer end.
+    type_text(&mut ws, "exit\r");
     let (code, reason) = expect_close(&mut ws, &mut seen);
-    assert!(seen.text().contains("bye-2"), "{:?}", seen.text());
     assert_eq!((code, reason.as_str()), (1000, "terminal session ended"));
     wait_no_viewer(&session);
 }
@@ -141,6 +143,15 @@ fn without_tmux_the_upgrade_is_503() {
     let r = d.send("GET", "/terminal/eng", Some(&admin), &ws, None);
     assert_eq!(r.status, 503);
     assert!(r.error().contains("tmux"), "{}", r.error());
+    let post = d.send(
+        "POST",
+        "/api/agents/eng/session",
+        Some(&admin),
+        &[("X-Step-Up-Token", su.as_str())],
+        Some(b"{}"),
+    );
+    assert_eq!(post.status, 503);
+    assert!(post.error().contains("tmux"), "{}", post.error());
     let missing = missing_deps(&d);
     assert_eq!(
         missing.last().map(String::as_str),

@@ -7,6 +7,7 @@
 mod attach;
 mod flow;
 mod gate;
+mod operator;
 mod page;
 
 use std::io::ErrorKind;
