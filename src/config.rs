@@ -38,6 +38,10 @@ pub struct Config {
     pub sse_ticket_ttl: Duration,
     pub step_up_ttl: Duration,
     pub sse_keepalive: Duration,
+    /// [ext] How often an open stream re-validates the token that opened it (expiry,
+    /// revocation, key rotation): `PARACHUTE_AGENT_SSE_AUTH_CHECK_SECS`, default 2, at
+    /// least 1 (issue 11).
+    pub sse_auth_check: Duration,
     pub def_poll_interval: Duration,
     /// Terminal (spec 06 §2.6): how long a client whose output queue is full (16 MiB) may
     /// accept nothing before it is closed 1013. `PARACHUTE_AGENT_TERMINAL_STALL_SECS`,
@@ -461,6 +465,9 @@ impl Config {
         let step_up_ttl = env_u64("PARACHUTE_AGENT_STEP_UP_TTL_SECS")?
             .unwrap_or(300)
             .clamp(1, 300);
+        let sse_auth_check = env_u64("PARACHUTE_AGENT_SSE_AUTH_CHECK_SECS")?
+            .unwrap_or(2)
+            .clamp(1, 3600);
         let keepalive = env_u64("PARACHUTE_AGENT_SSE_KEEPALIVE_SECS")?
             .unwrap_or(25)
             .max(1);
@@ -483,6 +490,7 @@ impl Config {
             sse_ticket_ttl: secs(ticket_ttl),
             step_up_ttl: secs(step_up_ttl),
             sse_keepalive: secs(keepalive),
+            sse_auth_check: secs(sse_auth_check),
             def_poll_interval: Duration::from_millis(poll_ms),
             http: http_limits(max_body_bytes)?,
             install_dir: install_dir(),

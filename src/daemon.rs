@@ -43,7 +43,7 @@ pub fn serve(config: Config) -> i32 {
 }
 
 fn run(mut config: Config) -> Result<(), String> {
-    return_large_allocations();
+    process_setup();
     let state_dir = config.state_dir.clone();
     fsx::ensure_private_dir(&state_dir)
         .map_err(|e| format!("cannot create state dir {}: {e}", state_dir.display()))?;
@@ -143,7 +143,7 @@ fn run(mut config: Config) -> Result<(), String> {
 /// (up to 32 MiB), so 5 MiB bodies land in per-thread arenas that keep the memory: 60 such
 /// sends left ~530 MiB resident although the daemon held 4 MiB of them (issue 11 defect 6).
 /// Setting the threshold explicitly turns the dynamic adjustment off.
-fn return_large_allocations() {
+fn process_setup() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator tuning; called before any worker thread.
     unsafe {
@@ -239,7 +239,7 @@ pub fn build(config: Config, durable: Durable) -> AppState {
         step_up,
         credentials,
         config,
-        auth,
+        auth: Arc::new(auth),
         channels,
         events,
         health,

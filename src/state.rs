@@ -37,7 +37,8 @@ pub struct AppState {
     pub lifecycle: Arc<crate::lifecycle::Lifecycle>,
     /// The durable inbound journal (issue 13).
     pub journal: Option<Arc<crate::journal::Journal>>,
-    pub auth: Auth,
+    /// Shared so long-lived streams can re-validate their token (issue 11).
+    pub auth: Arc<Auth>,
     pub channels: Arc<ChannelRegistry>,
     /// Bridge `/events` subscribers (spec 05 §2.2).
     pub events: Arc<SseHub>,

@@ -50,8 +50,8 @@ pub fn route_turn_events(state: &AppState, req: &mut Req) -> Routed {
     }
     let channel = segs[2].to_string();
     Some(
-        gate::consume_ticket(state, req, Scope::Read)
-            .map(|_| state.turn_events.subscribe(&channel)),
+        gate::consume_ticket_for_stream(state, req, Scope::Read)
+            .map(|guard| state.turn_events.subscribe_guarded(&channel, guard)),
     )
 }
 
@@ -173,7 +173,11 @@ fn spawn(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
 
 fn delete(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
     gate::require(state, req, Scope::Admin)?;
-    if state.programmatic.delete(name) {
+    let killed = state
+        .programmatic
+        .delete(name)
+        .map_err(|e| ApiError::custom(500, json!({ "error": e })))?;
+    if killed {
         Ok(Resp::ok(
             &json!({"ok": true, "name": name, "backend": "programmatic", "killed": true}),
         ))

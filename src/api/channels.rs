@@ -1,7 +1,7 @@
 //! The channel CRUD API (spec 05 §5.3, spec 01 §2.5 / §2.5.1), `agent:admin`:
 //! `POST /api/channels` (validate by building the transport, upsert
 //! `channels.json` atomically at 0600, hot add/replace), `DELETE /api/channels/<name>`
-//! (stop + remove live, rewrite the file), and `GET /api/channels` (spec 05 §5.3): the live
+//! (rewrite the file, then stop + remove live: persist first, mutate after), and `GET /api/channels` (spec 05 §5.3): the live
 //! channels in map order — name, transport kind and, for vault channels, the vault name;
 //! never tokens or secrets.
 //!
@@ -120,22 +120,28 @@ fn write_failed(verb: &str, msg: &str) -> ApiError {
     )
 }
 
-/// `DELETE /api/channels/<name>`: stop + remove the live channel, close its `/events`
-/// subscribers [ext], then rewrite `channels.json` without it.
+/// `DELETE /api/channels/<name>`: rewrite `channels.json` without it first, then stop +
+/// remove the live channel and close its `/events` subscribers [ext]. A failed write
+/// (full disk) is a 500 and changes nothing, so the channel cannot come back after a
+/// restart that the live map already forgot (issue 11 defect 12).
 fn delete(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
     gate::require(state, req, Scope::Admin)?;
     let _guard = CHANGES.lock();
-    let removed = state.channels.remove(name);
-    state.events.close_channel(name, None);
     let path = state.config.state_dir.join(store::FILE);
     let rewrite = || -> Result<(), String> {
         let Some(mut entries) = store::load(&path)? else {
             return Ok(());
         };
+        let before = entries.len();
         entries.retain(|e| e.name != name);
+        if entries.len() == before {
+            return Ok(()); // live-only (or unknown): nothing to persist
+        }
         store::save(&path, &entries).map_err(|e| e.to_string())
     };
     rewrite().map_err(|e| write_failed("update", &e))?;
+    let removed = state.channels.remove(name);
+    state.events.close_channel(name, None);
     if removed {
         log::info!("channel {name} removed");
     }

@@ -1,6 +1,7 @@
 //! `GET /events?channel=<ch>` (spec 05 §2.2): the bridge's SSE stream of inbound messages
 //! and permission verdicts. Bearer `agent:read`; a missing channel subscribes to the
 //! legacy `telegram` channel with a deprecation warning; the channel is not validated.
+//! [ext] The stream ends with `event: error` once its token expires or is revoked.
 
 use super::gate;
 use crate::auth::Scope;
@@ -8,7 +9,7 @@ use crate::http::{ApiError, Req, Resp};
 use crate::state::AppState;
 
 pub fn events(state: &AppState, req: &Req) -> Result<Resp, ApiError> {
-    gate::require(state, req, Scope::Read)?;
+    let guard = gate::require_for_stream(state, req, Scope::Read)?;
     let channel = match req.query("channel").filter(|c| !c.is_empty()) {
         Some(c) => c.to_string(),
         None => {
@@ -16,5 +17,5 @@ pub fn events(state: &AppState, req: &Req) -> Result<Resp, ApiError> {
             "telegram".to_string()
         }
     };
-    Ok(state.events.subscribe(&channel))
+    Ok(state.events.subscribe_guarded(&channel, Some(guard)))
 }

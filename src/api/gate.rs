@@ -13,6 +13,7 @@
 //!   lacks the scope (the ticket is consumed either way). No network I/O.
 
 use crate::auth::{parse_bearer, Principal, Scope};
+use crate::channels::stream_guard::StreamGuard;
 use crate::http::{ApiError, Req};
 use crate::metrics::{metrics, AuthFailure};
 use crate::security::stepup::{GateError, StepUpError};
@@ -72,6 +73,46 @@ pub fn bearer(req: &Req) -> Option<String> {
 pub fn require_step_up(state: &AppState, req: &Req) -> Result<(), ApiError> {
     let token = req.header(STEP_UP_HEADER).map(str::trim);
     state.step_up.gate(token).map_err(ApiError::from)
+}
+
+/// [ext] A guard that ends a stream once `token` no longer validates with `scope` (checked
+/// every `sse_auth_check` through the ordinary validation: expiry, revocation, rotation).
+pub fn stream_guard(state: &AppState, token: String, scope: Scope) -> StreamGuard {
+    let auth = state.auth.clone();
+    StreamGuard::new(state.config.sse_auth_check, move || {
+        let principal = auth.validate(&token).map_err(|e| e.0)?;
+        if principal.has(scope) {
+            Ok(())
+        } else {
+            Err(format!("the token no longer holds {}", scope.name()))
+        }
+    })
+}
+
+/// [`require`] for a stream route: the guard that keeps re-checking the bearer.
+pub fn require_for_stream(
+    state: &AppState,
+    req: &Req,
+    scope: Scope,
+) -> Result<StreamGuard, ApiError> {
+    require(state, req, scope)?;
+    let token = bearer(req).unwrap_or_default();
+    Ok(stream_guard(state, token, scope))
+}
+
+/// [`consume_ticket`] for a stream route: a guard on the ticket's minting bearer (tickets
+/// minted without one, e.g. by tests, get none).
+pub fn consume_ticket_for_stream(
+    state: &AppState,
+    req: &Req,
+    scope: Scope,
+) -> Result<Option<StreamGuard>, ApiError> {
+    let ticket = req.query("ticket").unwrap_or("");
+    let (_, token) = state
+        .tickets
+        .consume_with_token(ticket, scope)
+        .map_err(|e| ticket_error(e, scope))?;
+    Ok(token.map(|t| stream_guard(state, t, scope)))
 }
 
 /// Consume the request's `?ticket=` and require `scope`; returns the ticket's scopes.

@@ -27,8 +27,8 @@ pub fn route(state: &AppState, req: &mut Req) -> Option<Result<Resp, ApiError>> 
             && req.query("channel") == Some(ui.name())
         {
             return Some(
-                gate::consume_ticket(state, req, Scope::Read)
-                    .map(|_| ui.subscribe_page(state.config.sse_keepalive)),
+                gate::consume_ticket_for_stream(state, req, Scope::Read)
+                    .map(|guard| ui.subscribe_page(state.config.sse_keepalive, guard)),
             );
         }
     }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use super::gate;
 use crate::auth::Scope;
+use crate::channels::stream_guard::StreamGuard;
 use crate::http::{ApiError, Req, Resp};
 use crate::mcp::discovery::{self, PublicBase};
 use crate::mcp::endpoint::{self, McpHttpRequest, McpHttpResponse};
@@ -117,6 +118,7 @@ fn serve(state: &AppState, req: &mut Req, channel: &str) -> Result<Resp, ApiErro
         Vec::new()
     };
     let mcp = state.mcp.clone();
+    let guard = gate::bearer(req).map(|t| gate::stream_guard(state, t, Scope::Read));
     let request = McpHttpRequest {
         method: &req.method,
         channel,
@@ -130,10 +132,11 @@ fn serve(state: &AppState, req: &mut Req, channel: &str) -> Result<Resp, ApiErro
     Ok(to_resp(
         &mcp,
         endpoint::handle(&mcp.sessions, &*mcp, &request),
+        guard,
     ))
 }
 
-fn to_resp(mcp: &Arc<McpService>, r: McpHttpResponse) -> Resp {
+fn to_resp(mcp: &Arc<McpService>, r: McpHttpResponse, guard: Option<StreamGuard>) -> Resp {
     match r {
         McpHttpResponse::Json {
             status,
@@ -173,7 +176,7 @@ fn to_resp(mcp: &Arc<McpService>, r: McpHttpResponse) -> Resp {
                     }
                     w.send(b)
                 };
-                let _ = sse::pump(&rx, &mut send, svc.keepalive);
+                let _ = sse::pump(&rx, &mut send, svc.keepalive, guard);
                 if live() {
                     svc.sessions.close_push(&sid, stream_id);
                 } else {

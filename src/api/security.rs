@@ -63,7 +63,7 @@ fn set_pin(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
 
 fn mint_ticket(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
     let principal = gate::require(state, req, Scope::Read)?;
-    let minted = state.tickets.mint(&principal.scopes);
+    let minted = state.tickets.mint_for(&principal.scopes, gate::bearer(req));
     Ok(Resp::ok(&json!({
         "ticket": minted.ticket,
         "expires_at": minted.expires_at,

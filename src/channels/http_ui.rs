@@ -119,11 +119,15 @@ impl HttpUiTransport {
 
     /// A page stream (`GET /ui/events?channel=<own>`); the page hub is created on first
     /// use with the daemon's keepalive interval.
-    pub fn subscribe_page(&self, keepalive: std::time::Duration) -> Resp {
+    pub fn subscribe_page(
+        &self,
+        keepalive: std::time::Duration,
+        guard: Option<super::stream_guard::StreamGuard>,
+    ) -> Resp {
         let hub = self
             .pages
             .get_or_init(|| SseHub::new("ui-events", keepalive));
-        hub.subscribe(&self.name)
+        hub.subscribe_guarded(&self.name, guard)
     }
 }
 

@@ -8,6 +8,7 @@ pub mod recent;
 pub mod registry;
 pub mod sse_hub;
 pub mod store;
+pub mod stream_guard;
 pub mod telegram;
 pub mod transport;
 pub mod vault;

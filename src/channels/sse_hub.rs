@@ -7,12 +7,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use parking_lot::Mutex;
 use serde_json::Value;
 
+use super::stream_guard::{self, StreamGuard};
 use crate::http::response::sse_frame;
 use crate::http::{Resp, StreamWriter};
 
@@ -50,6 +51,12 @@ impl SseHub {
     /// Registers a subscriber on `channel` now and returns the SSE response that serves
     /// it: `: connected`, then frames, keepalives, and a clean end.
     pub fn subscribe(self: &Arc<Self>, channel: &str) -> Resp {
+        self.subscribe_guarded(channel, None)
+    }
+
+    /// [`subscribe`](Self::subscribe), ending with `event: error` once `guard` fails
+    /// (the opening token expired or was revoked, issue 11).
+    pub fn subscribe_guarded(self: &Arc<Self>, channel: &str, guard: Option<StreamGuard>) -> Resp {
         let (tx, rx) = bounded(QUEUE_DEPTH);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.subs.lock().push(Subscriber {
@@ -59,18 +66,28 @@ impl SseHub {
         });
         let hub = self.clone();
         Resp::sse(Box::new(move |mut w| {
-            hub.serve(&mut w, &rx);
+            hub.serve(&mut w, &rx, guard);
             hub.unsubscribe(id);
             let _ = w.finish();
         }))
     }
 
-    fn serve(&self, w: &mut StreamWriter, rx: &Receiver<Frame>) {
+    fn serve(&self, w: &mut StreamWriter, rx: &Receiver<Frame>, mut guard: Option<StreamGuard>) {
         if w.comment("connected").is_err() {
             return;
         }
+        let mut keepalive_at = Instant::now() + self.keepalive;
         loop {
-            let written = match rx.recv_timeout(self.keepalive) {
+            if let Err(why) = stream_guard::check(&mut guard) {
+                log::info!("sse[{}]: closing a stream: {why}", self.name);
+                let _ = w.send(&stream_guard::error_frame(&why));
+                return;
+            }
+            let wait = stream_guard::wait(
+                &guard,
+                keepalive_at.saturating_duration_since(Instant::now()),
+            );
+            let written = match rx.recv_timeout(wait) {
                 Ok(Frame::Data(data)) => w.send(data.as_bytes()),
                 Ok(Frame::Close(last)) => {
                     if let Some(data) = last {
@@ -78,7 +95,11 @@ impl SseHub {
                     }
                     return;
                 }
-                Err(RecvTimeoutError::Timeout) => w.send(b":\n\n"),
+                Err(RecvTimeoutError::Timeout) if Instant::now() >= keepalive_at => {
+                    keepalive_at = Instant::now() + self.keepalive;
+                    w.send(b":\n\n")
+                }
+                Err(RecvTimeoutError::Timeout) => Ok(()),
                 Err(RecvTimeoutError::Disconnected) => return,
             };
             if written.is_err() {

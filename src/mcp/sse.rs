@@ -4,10 +4,12 @@
 //! `PARACHUTE_AGENT_SSE_KEEPALIVE_SECS`, default 25) so dead sockets are noticed.
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use serde_json::Value;
+
+use crate::channels::stream_guard::{self, StreamGuard};
 
 /// The keepalive comment (ignored by SSE parsers).
 pub const KEEPALIVE: &[u8] = b":\n\n";
@@ -25,15 +27,32 @@ pub fn frames(msgs: &[Value]) -> Vec<u8> {
 /// Hand frames from `rx` to `send` (which writes and flushes one chunk) until the sender
 /// side is gone (session closed) or a write fails (client gone). Sends `KEEPALIVE` after
 /// `keepalive` of silence.
+///
+/// [ext] With a `guard`, the stream ends with `event: error` once the token that opened it
+/// no longer validates (issue 11).
 pub fn pump(
     rx: &Receiver<Vec<u8>>,
     send: &mut dyn FnMut(&[u8]) -> io::Result<()>,
     keepalive: Duration,
+    mut guard: Option<StreamGuard>,
 ) -> io::Result<()> {
+    let mut keepalive_at = Instant::now() + keepalive;
     loop {
-        match rx.recv_timeout(keepalive) {
+        if let Err(why) = stream_guard::check(&mut guard) {
+            log::info!("MCP push stream closed: {why}");
+            return send(&stream_guard::error_frame(&why));
+        }
+        let wait = stream_guard::wait(
+            &guard,
+            keepalive_at.saturating_duration_since(Instant::now()),
+        );
+        match rx.recv_timeout(wait) {
             Ok(frame) => send(&frame)?,
-            Err(RecvTimeoutError::Timeout) => send(KEEPALIVE)?,
+            Err(RecvTimeoutError::Timeout) if Instant::now() >= keepalive_at => {
+                keepalive_at = Instant::now() + keepalive;
+                send(KEEPALIVE)?
+            }
+            Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return Ok(()),
         }
     }
@@ -68,7 +87,7 @@ mod tests {
                 out.extend_from_slice(b);
                 Ok(())
             };
-            pump(&rx, &mut send, Duration::from_millis(20)).unwrap();
+            pump(&rx, &mut send, Duration::from_millis(20), None).unwrap();
             out
         });
         tx.send(b"A".to_vec()).unwrap();
@@ -85,6 +104,6 @@ mod tests {
         let (tx, rx) = crossbeam_channel::unbounded();
         tx.send(b"A".to_vec()).unwrap();
         let mut broken = |_: &[u8]| -> io::Result<()> { Err(io::ErrorKind::BrokenPipe.into()) };
-        assert!(pump(&rx, &mut broken, Duration::from_secs(5)).is_err());
+        assert!(pump(&rx, &mut broken, Duration::from_secs(5), None).is_err());
     }
 }

@@ -25,6 +25,18 @@ const CLAUDE_HINT: &str =
 const USERNS_HINT: &str = "unprivileged user namespaces are not allowed: on Ubuntu >= 23.10 \
 add an AppArmor profile for bwrap (or sysctl kernel.apparmor_restrict_unprivileged_userns=0); \
 elsewhere sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0";
+/// [ext] (issue 11 defect 5) bwrap could not open the netlink socket it brings the
+/// sandbox's loopback up with: the classic cause is a systemd unit's address-family filter.
+const NETLINK_HINT: &str = "the sandbox cannot open a netlink socket (bwrap --unshare-net brings \
+up loopback over AF_NETLINK): under systemd add AF_NETLINK to RestrictAddressFamilies= (as \
+scripts/parachute-agent.service does); otherwise a seccomp policy or container runtime blocks \
+AF_NETLINK";
+/// [ext] The kernel refused bwrap a fresh `/proc`: parts of `/proc` are over-mounted in the
+/// daemon's mount namespace, which a user namespace may not hide by mounting a new one.
+const PROC_HINT: &str = "the kernel refused the sandbox a fresh /proc because parts of /proc \
+are read-only or masked in the daemon's mount namespace: under systemd remove \
+ProtectKernelTunables= and ProtectKernelLogs= (and ProtectProc=/ProcSubset=) from the unit \
+(as scripts/parachute-agent.service does); in a container, give it an unmasked /proc";
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the boot preflight found.
@@ -205,8 +217,21 @@ pub fn trial_sandbox(bwrap: &Path) -> Result<(), String> {
     Err(explain_failure(stderr.trim()))
 }
 
-/// The trial's stderr, with the user-namespace hint when it looks like that problem.
+/// The trial's stderr with the hint that fits: a blocked netlink socket or a denied
+/// `/proc` mount name the systemd directive (they also say "Operation not permitted", so
+/// they are told apart first); otherwise the user-namespace hint when it looks like that.
 pub fn explain_failure(stderr: &str) -> String {
+    let msg = if stderr.is_empty() {
+        "trial sandbox failed"
+    } else {
+        stderr
+    };
+    if stderr.contains("NETLINK") {
+        return format!("{msg} ({NETLINK_HINT})");
+    }
+    if stderr.contains("mount proc") {
+        return format!("{msg} ({PROC_HINT})");
+    }
     let userns = [
         "Permission denied",
         "No permissions to create new namespace",
@@ -216,11 +241,6 @@ pub fn explain_failure(stderr: &str) -> String {
     ]
     .iter()
     .any(|s| stderr.contains(s));
-    let msg = if stderr.is_empty() {
-        "trial sandbox failed"
-    } else {
-        stderr
-    };
     if userns {
         format!("{msg} ({USERNS_HINT})")
     } else {
@@ -289,6 +309,19 @@ mod tests {
             .unwrap()
             .contains("cannot create the turn sandbox"));
         assert!(!explain_failure("bwrap: Can't find source path /x").contains("AppArmor"));
+        let nl = explain_failure(
+            "bwrap: loopback: Failed to create NETLINK_ROUTE socket: Address family not supported by protocol",
+        );
+        assert!(
+            nl.contains("RestrictAddressFamilies=") && !nl.contains("AppArmor"),
+            "{nl}"
+        );
+        let proc =
+            explain_failure("bwrap: Can't mount proc on /newroot/proc: Operation not permitted");
+        assert!(
+            proc.contains("ProtectKernelTunables=") && !proc.contains("AppArmor"),
+            "{proc}"
+        );
     }
 
     #[test]

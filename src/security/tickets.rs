@@ -17,6 +17,9 @@ pub const MAX_TTL: Duration = Duration::from_secs(60);
 
 struct Entry {
     scopes: Vec<String>,
+    /// [ext] The bearer that minted the ticket: the stream it opens re-validates it, so a
+    /// page stream ends when that token expires or is revoked (issue 11). Memory only.
+    token: Option<String>,
     expires: Instant,
 }
 
@@ -59,6 +62,11 @@ impl TicketStore {
 
     /// Mint a ticket carrying `scopes` (the minting token's validated list).
     pub fn mint(&self, scopes: &[String]) -> MintedTicket {
+        self.mint_for(scopes, None)
+    }
+
+    /// [`mint`](Self::mint), remembering the minting bearer `token`.
+    pub fn mint_for(&self, scopes: &[String], token: Option<String>) -> MintedTicket {
         let ticket = rand::token(32);
         let now = Instant::now();
         let expires_at = time::iso_from_ms(time::now_ms() + self.ttl.as_millis() as u64);
@@ -68,6 +76,7 @@ impl TicketStore {
             ticket.clone(),
             Entry {
                 scopes: scopes.to_vec(),
+                token,
                 expires: now + self.ttl,
             },
         );
@@ -76,6 +85,11 @@ impl TicketStore {
 
     /// Consume `ticket` and return its scopes. The entry is removed whatever happens next.
     pub fn consume(&self, ticket: &str) -> Result<Vec<String>, TicketError> {
+        self.consume_entry(ticket).map(|(scopes, _)| scopes)
+    }
+
+    /// Consume `ticket`: its scopes and the bearer that minted it.
+    fn consume_entry(&self, ticket: &str) -> Result<(Vec<String>, Option<String>), TicketError> {
         if ticket.is_empty() {
             return Err(TicketError::Invalid);
         }
@@ -89,15 +103,25 @@ impl TicketStore {
         if Instant::now() >= entry.expires {
             return Err(TicketError::Invalid);
         }
-        Ok(entry.scopes)
+        Ok((entry.scopes, entry.token))
     }
 
     /// Consume `ticket` and require `scope` (dual-accept `agent:<verb>` / `channel:<verb>`,
     /// spec 01 §3.7). The ticket is consumed even when the scope is missing.
     pub fn consume_for(&self, ticket: &str, scope: Scope) -> Result<Vec<String>, TicketError> {
-        let scopes = self.consume(ticket)?;
+        self.consume_with_token(ticket, scope)
+            .map(|(scopes, _)| scopes)
+    }
+
+    /// [`consume_for`](Self::consume_for), also returning the minting bearer.
+    pub fn consume_with_token(
+        &self,
+        ticket: &str,
+        scope: Scope,
+    ) -> Result<(Vec<String>, Option<String>), TicketError> {
+        let (scopes, token) = self.consume_entry(ticket)?;
         if grants(&scopes, scope) {
-            Ok(scopes)
+            Ok((scopes, token))
         } else {
             Err(TicketError::LacksScope { granted: scopes })
         }

@@ -67,14 +67,15 @@ impl ProgrammaticService {
 
     /// `DELETE /api/agents/<name>`: deregister and forget the persisted spec, so the agent
     /// does not come back at the next boot. True if it was registered.
-    pub fn delete(&self, name: &str) -> bool {
-        let killed = self.registry.deregister(name);
-        if killed {
-            if let Err(e) = persist::remove_spec(&self.sessions_dir, name) {
-                log::warn!("agent {name}: could not remove spec.json: {e}");
-            }
+    /// The spec goes first: if it cannot be removed the agent stays registered and the
+    /// caller reports the error (it would otherwise come back at the next boot).
+    pub fn delete(&self, name: &str) -> Result<bool, String> {
+        if self.registry.get(name).is_none() {
+            return Ok(false);
         }
-        killed
+        persist::remove_spec(&self.sessions_dir, name)
+            .map_err(|e| format!("failed to remove spec.json of agent \"{name}\": {e}"))?;
+        Ok(self.registry.deregister(name))
     }
 
     /// `POST /api/agents/<name>/restart`: forget the conversation (local record and the

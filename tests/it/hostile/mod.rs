@@ -10,4 +10,7 @@ mod state_common;
 mod state_lock;
 mod state_mcp;
 mod state_mounts;
+mod state_persist;
 mod state_ring;
+mod state_streams;
+mod state_systemd;
