@@ -59,7 +59,7 @@ pub enum Command {
         state_dir: Option<PathBuf>,
         port: Option<u16>,
     },
-    /// `parachute-agent doctor [--json]`: checks the install (issue 14).
+    /// `parachute-agent doctor [--json]`: checks the install.
     Doctor {
         raw: RawConfig,
         json: bool,
@@ -265,7 +265,7 @@ pub fn main() -> i32 {
     {
         return crate::sandbox::helper::run(args[1..].to_vec());
     }
-    // Hidden: what tmux runs for an operator session (issue 16).
+    // Hidden: what tmux runs for an operator session.
     if args
         .first()
         .is_some_and(|a| a == crate::terminal::exec_shim::SUBCOMMAND)

@@ -40,7 +40,7 @@ pub struct Config {
     pub sse_keepalive: Duration,
     /// [ext] How often an open stream re-validates the token that opened it (expiry,
     /// revocation, key rotation): `PARACHUTE_AGENT_SSE_AUTH_CHECK_SECS`, default 2, at
-    /// least 1 (issue 11).
+    /// least 1.
     pub sse_auth_check: Duration,
     pub def_poll_interval: Duration,
     /// Terminal (spec 06 §2.6): how long a client whose output queue is full (16 MiB) may
@@ -72,7 +72,7 @@ pub struct Config {
     pub vault_url: String,
     /// [ext] Each http-ui channel's ring of recent messages: at most
     /// `PARACHUTE_AGENT_HTTP_UI_RING_MESSAGES` (default 200, 1..=100 000) and
-    /// `PARACHUTE_AGENT_HTTP_UI_RING_BYTES` (default 4 MiB, 1..=1 GiB) (issue 11).
+    /// `PARACHUTE_AGENT_HTTP_UI_RING_BYTES` (default 4 MiB, 1..=1 GiB).
     pub http_ui_ring: RingLimit,
     pub auth: AuthConfig,
     pub telegram: TelegramConfig,
@@ -82,7 +82,7 @@ pub struct Config {
     pub turns: TurnConfig,
     pub host: HostConfig,
     pub test: TestHooks,
-    /// Inbound journal, graceful stop and systemd knobs (issue 13).
+    /// Inbound journal, graceful stop and systemd knobs.
     pub durability: Durability,
 }
 

@@ -141,7 +141,7 @@ fn run(mut config: Config) -> Result<(), String> {
 /// Large buffers (request bodies, big messages) go straight to `mmap` and back to the
 /// kernel when freed. glibc otherwise raises its mmap threshold after the first big free
 /// (up to 32 MiB), so 5 MiB bodies land in per-thread arenas that keep the memory: 60 such
-/// sends left ~530 MiB resident although the daemon held 4 MiB of them (issue 11 defect 6).
+/// sends left ~530 MiB resident although the daemon held 4 MiB of them.
 /// Setting the threshold explicitly turns the dynamic adjustment off.
 fn process_setup() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -207,7 +207,7 @@ pub fn build(config: Config, durable: Durable) -> AppState {
     // the bubblewrap launcher (spec 04 §5, §6).
     let sandbox = Sandbox::new();
     let credentials = Arc::new(crate::credentials::CredentialStore::new(&config.state_dir));
-    // The inbound journal (issue 13) also keeps the Telegram offsets.
+    // The inbound journal also keeps the Telegram offsets.
     let (lifecycle, journal) = (durable.lifecycle.clone(), durable.journal.clone());
     if let Some(j) = &journal {
         channels.set_offset_store(j.clone());
@@ -228,7 +228,8 @@ pub fn build(config: Config, durable: Durable) -> AppState {
     let step_up = crate::security::StepUpStore::new(&config.state_dir, config.step_up_ttl);
     let jobs = crate::jobs::JobService::new(channels.clone(), config.test.job_clock_offset_ms);
     let webui = crate::webui::WebUi::new(config.static_dir.clone(), config.state_dir.clone());
-    let terminal = crate::terminal::TerminalService::new(config.terminal_stall);
+    let terminal =
+        crate::terminal::TerminalService::new(config.terminal_stall, config.host.path.clone());
     AppState {
         webui,
         lifecycle,

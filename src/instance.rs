@@ -1,4 +1,4 @@
-//! The single-instance lock on the state dir ([ext], issue 11 defect 10): `serve` holds an
+//! The single-instance lock on the state dir ([ext]): `serve` holds an
 //! exclusive `flock` on `<state>/daemon.lock` for its whole life, so a second daemon on the
 //! same state dir exits at once instead of running the same agents, jobs and pollers twice.
 //! The file holds the holder's pid (for the second daemon's message); the lock itself is the

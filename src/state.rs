@@ -33,11 +33,11 @@ pub struct HealthHooks {
 
 pub struct AppState {
     pub config: Config,
-    /// Running or draining for a stop (issue 13).
+    /// Running or draining for a stop.
     pub lifecycle: Arc<crate::lifecycle::Lifecycle>,
-    /// The durable inbound journal (issue 13).
+    /// The durable inbound journal.
     pub journal: Option<Arc<crate::journal::Journal>>,
-    /// Shared so long-lived streams can re-validate their token (issue 11).
+    /// Shared so long-lived streams can re-validate their token.
     pub auth: Arc<Auth>,
     pub channels: Arc<ChannelRegistry>,
     /// Bridge `/events` subscribers (spec 05 §2.2).

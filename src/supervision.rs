@@ -1,4 +1,4 @@
-//! The daemon's life under a service manager (issue 13, [ext] over spec 01 §6.7): opening
+//! The daemon's life under a service manager ([ext] over spec 01 §6.7): opening
 //! the inbound journal at boot (a torn tail reported), systemd notifications (`READY=1`
 //! once `/health` answers on the listener, `STATUS=` with queue depths, `WATCHDOG=1`
 //! while the HTTP workers and every turn worker are alive, `STOPPING=1`), and the drain

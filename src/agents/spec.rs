@@ -132,7 +132,7 @@ pub struct AgentSpec {
     pub limits: AgentLimits,
 }
 
-/// Per-agent turn limits (issue 14; beyond the reference). Each applies only when set:
+/// Per-agent turn limits (beyond the reference). Each applies only when set:
 /// `max_turns` → `claude --max-turns`, `max_budget_usd` → `claude --max-budget-usd`,
 /// `turn_timeout_secs` replaces the daemon's wall-clock limit for this agent's turns.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]

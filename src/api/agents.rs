@@ -72,7 +72,7 @@ fn list(state: &AppState, req: &Req) -> Result<Resp, ApiError> {
                 "hasWorkspace": persist::spec_exists(&svc.sessions_dir, &name),
                 "backend": "programmatic",
                 "status": a.status,
-                // [ext] an operator session holds the conversation (issue 16).
+                // [ext] an operator session holds the conversation.
                 "operatorSession": state.terminal.operator.running(&name),
             });
             if a.spec.system_prompt.is_some() {
@@ -90,7 +90,7 @@ fn list(state: &AppState, req: &Req) -> Result<Resp, ApiError> {
             {
                 row["workingDir"] = json!(ws);
             }
-            // [ext] the agent's own limits, only those set (issue 14).
+            // [ext] the agent's own limits, only those set.
             if let Ok(Value::Object(limits)) = serde_json::to_value(a.spec.limits) {
                 if !limits.is_empty() {
                     row["limits"] = Value::Object(limits);

@@ -123,7 +123,7 @@ fn write_failed(verb: &str, msg: &str) -> ApiError {
 /// `DELETE /api/channels/<name>`: rewrite `channels.json` without it first, then stop +
 /// remove the live channel and close its `/events` subscribers [ext]. A failed write
 /// (full disk) is a 500 and changes nothing, so the channel cannot come back after a
-/// restart that the live map already forgot (issue 11 defect 12).
+/// restart that the live map already forgot.
 fn delete(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
     gate::require(state, req, Scope::Admin)?;
     let _guard = CHANGES.lock();

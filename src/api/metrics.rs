@@ -1,4 +1,4 @@
-//! `GET /metrics` (issue 14; beyond the reference): the Prometheus text format of the
+//! `GET /metrics` (beyond the reference): the Prometheus text format of the
 //! process counters in `metrics/` plus the gauges read now from their owners (queue depth
 //! per agent, stream subscribers, MCP sessions). Gate: `agent:read`, or no token at all for
 //! a direct loopback client when `PARACHUTE_AGENT_METRICS_OPEN` is on (a request that

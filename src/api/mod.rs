@@ -75,7 +75,7 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if req.is("GET") && req.segs().first() == Some(&"app") {
         return app::route(&state.webui, req);
     }
-    // [ext] The Prometheus metrics (issue 14), next to /health.
+    // [ext] The Prometheus metrics, next to /health.
     if let Some(r) = metrics::route(state, req) {
         return Some(r);
     }
@@ -114,7 +114,7 @@ fn daemon_routes(state: &AppState, req: &mut Req) -> Routed {
     if let Some(r) = agents::route(state, req) {
         return Some(r);
     }
-    // [ext] Operator sessions (issue 16): POST|DELETE /api/agents/<name>/session.
+    // [ext] Operator sessions: POST|DELETE /api/agents/<name>/session.
     if let Some(r) = operator::route(state, req) {
         return Some(r);
     }

@@ -39,7 +39,7 @@ pub fn health(state: &AppState) -> Resp {
         .starting
         .load(std::sync::atomic::Ordering::Relaxed);
     let mut body = json!({
-        // [ext] issue 13: `draining` while a stop lets running turns finish.
+        // [ext] `draining` while a stop lets running turns finish.
         "status": if state.lifecycle.draining() {
             "draining"
         } else if starting {

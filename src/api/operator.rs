@@ -1,4 +1,4 @@
-//! [ext] Operator sessions (issue 16): `POST /api/agents/<name>/session` starts the tmux
+//! [ext] Operator sessions: `POST /api/agents/<name>/session` starts the tmux
 //! session `<name>-agent` running an interactive `claude` in the agent's own sandbox,
 //! workspace, environment and credentials (built by the turn engine,
 //! `backend::programmatic::interactive`), resuming the agent's current conversation when it

@@ -1,4 +1,4 @@
-//! The one answer for a message a backend refused (issue 13): `503` with `Retry-After`,
+//! The one answer for a message a backend refused: `503` with `Retry-After`,
 //! so a client retries instead of assuming the message was accepted — while the daemon
 //! drains for a restart, or when the inbound journal cannot be written.
 

@@ -1,4 +1,4 @@
-//! The verified-token cache [ext] (issue 12): after a token passed the full check of spec
+//! The verified-token cache [ext]: after a token passed the full check of spec
 //! 01 §3.4 (or the local issuer's, spec 08) once, later requests with the same token skip
 //! the signature verification. What the signature proved is immutable (the claims); what
 //! can change is re-checked on every request by [`super::Auth::validate`]:

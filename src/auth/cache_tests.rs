@@ -1,4 +1,4 @@
-//! Unit tests of the verified-token cache through [`Auth::validate`] (issue 12): expiry at
+//! Unit tests of the verified-token cache through [`Auth::validate`]: expiry at
 //! `exp`, revocation and key rotation on cached tokens, forged signatures never hitting,
 //! and garbage never entering the cache. Hub tokens are checked against a tiny in-process
 //! hub serving a JWKS and a revocation list the test changes.

@@ -92,7 +92,7 @@ impl HttpUiTransport {
 
     /// An operator message from the page (`POST /api/channels/<own>/send`): recorded in
     /// the ring and emitted through the routing fork. Fails while the transport is stopped,
-    /// and when the programmatic backend could not make the message durable (issue 13:
+    /// and when the programmatic backend could not make the message durable (spec 07 §4:
     /// the page gets no 2xx for a message that is not journaled).
     pub fn emit_operator(&self, text: String) -> Result<(), OperatorSendError> {
         let ctx = self.ctx.lock().clone().ok_or_else(|| {

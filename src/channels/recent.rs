@@ -4,7 +4,7 @@
 //! transcript's message shape (spec 02 §6.1): `{id, text, direction, sender, ts}`, plus
 //! `files` on replies that carried some. Nothing is persisted.
 //!
-//! [ext] (issue 11 defect 6) Bounded by bytes as well as by count ([`RingLimit`]): the oldest
+//! [ext] Bounded by bytes as well as by count ([`RingLimit`]): the oldest
 //! messages go until both hold, and one message larger than the whole byte budget is kept
 //! with its text cut to fit (`"truncated": true`), so 60 sends of 5 MiB cannot pin 300 MiB.
 

@@ -32,7 +32,7 @@ pub trait InboundRoute: Send + Sync {
     }
 }
 
-/// Why a backend refused a message it owns (issue 13): nothing was accepted.
+/// Why a backend refused a message it owns: nothing was accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// The daemon is stopping: try again after the restart.
@@ -77,7 +77,7 @@ pub struct ChannelRegistry {
     offsets: RwLock<Option<Arc<dyn OffsetStore>>>,
 }
 
-/// Where transports keep a durable read position (the Telegram update offset, issue 13).
+/// Where transports keep a durable read position (the Telegram update offset).
 pub trait OffsetStore: Send + Sync {
     fn load(&self, channel: &str) -> Option<i64>;
     /// Durable when it returns `Ok`.

@@ -55,7 +55,7 @@ impl SseHub {
     }
 
     /// [`subscribe`](Self::subscribe), ending with `event: error` once `guard` fails
-    /// (the opening token expired or was revoked, issue 11).
+    /// (the opening token expired or was revoked).
     pub fn subscribe_guarded(self: &Arc<Self>, channel: &str, guard: Option<StreamGuard>) -> Resp {
         let (tx, rx) = bounded(QUEUE_DEPTH);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);

@@ -1,4 +1,4 @@
-//! [ext] (issue 11 defect 11) The re-check of a long-lived stream's credentials: an SSE
+//! [ext] The re-check of a long-lived stream's credentials: an SSE
 //! stream (`/events`, `/ui/events`, turn-events, the MCP GET stream) is opened by a token
 //! that may later expire, be revoked, or stop verifying after `token rotate`. The stream's
 //! thread calls [`StreamGuard::check_if_due`] between frames and at least every `every`;

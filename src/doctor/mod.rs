@@ -1,4 +1,4 @@
-//! `parachute-agent doctor` (issue 14; beyond the reference): checks an install the way an
+//! `parachute-agent doctor` (beyond the reference): checks an install the way an
 //! operator would, and says for every failed check how to fix it. Exit 0 when nothing
 //! failed, 1 otherwise; `--json` prints `{"ok", "checks":[{name, status, detail, fix?}]}`.
 //! Each check is read-only: files are only read, the port only probed, the hub and the

@@ -1,11 +1,11 @@
-//! The front door's limits (issue 11): [`HttpLimits`] (filled from the environment by
+//! The front door's limits: [`HttpLimits`] (filled from the environment by
 //! `config.rs`), the open-file limit raised at boot, and the connection
 //! [`tiny_http::Limits`] built from them. The enforcement itself lives in the vendored
 //! tiny_http (`vendor/tiny_http/PATCHED.md`).
 
 use std::time::Duration;
 
-/// What one client may send and hold (issue 11): each field is a knob with a safe default,
+/// What one client may send and hold: each field is a knob with a safe default,
 /// see the README's configuration table.
 #[derive(Debug, Clone)]
 pub struct HttpLimits {

@@ -1,4 +1,4 @@
-//! The durable inbound journal ([ext], issue 13; spec 07 §4 "accept a message only once it
+//! The durable inbound journal ([ext]; spec 07 §4 "accept a message only once it
 //! is durable"): every message for a programmatic agent is appended and fsynced here
 //! before the transport acknowledges it (HTTP 2xx, Telegram offset), so a crash, `kill -9`
 //! or power cut loses nothing that was acknowledged.

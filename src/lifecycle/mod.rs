@@ -1,4 +1,4 @@
-//! The daemon's service lifecycle (issue 13; spec 01 §6.7 [ext]): whether new work is
+//! The daemon's service lifecycle (spec 01 §6.7 [ext]): whether new work is
 //! accepted (`running`) or the daemon is `draining` for a stop, whether running turns were
 //! abandoned at the end of the grace period; [`notify`] speaks systemd's notify protocol.
 

@@ -1,4 +1,4 @@
-//! systemd's notify protocol without a crate (issue 13, `sd_notify(3)`): one datagram per
+//! systemd's notify protocol without a crate (`sd_notify(3)`): one datagram per
 //! state change on the Unix socket named by `$NOTIFY_SOCKET` (a path, or `@name` in the
 //! abstract namespace) — `READY=1` once the listener answers, `STOPPING=1` when a stop
 //! begins, `STATUS=…` lines, and `WATCHDOG=1` pings from [`spawn_watchdog`], sent only

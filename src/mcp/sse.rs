@@ -29,7 +29,7 @@ pub fn frames(msgs: &[Value]) -> Vec<u8> {
 /// `keepalive` of silence.
 ///
 /// [ext] With a `guard`, the stream ends with `event: error` once the token that opened it
-/// no longer validates (issue 11).
+/// no longer validates.
 pub fn pump(
     rx: &Receiver<Vec<u8>>,
     send: &mut dyn FnMut(&[u8]) -> io::Result<()>,

@@ -1,4 +1,4 @@
-//! Process-wide counters for `/metrics` (issue 14; beyond the reference). Every count on
+//! Process-wide counters for `/metrics` (beyond the reference). Every count on
 //! a hot path is one relaxed atomic add on a fixed slot: no lock, no allocation. Per-agent
 //! turn counters are looked up once per worker thread ([`Metrics::agent`]) and then
 //! counted lock-free. Scrape-time gauges (queue depth, subscribers, MCP sessions) are

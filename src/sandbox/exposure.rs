@@ -1,4 +1,4 @@
-//! The protected-path rule of the mount policy ([ext], issue 11 defect 4; spec 04 §1.9 G1,
+//! The protected-path rule of the mount policy ([ext]; spec 04 §1.9 G1,
 //! G7, G9): no mount, `workspace` or added dir of an agent may expose the daemon's own
 //! secrets — read-only or read-write, with or without step-up. Denying those dirs in the
 //! sandbox view is not enough on its own: a declared bind re-exposes whatever it names.

@@ -25,7 +25,7 @@ const CLAUDE_HINT: &str =
 const USERNS_HINT: &str = "unprivileged user namespaces are not allowed: on Ubuntu >= 23.10 \
 add an AppArmor profile for bwrap (or sysctl kernel.apparmor_restrict_unprivileged_userns=0); \
 elsewhere sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0";
-/// [ext] (issue 11 defect 5) bwrap could not open the netlink socket it brings the
+/// [ext] bwrap could not open the netlink socket it brings the
 /// sandbox's loopback up with: the classic cause is a systemd unit's address-family filter.
 const NETLINK_HINT: &str = "the sandbox cannot open a netlink socket (bwrap --unshare-net brings \
 up loopback over AF_NETLINK): under systemd add AF_NETLINK to RestrictAddressFamilies= (as \

@@ -18,7 +18,7 @@ pub const MAX_TTL: Duration = Duration::from_secs(60);
 struct Entry {
     scopes: Vec<String>,
     /// [ext] The bearer that minted the ticket: the stream it opens re-validates it, so a
-    /// page stream ends when that token expires or is revoked (issue 11). Memory only.
+    /// page stream ends when that token expires or is revoked. Memory only.
     token: Option<String>,
     expires: Instant,
 }

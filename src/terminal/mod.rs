@@ -23,6 +23,7 @@ pub mod session;
 pub mod socket;
 pub mod tmux;
 
+use std::ffi::OsString;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -36,6 +37,7 @@ pub const MAX_OPEN: usize = 16;
 #[derive(Clone)]
 pub struct TerminalService {
     stall: Duration,
+    path: Option<OsString>,
     open: Arc<AtomicUsize>,
     /// Someone asked for a terminal or an operator session: from then on a missing
     /// `tmux` is a missing dependency in `/health` (a host that never uses the terminal
@@ -63,10 +65,12 @@ pub struct AttachRequest {
 }
 
 impl TerminalService {
-    /// `stall`: how long a client may accept nothing while its queue is full (1013).
-    pub fn new(stall: Duration) -> TerminalService {
+    /// `stall`: how long a client may accept nothing while its queue is full (1013);
+    /// `path`: the daemon's `PATH`, where tmux is looked up.
+    pub fn new(stall: Duration, path: Option<OsString>) -> TerminalService {
         TerminalService {
             stall,
+            path,
             open: Arc::new(AtomicUsize::new(0)),
             wanted: Arc::new(AtomicBool::new(false)),
             operator: operator::OperatorSessions::default(),
@@ -77,18 +81,18 @@ impl TerminalService {
     /// Asking marks tmux as needed (see [`TerminalService::tmux_missing`]).
     pub fn tmux(&self) -> Option<PathBuf> {
         self.wanted.store(true, Ordering::Relaxed);
-        tmux::find()
+        tmux::find(self.path.as_deref())
     }
 
     /// Whether `/health` must list `tmux` as missing: the terminal was asked for on a host
     /// without it.
     pub fn tmux_missing(&self) -> bool {
-        self.wanted.load(Ordering::Relaxed) && tmux::find().is_none()
+        self.wanted.load(Ordering::Relaxed) && tmux::find(self.path.as_deref()).is_none()
     }
 
     /// Whether an attach can succeed on this host (tmux present).
     pub fn available(&self) -> bool {
-        tmux::find().is_some()
+        tmux::find(self.path.as_deref()).is_some()
     }
 
     /// Whether to advertise the terminal (spec 09: only when `/terminal` serves its page —

@@ -1,4 +1,4 @@
-//! [ext] Operator sessions (issue 16; the reference never creates the tmux session its
+//! [ext] Operator sessions (the reference never creates the tmux session its
 //! terminal attaches to): `<agent>-agent` runs an interactive `claude` inside the agent's
 //! own sandbox, workspace, environment and credentials, so the browser terminal has
 //! something to attach to and an operator can watch and steer the agent by hand.

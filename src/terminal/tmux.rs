@@ -1,14 +1,14 @@
 //! tmux, as the terminal uses it: finding the binary, the session name of an agent
 //! (`<agent>-agent`, spec 06 §2.1) and the viewer command (§2.4).
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use super::pty::ViewerCommand;
 
-/// `tmux` on the daemon's `PATH`.
-pub fn find() -> Option<PathBuf> {
-    crate::sandbox::preflight::which_in("tmux", std::env::var_os("PATH").as_deref())
+/// `tmux` on `path` (the daemon's `PATH`, read once into `Config::host`).
+pub fn find(path: Option<&OsStr>) -> Option<PathBuf> {
+    crate::sandbox::preflight::which_in("tmux", path)
 }
 
 /// The tmux session an agent's terminal attaches to.

@@ -1,4 +1,4 @@
-//! Live sandbox boundary tests (issue 7, spec 04 §6.7 tiers 4–5, §7 "Live" and
+//! Live sandbox boundary tests (spec 04 §6.7 tiers 4–5, §7 "Live" and
 //! "Hardening"): real `bwrap`, the real binary's `sandbox-helper`, `sh -c` / a Python probe
 //! as the sandboxed command. They skip when bwrap cannot build a sandbox here, unless
 //! `PARACHUTE_TEST_REQUIRE_ALL=1` (CI), which turns the skip into a failure.
@@ -598,7 +598,7 @@ fn turn_without_bwrap_fails_closed_with_a_failure_note() {
     let fake = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/claude");
     let (_d, only_claude) = path_with(&[&fake]);
     // Never the unsandboxed test switch here: this test is about failing closed.
-    let e = crate::engine::turns::setup(&[
+    let e = crate::programmatic::turns::setup(&[
         ("PATH", &only_claude),
         ("PARACHUTE_AGENT_TEST_UNSANDBOXED", "0"),
     ]);
@@ -670,7 +670,7 @@ fn bwrap_without_user_namespaces_is_reported_with_the_fix() {
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let claude = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/claude");
     std::os::unix::fs::symlink(&claude, dir.path().join("claude")).unwrap();
-    let e = crate::engine::turns::setup(&[
+    let e = crate::programmatic::turns::setup(&[
         ("PATH", &dir.path().display().to_string()),
         ("PARACHUTE_AGENT_TEST_UNSANDBOXED", "0"),
     ]);

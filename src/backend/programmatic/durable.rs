@@ -1,4 +1,4 @@
-//! The programmatic backend's side of the inbound journal (issue 13, spec 07 §4): a
+//! The programmatic backend's side of the inbound journal (spec 07 §4): a
 //! message is accepted only once journaled (`accept`), every attempt is recorded before
 //! its turn starts (`begin`), and the outcome is recorded in the same append that marks it
 //! done (`end`). When a channel's agent registers, the journal's pending records for that

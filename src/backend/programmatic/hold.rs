@@ -1,4 +1,4 @@
-//! [ext] Operator holds (issue 16): while an operator drives an agent's conversation by hand
+//! [ext] Operator holds: while an operator drives an agent's conversation by hand
 //! (an interactive `claude` in its tmux session), the agent's programmatic turns wait, so
 //! two writers never fork one Claude session. Messages keep queueing in order and run when
 //! the hold is released; nothing is dropped.

@@ -1,4 +1,4 @@
-//! [ext] The interactive `claude` of an operator session (issue 16): the same private dir,
+//! [ext] The interactive `claude` of an operator session: the same private dir,
 //! cwd, MCP servers, credentials, environment and sandbox as the agent's turns — built by
 //! the same functions ([`super::worker::resolve_inputs`], [`super::turn::prepare_private`],
 //! the agent's `Launcher`) — with the interactive flags instead of `-p … stream-json`

@@ -75,7 +75,7 @@ impl ProgrammaticRegistry {
         })
     }
 
-    /// The operator holds (issue 16): a held agent's next turn waits for the release.
+    /// The operator holds: a held agent's next turn waits for the release.
     pub fn hold(&self) -> Arc<TurnHold> {
         self.hold.clone()
     }
@@ -261,7 +261,7 @@ impl ProgrammaticRegistry {
     }
 
     /// The routing fork's programmatic branch (spec 03 §5.2 steps 2–3): journal the
-    /// message (issue 13), then enqueue it for the channel's agent, or keep it for an
+    /// message, then enqueue it for the channel's agent, or keep it for an
     /// expected channel (journaled: in the journal's replay set; else the pending buffer).
     /// `Ok(false)` when neither applies; a duplicate `key` is taken and dropped.
     pub fn offer(

@@ -149,7 +149,7 @@ impl InboundRoute for ProgrammaticService {
         self.offer(channel, msg).unwrap_or(true)
     }
 
-    /// Journals the message before it counts as taken (issue 13).
+    /// Journals the message before it counts as taken.
     fn offer(&self, channel: &str, msg: &InboundMessage) -> Result<bool, Refusal> {
         let mut queued = QueuedMessage::from_meta(&msg.content, &msg.meta);
         queued.attachments = msg

@@ -46,7 +46,7 @@ pub struct QueuedMessage {
     pub attachments: Vec<AttachmentRef>,
     /// `meta.chat_id` (telegram): where the reply goes.
     pub chat_id: Option<String>,
-    /// Its journal record and attempt (issue 13); `None` when not journaled.
+    /// Its journal record and attempt; `None` when not journaled.
     #[serde(skip)]
     pub ticket: Option<Ticket>,
 }
@@ -86,7 +86,7 @@ pub struct WorkerCtx {
     pub engine: EngineConfig,
     pub host: Arc<dyn TurnHost>,
     pub hub: Arc<dyn TurnEventSink>,
-    /// The inbound journal and the stop state (issue 13).
+    /// The inbound journal and the stop state.
     pub durable: Durable,
 }
 

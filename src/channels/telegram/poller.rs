@@ -132,7 +132,7 @@ impl Poller {
         };
         let store = ctx.offset_store();
         if lease.offset.is_none() {
-            // [ext] issue 13: the offset persisted in the inbound journal survives restarts.
+            // [ext] the offset persisted in the inbound journal survives restarts.
             lease.offset = store.as_ref().and_then(|s| s.load(&core.name));
         }
         if self.stopped() {

@@ -1,4 +1,4 @@
-//! Incremental persistence of the MCP session table ([ext], issue 11 defect 9): a
+//! Incremental persistence of the MCP session table ([ext]): a
 //! compacted snapshot `mcp-sessions.json` (the format earlier versions wrote, so their
 //! files still load) plus an append-only log `mcp-sessions.log` of one JSON line per
 //! change (`{"op":"put",…}` / `{"op":"del","id":…}`). An `initialize` appends one line

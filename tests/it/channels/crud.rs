@@ -357,7 +357,7 @@ fn a_corrupt_channels_file_fails_writes_with_500() {
     );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "{ not json");
     assert_eq!(names(&health(&d), "channels"), ["web"], "nothing went live");
-    // DELETE persists first (issue 11): the file failure is reported and the live
+    // DELETE persists first: the file failure is reported and the live
     // channel stays, so the live map never disagrees with what a restart would load.
     let r = d.send("DELETE", "/api/channels/web", Some(&admin), &[], None);
     assert_eq!(r.status, 500);

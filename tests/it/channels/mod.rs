@@ -1,4 +1,4 @@
-//! Channels, black-box (issue 4; spec 05 §2, §3, §4, §5, §7): the CRUD API, the http-ui
+//! Channels, black-box (spec 05 §2, §3, §4, §5, §7): the CRUD API, the http-ui
 //! transport, `/events` and `/ui/events`, the bridge REST routes, the stdio bridge, and
 //! 1,000 concurrent subscribers.
 

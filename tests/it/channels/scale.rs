@@ -1,4 +1,4 @@
-//! 1,000 concurrent `/events` subscribers (issue 4): ordinary requests are still served
+//! 1,000 concurrent `/events` subscribers: ordinary requests are still served
 //! promptly, `/health` counts every subscriber, and one broadcast reaches all of them.
 //!
 //! The subscribers connect all at once, as bridges do after a daemon restart, and like

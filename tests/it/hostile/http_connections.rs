@@ -1,4 +1,4 @@
-//! Defect 2 of issue 11: a connection flood beyond the open-file limit (EMFILE) must not
+//! A connection flood beyond the open-file limit (EMFILE) must not
 //! kill the accept loop, and beyond the connection cap the answer is a fast 503.
 
 use std::net::TcpStream;

@@ -1,4 +1,4 @@
-//! Defects 1 and 8 of issue 11: a huge declared body length must not crash the daemon
+//! A huge declared body length must not crash the daemon
 //! (no allocation sized by a client's number), and ambiguous framing gets 400 and close.
 
 use std::time::Duration;

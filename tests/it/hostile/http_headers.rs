@@ -1,4 +1,4 @@
-//! Defects 6 (header part) and 7 of issue 11: oversized heads get 431 and close, and
+//! Oversized heads get 431 and close, and
 //! nothing a client sends in `Host` / `X-Forwarded-Host` reaches a response header raw.
 
 use std::io::Write;

@@ -1,4 +1,4 @@
-//! Defect 3 of issue 11: slow bodies, `Connection: Upgrade` with a body, and slow heads
+//! Slow bodies, `Connection: Upgrade` with a body, and slow heads
 //! never pin the request workers; the idle timeout and the head deadline cut them.
 
 use std::io::Write;

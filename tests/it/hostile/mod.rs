@@ -1,4 +1,4 @@
-//! Hostile-input tests (issue 11): each defect an attacker or a broken host could cause,
+//! Hostile-input tests: each defect an attacker or a broken host could cause,
 //! reproduced black-box, then proof that the daemon still serves and lost nothing.
 
 mod http_common;

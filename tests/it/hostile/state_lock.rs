@@ -1,4 +1,4 @@
-//! Defect 10: two daemons on one state dir both ran; `--port 0` registered port 0.
+//! Two daemons on one state dir both ran; `--port 0` registered port 0.
 
 use std::time::Duration;
 

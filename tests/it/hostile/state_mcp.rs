@@ -1,4 +1,4 @@
-//! Defect 9: MCP sessions were unbounded, and every `initialize` rewrote the whole
+//! MCP sessions were unbounded, and every `initialize` rewrote the whole
 //! `mcp-sessions.json` (5,000 sessions → 12.5 ms per initialize). Now a cap with
 //! least-recently-used eviction, and one appended log line per change; session ids still
 //! survive a restart (spec 07 §3).

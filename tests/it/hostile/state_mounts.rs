@@ -1,4 +1,4 @@
-//! Defect 4: `POST /api/agents` with only `agent:admin` accepted a read-only mount of the
+//! `POST /api/agents` with only `agent:admin` accepted a read-only mount of the
 //! state dir (every secret readable by the turn), and with step-up `workspace=<state dir>`
 //! let a turn rewrite them. Now no mount or workspace may be, contain or lie inside the
 //! state dir or `$PARACHUTE_HOME`, or be or contain the daemon user's home — 400 naming
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::state_common::{assert_health_fast, assert_same, snapshot};
-use crate::engine::api::{fakes_path, write_credentials};
+use crate::programmatic::api::{fakes_path, write_credentials};
 use crate::security::{exchange, set_pin};
 use crate::support::daemon::DaemonBuilder;
 use crate::support::fake_vault::FakeVault;

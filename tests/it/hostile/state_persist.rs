@@ -1,4 +1,4 @@
-//! Defect 12: a channel DELETE that failed to persist (full disk) still removed the channel
+//! A channel DELETE that failed to persist (full disk) still removed the channel
 //! from the live map, and it came back after a restart. Now the file is rewritten first;
 //! a failed write is a 500 and changes nothing. The full disk is emulated by making the
 //! state dir immutable (`chattr +i`), so the atomic rewrite's temp file cannot be created.
@@ -84,8 +84,8 @@ fn channel_delete_that_cannot_persist_changes_nothing() {
 
 #[test]
 fn agent_delete_that_cannot_remove_its_spec_keeps_the_agent() {
-    let b = DaemonBuilder::new().env("PATH", &crate::engine::api::fakes_path());
-    crate::engine::api::write_credentials(&b.state_dir(), json!({}));
+    let b = DaemonBuilder::new().env("PATH", &crate::programmatic::api::fakes_path());
+    crate::programmatic::api::write_credentials(&b.state_dir(), json!({}));
     let d = b.start();
     let admin = d.mint("agent:admin");
     let r = d.post(

@@ -1,4 +1,4 @@
-//! Defect 6 (ring part): 60 sends of 5 MiB on one http-ui channel pinned 835 MiB (the
+//! 60 sends of 5 MiB on one http-ui channel pinned 835 MiB (the
 //! recent-messages ring was bounded by count only). Now by bytes too
 //! (`PARACHUTE_AGENT_HTTP_UI_RING_BYTES`, default 4 MiB), and freed big buffers go back to
 //! the kernel.

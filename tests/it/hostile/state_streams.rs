@@ -1,4 +1,4 @@
-//! Defect 11 (streams): an open `/events`, `/ui/events`, turn-events or MCP GET stream
+//! An open `/events`, `/ui/events`, turn-events or MCP GET stream
 //! outlived the expiry, rotation or revocation of the token that opened it. Now the stream
 //! re-validates its token every `PARACHUTE_AGENT_SSE_AUTH_CHECK_SECS` and ends with an
 //! `event: error` once it no longer holds.

@@ -1,4 +1,4 @@
-//! Defect 5: the shipped systemd unit broke every sandboxed turn — `RestrictAddressFamilies=`
+//! The shipped systemd unit broke every sandboxed turn — `RestrictAddressFamilies=`
 //! lacked `AF_NETLINK` (bwrap's `--unshare-net` brings loopback up over netlink) and
 //! `ProtectKernelTunables=yes` (like `ProtectKernelLogs=yes`) over-mounts parts of `/proc`,
 //! so the kernel refuses bwrap's fresh `--proc` mount inside its user namespace — and the
@@ -72,7 +72,7 @@ fn daemon_with_bwrap(wrapper: &str, real: &Path) -> (tempfile::TempDir, Daemon) 
     let path = format!(
         "{}:{}",
         dir.path().display(),
-        crate::engine::api::fakes_path()
+        crate::programmatic::api::fakes_path()
     );
     let d = DaemonBuilder::new()
         .env("PATH", &path)

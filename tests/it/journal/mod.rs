@@ -1,4 +1,4 @@
-//! Black-box tests of issue 13: the durable inbound journal (kill -9 and SIGTERM mid-turn,
+//! Black-box tests of the durable inbound journal (kill -9 and SIGTERM mid-turn,
 //! attempt limit, torn record), Telegram offsets, vault replay, the systemd notify socket.
 //! The fake `claude` (`tests/fakes/claude`) is slowed per message with `[fake:sleep:<ms>]`.
 
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::engine::api::{fakes_path, write_credentials};
+use crate::programmatic::api::{fakes_path, write_credentials};
 use crate::support::daemon::{Daemon, DaemonBuilder};
 
 /// A daemon with the http-ui channel `web` and the programmatic agent `webbot` on it.

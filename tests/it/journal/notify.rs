@@ -1,4 +1,4 @@
-//! systemd notify protocol (issue 13): the test binds the notify socket the daemon is
+//! systemd notify protocol: the test binds the notify socket the daemon is
 //! given in `NOTIFY_SOCKET` and checks `READY=1` after `/health` answers, `WATCHDOG=1` at
 //! the rate `WATCHDOG_USEC` asks for, `STATUS=` lines, and `STOPPING=1` on SIGTERM.
 

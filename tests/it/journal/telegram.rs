@@ -1,4 +1,4 @@
-//! Telegram + programmatic agent across `kill -9` (issue 13): the update offset is kept in
+//! Telegram + programmatic agent across `kill -9`: the update offset is kept in
 //! the journal, so after a restart no update is handled twice and none is lost.
 
 use std::time::Duration;
@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{prompts_in, wait_until};
-use crate::engine::api::{fakes_path, write_credentials};
+use crate::programmatic::api::{fakes_path, write_credentials};
 use crate::support::daemon::DaemonBuilder;
 use crate::support::fake_telegram::FakeTelegram;
 

@@ -1,4 +1,4 @@
-//! Round-trip latency of `tools/call` on `/mcp/<ch>` (issue 8 closing figures). Not a timed
+//! Round-trip latency of `tools/call` on `/mcp/<ch>`. Not a timed
 //! test: `#[ignore]`d, run by `scripts/bench-mcp.sh`, prints a table. One keep-alive
 //! connection, sequential calls, as one Claude Code session makes them.
 

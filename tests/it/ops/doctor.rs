@@ -1,4 +1,4 @@
-//! `parachute-agent doctor` (issue 14): on a healthy install every check passes (exit 0);
+//! `parachute-agent doctor`: on a healthy install every check passes (exit 0);
 //! on a broken one (no `bwrap` on PATH, open modes, an unreachable hub, a broken
 //! `channels.json`, a foreign program on the port, a def-vault with a bad token) each
 //! failure is named with its fix and the exit code is 1.

@@ -1,4 +1,4 @@
-//! Per-agent limits (issue 14; beyond the reference): `max_turns`, `max_budget_usd` and
+//! Per-agent limits (beyond the reference): `max_turns`, `max_budget_usd` and
 //! `turn_timeout_secs` are validated like the other fields, reach `claude`'s argv only
 //! where set, are listed by `GET /api/agents`, and a turn they stop says so in its
 //! events, its failure reply and the log.

@@ -1,10 +1,10 @@
-//! The default log an operator sees (issue 14): one line per boot step, per turn and per
+//! The default log an operator sees: one line per boot step, per turn and per
 //! warning; no DEBUG lines and no HTTP-client internals; journald priorities under
 //! systemd; never a secret.
 
 use serde_json::json;
 
-use crate::engine::api::{fakes_path, write_credentials};
+use crate::programmatic::api::{fakes_path, write_credentials};
 use crate::support::daemon::{Daemon, DaemonBuilder};
 
 /// A daemon with one http-ui channel `web`, logging at its default level.

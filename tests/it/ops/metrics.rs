@@ -1,4 +1,4 @@
-//! `GET /metrics` (issue 14): gated by `agent:read` (or the loopback knob), parsed by the
+//! `GET /metrics`: gated by `agent:read` (or the loopback knob), parsed by the
 //! official Prometheus client's text parser after real traffic, with every counter
 //! matching what the test did.
 

@@ -1,4 +1,4 @@
-//! Operating the daemon like a service (issue 14): the hub manifest, `services.json`
+//! Operating the daemon like a service: the hub manifest, `services.json`
 //! advertising, logs, `/metrics`, `doctor`, per-agent limits, CORS, backoff, README.
 
 mod backoff;

@@ -1,4 +1,4 @@
-//! The README cannot rot (issue 14): every ```sh block of `README.md` runs, in order, in
+//! The README cannot rot: every ```sh block of `README.md` runs, in order, in
 //! one bash session against a daemon started like the README starts it (standalone, the
 //! fake `claude` and this build's `parachute-agent` on PATH), with `set -e`: a command that
 //! fails fails the test. A block preceded by `<!-- readme-test: skip: <reason> -->` is not
@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::engine::api::fakes_path;
+use crate::programmatic::api::fakes_path;
 use crate::support::daemon::{DaemonBuilder, BIN};
 
 struct Block {

@@ -94,7 +94,7 @@ fn a_stalled_stream_ends_at_the_turn_timeout() {
     );
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(e.api.main_requests().len(), 1, "a timeout is never retried");
-    let left = crate::engine::turns::processes_with_arg("--dangerously-skip-permissions")
+    let left = crate::programmatic::turns::processes_with_arg("--dangerously-skip-permissions")
         .into_iter()
         .filter(|pid| {
             std::fs::read_link(format!("/proc/{pid}/cwd"))

@@ -1,4 +1,4 @@
-//! The real Claude Code CLI in the loop (issue 18): turns through the daemon and its
+//! The real Claude Code CLI in the loop: turns through the daemon and its
 //! sandbox with the real `claude` binary, offline, against the fake Anthropic Messages API
 //! (`tests/fakes/anthropic`). The CLI is installed at the pinned version by
 //! `scripts/install-real-claude.sh` (into `target/real-claude/`; `.ci/run` runs it) or named

@@ -1,4 +1,4 @@
-//! Operator security, black-box (issue 3; spec 01 §4, §5; spec 04 §2.3–§2.4): one-time
+//! Operator security, black-box (spec 01 §4, §5; spec 04 §2.3–§2.4): one-time
 //! SSE tickets, the step-up PIN and its lockout, and the credentials store with its routes.
 //! Tickets are consumed through the debug-only hook `GET /__test/ticket?scope=<scope>`,
 //! which runs exactly the guard the SSE routes use (`security::consume_ticket`).

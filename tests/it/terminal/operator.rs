@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::*;
-use crate::engine::api::{fakes_path, write_credentials};
+use crate::programmatic::api::{fakes_path, write_credentials};
 use crate::support::daemon::bwrap_usable;
 
 fn calls(w: &Path) -> Vec<Value> {

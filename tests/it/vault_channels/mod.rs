@@ -1,5 +1,5 @@
-//! Vault channels, black-box against the fake vault (issue 5 "Inbound", "Outbound",
-//! "Transcript"): the daemon runs with a `vault` channel in `channels.json`, the fake vault's
+//! Vault channels, black-box against the fake vault (inbound, outbound,
+//! transcript): the daemon runs with a `vault` channel in `channels.json`, the fake vault's
 //! trigger engine posts to `/api/vault/inbound` with the bearer it was registered with, and
 //! the daemon's `/events` subscribers see what the routing fork delivered. `inbound`: the
 //! webhook; `outbound`: chat send, replies, transcripts, schema, channel API.

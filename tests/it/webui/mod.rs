@@ -1,4 +1,4 @@
-//! The web UI (issue 15, spec 06 §3–§4): `serving` checks `/app` and the one-time login
+//! The web UI (spec 06 §3–§4): `serving` checks `/app` and the one-time login
 //! exchange over plain HTTP; `browser` drives the real app in Debian's chromium with
 //! Playwright against the daemon, the fake vault, the fake claude and a fake hub origin.
 

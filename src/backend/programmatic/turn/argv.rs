@@ -70,7 +70,7 @@ pub fn claude_args(
     a
 }
 
-/// [ext] The interactive `claude` of an operator session (issue 16): the agent's flags of
+/// [ext] The interactive `claude` of an operator session: the agent's flags of
 /// [`claude_args`] without `-p`/stream-json, resuming `session` when given.
 pub fn interactive_args(
     spec: &AgentSpec,

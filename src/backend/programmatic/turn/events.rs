@@ -34,7 +34,7 @@ pub enum TurnEvent {
     Error {
         error: String,
     },
-    /// [ext] (issue 13) first event of a turn that runs again because the daemon stopped
+    /// [ext] first event of a turn that runs again because the daemon stopped
     /// during the previous attempt: `{"kind":"retry","attempt":2}`.
     Retry {
         attempt: u32,

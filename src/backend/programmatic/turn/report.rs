@@ -1,5 +1,5 @@
 //! What one processed message came to, for the operator: the one log line per turn
-//! (channel, agent, outcome, duration, attempts) and the turn metrics (issue 14).
+//! (channel, agent, outcome, duration, attempts) and the turn metrics.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! The HTTP core, black-box (issue 2, spec 01 §0, §2.1): error conventions, path tricks,
+//! The HTTP core, black-box (spec 01 §0, §2.1): error conventions, path tricks,
 //! body limits, panics, and the open routes.
 
 use serde_json::json;

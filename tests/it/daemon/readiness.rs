@@ -1,4 +1,4 @@
-//! Boot readiness, black-box (issue 12): the listener answers `/health` while the sandbox
+//! Boot readiness, black-box: the listener answers `/health` while the sandbox
 //! preflight still runs (`dependencies.checking: true`), a turn that arrives meanwhile
 //! waits for the preflight's verdict and never runs unsandboxed, and a configured channel
 //! is never answered as unknown in the first milliseconds after boot.
@@ -66,7 +66,7 @@ fn health_answers_while_the_preflight_runs() {
 fn a_turn_during_the_preflight_waits_for_it_and_never_runs_unsandboxed() {
     let (dir, gate) = gated_tools();
     let b = DaemonBuilder::new().unsettled();
-    let e = crate::engine::turns::setup_from(
+    let e = crate::programmatic::turns::setup_from(
         b,
         &[
             ("PATH", &dir.path().display().to_string()),

@@ -1,4 +1,4 @@
-//! Black-box tests of the programmatic turn engine (issue 6): the agents API, and turns
+//! Black-box tests of the programmatic turn engine: the agents API, and turns
 //! run against the fake `claude` (`tests/fakes/claude`, first on the daemon's PATH).
 
 pub(crate) mod api;

@@ -1,5 +1,7 @@
-//! Token validation, black-box (issue 2, spec 01 §3): hub RS256 tokens against the fake
+//! Token validation, black-box (spec 01 §3): hub RS256 tokens against the fake
 //! hub's JWKS and revocation list, local standalone tokens, and the scope rules.
+
+mod cache;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -109,7 +111,7 @@ fn alg_none_and_hs256_confusion_are_refused() {
         URL_SAFE_NO_PAD.encode(claims.to_string())
     );
     assert_eq!(status(&d, &none), 401);
-    let public_pem = include_bytes!("support/keys/hub.pub.pem");
+    let public_pem = include_bytes!("../support/keys/hub.pub.pem");
     let hs = jsonwebtoken::encode(
         &Header {
             kid: Some(crate::support::hub::KID.into()),

@@ -1,4 +1,4 @@
-//! The verified-token cache, black-box (issue 12): a token the daemon has already verified
+//! The verified-token cache, black-box: a token the daemon has already verified
 //! (and cached) is still refused on its first request after the hub revokes it, exactly as
 //! an uncached token with the same `jti`; a `token rotate` refuses cached local tokens on
 //! their next request.

@@ -1,5 +1,7 @@
-//! Boot and shutdown, black-box (issue 2, spec 01 §6): port precedence, state dir,
+//! Boot and shutdown, black-box (spec 01 §6): port precedence, state dir,
 //! services.json, channels.json failures, `.env`, SIGTERM.
+
+mod readiness;
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
