@@ -86,15 +86,7 @@ impl Job {
         if let Some(tz) = self.tz.as_deref().filter(|t| !t.is_empty()) {
             m.insert("tz".into(), tz.into());
         }
-        if let Some(v) = &self.last_run_at {
-            m.insert("lastRunAt".into(), v.clone().into());
-        }
-        if let Some(v) = &self.last_status {
-            m.insert("lastStatus".into(), v.clone().into());
-        }
-        if let Some(v) = &self.subject {
-            m.insert("subject".into(), v.clone().into());
-        }
+        self.insert_optional(&mut m);
         m
     }
 
@@ -119,6 +111,21 @@ impl Job {
         json!({"content": self.message, "metadata": m, "force": true})
     }
 
+    /// The optional fields both shapes carry only when set: `lastRunAt`, `lastStatus`,
+    /// `subject`.
+    fn insert_optional(&self, m: &mut Map<String, Value>) {
+        let fields = [
+            ("lastRunAt", &self.last_run_at),
+            ("lastStatus", &self.last_status),
+            ("subject", &self.subject),
+        ];
+        for (key, value) in fields {
+            if let Some(v) = value {
+                m.insert(key.into(), v.clone().into());
+            }
+        }
+    }
+
     fn schedule(&self) -> Value {
         let mut s = Map::new();
         s.insert("cron".into(), self.cron.clone().into());
@@ -138,15 +145,7 @@ impl Job {
         m.insert("schedule".into(), self.schedule());
         m.insert("enabled".into(), self.enabled.into());
         m.insert("createdAt".into(), self.created_at.clone().into());
-        if let Some(v) = &self.last_run_at {
-            m.insert("lastRunAt".into(), v.clone().into());
-        }
-        if let Some(v) = &self.last_status {
-            m.insert("lastStatus".into(), v.clone().into());
-        }
-        if let Some(v) = &self.subject {
-            m.insert("subject".into(), v.clone().into());
-        }
+        self.insert_optional(&mut m);
         m
     }
 

@@ -190,18 +190,7 @@ mod tests {
     fn refuses_until_installed_then_forwards() {
         let sandbox = Sandbox::new();
         let handed_out = sandbox.launcher();
-        let spec =
-            serde_json::from_value(serde_json::json!({"name": "a", "channels": ["a"]})).unwrap();
-        let ctx = LaunchContext {
-            spec,
-            private_dir: "/w".into(),
-        };
-        let cmd = LaunchSpec {
-            program: "claude".into(),
-            args: vec![],
-            env: vec![],
-            cwd: "/w".into(),
-        };
+        let (cmd, ctx) = fixture();
         let err = handed_out.prepare(cmd.clone(), &ctx).err().unwrap();
         assert!(
             err.0.starts_with("Sandbox dependencies not available: "),
