@@ -27,9 +27,9 @@ use crate::sandbox::Sandbox;
 use crate::state::{AppState, HealthHooks};
 use crate::util::fsx;
 
-/// Request worker threads. Streams run on threads of their own, so this only bounds
-/// concurrent ordinary requests.
-const HTTP_WORKERS: usize = 16;
+/// Requests handled at once (each on its connection's thread, under a permit). Streams
+/// give their permit back once their head is out, so this only bounds ordinary requests.
+const HTTP_CONCURRENT: usize = 16;
 
 /// Runs the daemon until a signal; returns the process exit code.
 pub fn serve(config: Config) -> i32 {
@@ -68,8 +68,8 @@ fn run(mut config: Config) -> Result<(), String> {
     // everything that names our port (services.json, trigger and discovery URLs) must see
     // the real one.
     let server = HttpServer::bind(config.port, &config.http, config.max_body_bytes)?;
-    if let Some(addr) = server.server_addr().to_ip() {
-        config.port = addr.port();
+    if let Some(port) = server.port() {
+        config.port = port;
     }
     let durable = crate::supervision::open_durable(&config)?;
     let state = Arc::new(build(config, durable));
@@ -77,7 +77,7 @@ fn run(mut config: Config) -> Result<(), String> {
     // Before any agent registers: turns replayed from the journal at registration wait
     // for the sandbox instead of failing closed while the preflight has not started.
     start_preflight(&state);
-    // Channels and re-registered agents are live before the workers answer the first
+    // Channels and re-registered agents are live before the server answers the first
     // request (connections made meanwhile wait in the accept queue), so no request ever
     // sees a configured channel as unknown. All of this is in-memory work: transports
     // start their own threads for anything slow.
@@ -88,10 +88,10 @@ fn run(mut config: Config) -> Result<(), String> {
     let http = HttpServer::start(
         server,
         crate::api::handler(state.clone()),
-        HTTP_WORKERS,
+        HTTP_CONCURRENT,
         state.config.max_body_bytes,
         crate::http::cors::CorsOrigins::from_list(&state.config.cors_origins),
-    );
+    )?;
     log::info!(
         "parachute-agent: daemon listening on http://127.0.0.1:{}",
         state.config.port

@@ -46,7 +46,7 @@ pub fn open_durable(config: &Config) -> Result<Durable, String> {
     })
 }
 
-/// One `GET /health` over loopback: the accept loop and a request worker answer.
+/// One `GET /health` over loopback: the accept loop and a connection thread answer.
 pub fn probe_http(port: u16, timeout: Duration) -> Result<(), String> {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connect: {e}"))?;

@@ -1,22 +1,23 @@
-//! The HTTP core (spec 01 §0): a blocking tiny_http server on a pool of worker threads.
-//! Each request is parsed into a [`Req`], passed to the [`Handler`] the server was started
-//! with (the daemon's route table, `api::route`), and answered with a [`Resp`]; the handler
-//! runs behind `catch_unwind`, so a panic becomes `500 {"error":"internal error"}` and the
-//! worker lives on. Streaming responses (SSE) are handed to a thread of their own, so
-//! long-lived streams never starve the pool. This is the server core only: it knows no
-//! route, no feature and no daemon state.
+//! The HTTP core (spec 01 §0): a blocking tiny_http server whose connection threads run
+//! the handler themselves. Each request is parsed into a [`Req`], passed to the
+//! [`Handler`] the server was started with (the daemon's route table, `api::route`) under
+//! one of a fixed number of [`permits::Permits`] (the bound on concurrent handlers), and
+//! answered with a [`Resp`]; the handler runs behind `catch_unwind`, so a panic
+//! becomes `500 {"error":"internal error"}` and the connection lives on. Streaming
+//! responses (SSE) keep their connection's thread without a permit, so long-lived streams
+//! never starve the others. This is the server core only: it knows no route, no feature
+//! and no daemon state.
 
 pub mod cors;
 pub mod error;
 pub mod limits;
+pub mod permits;
 pub mod request;
 pub mod response;
 
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 pub use error::ApiError;
 pub use request::Req;
@@ -26,14 +27,28 @@ pub use response::{Body, Resp, StreamWriter};
 /// `start_server`).
 pub type Handler = Arc<dyn Fn(&mut Req) -> Result<Resp, ApiError> + Send + Sync>;
 
-/// Stack size of a streaming thread: they only format and write small frames.
-const STREAM_STACK: usize = 256 * 1024;
+/// Stack size of a connection thread: it runs the handler, so it gets the std default
+/// thread stack (only the pages a handler touches become resident).
+const CONN_STACK: usize = 2 * 1024 * 1024;
 
-/// The running server: its worker threads and a flag they check between requests.
+/// The bound listening socket, before any request is answered: connections made until
+/// [`HttpServer::start`] wait in the kernel's accept queue.
+pub struct Bound {
+    listener: std::net::TcpListener,
+    limits: tiny_http::Limits,
+}
+
+impl Bound {
+    /// The port the socket is bound to (the kernel's choice for `--port 0`).
+    pub fn port(&self) -> Option<u16> {
+        self.listener.local_addr().ok().map(|a| a.port())
+    }
+}
+
+/// The running server and the permits its connection threads take.
 pub struct HttpServer {
-    server: Arc<tiny_http::Server>,
-    workers: Vec<JoinHandle<()>>,
-    stopping: Arc<AtomicBool>,
+    server: tiny_http::Server,
+    front: Arc<Front>,
 }
 
 impl HttpServer {
@@ -44,7 +59,7 @@ impl HttpServer {
         port: u16,
         http: &limits::HttpLimits,
         max_body_bytes: u64,
-    ) -> Result<tiny_http::Server, String> {
+    ) -> Result<Bound, String> {
         let nofile = limits::raise_nofile_limit();
         limits::return_large_buffers_to_os();
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))
@@ -53,52 +68,60 @@ impl HttpServer {
         deepen_backlog(&listener);
         let limits = limits::server_limits(http, max_body_bytes, nofile);
         log::debug!("http: limits {limits:?}");
-        tiny_http::Server::from_listener_with_limits(listener, None, limits)
-            .map_err(|e| format!("cannot bind 127.0.0.1:{port}: {e}"))
+        Ok(Bound { listener, limits })
     }
 
-    /// Starts `threads` workers answering with `handler`; request bodies over
-    /// `max_body_bytes` are refused (413) before the handler sees them.
+    /// Starts answering with `handler`, at most `concurrent` requests at once; request
+    /// bodies over `max_body_bytes` are refused (413) before the handler sees them.
     pub fn start(
-        server: tiny_http::Server,
+        bound: Bound,
         handler: Handler,
-        threads: usize,
+        concurrent: usize,
         max_body_bytes: u64,
         cors: cors::CorsOrigins,
-    ) -> HttpServer {
-        let server = Arc::new(server);
-        let cors = Arc::new(cors);
-        let stopping = Arc::new(AtomicBool::new(false));
-        let workers = (0..threads)
-            .map(|i| {
-                let (server, handler, stopping, cors) = (
-                    server.clone(),
-                    handler.clone(),
-                    stopping.clone(),
-                    cors.clone(),
-                );
-                std::thread::Builder::new()
-                    .name(format!("http-{i}"))
-                    .spawn(move || worker_loop(&server, &handler, max_body_bytes, &cors, &stopping))
-                    .expect("spawn http worker")
-            })
-            .collect();
-        HttpServer {
-            server,
-            workers,
-            stopping,
-        }
+    ) -> Result<HttpServer, String> {
+        let front = Arc::new(Front {
+            handler,
+            max_body_bytes,
+            cors,
+            permits: permits::Permits::new(concurrent),
+        });
+        let server = tiny_http::Server::with_handler(
+            bound.listener,
+            bound.limits,
+            front.clone(),
+            CONN_STACK,
+        )
+        .map_err(|e| format!("cannot start the http server: {e}"))?;
+        Ok(HttpServer { server, front })
     }
 
-    /// Stops accepting work; requests in flight finish first.
+    /// Stops answering: requests in flight finish first, later ones get a 503.
     pub fn shutdown(self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        for _ in &self.workers {
-            self.server.unblock();
-        }
-        for w in self.workers {
-            let _ = w.join();
-        }
+        self.front.permits.close();
+        self.front.permits.wait_idle();
+        drop(self.server);
+    }
+}
+
+/// What every connection thread calls for each request.
+struct Front {
+    handler: Handler,
+    max_body_bytes: u64,
+    cors: cors::CorsOrigins,
+    permits: permits::Permits,
+}
+
+impl tiny_http::Handler for Front {
+    fn handle(&self, request: tiny_http::Request) {
+        handle(request, self);
+    }
+
+    // Only a lost listener reaches here (the accept loop retries everything else): exit
+    // non-zero so the supervisor restarts the daemon, rather than live on deaf.
+    fn listener_lost(&self, e: std::io::Error) {
+        log::error!("http: the listening socket is lost ({e}); exiting");
+        std::process::exit(1);
     }
 }
 
@@ -142,47 +165,30 @@ fn deepen_backlog(listener: &std::net::TcpListener) {
     }
 }
 
-fn worker_loop(
-    server: &tiny_http::Server,
-    handler: &Handler,
-    max_body_bytes: u64,
-    cors: &cors::CorsOrigins,
-    stopping: &AtomicBool,
-) {
-    while !stopping.load(Ordering::SeqCst) {
-        match server.recv() {
-            Ok(request) => handle(request, handler, max_body_bytes, cors),
-            Err(_) if stopping.load(Ordering::SeqCst) => break,
-            // Only a lost listener reaches here (the accept loop retries everything else):
-            // exit non-zero so the supervisor restarts the daemon, rather than live on deaf.
-            Err(e) => {
-                log::error!("http: the listening socket is lost ({e}); exiting");
-                std::process::exit(1);
-            }
-        }
-    }
-}
-
-/// Parses, routes and answers one request.
-fn handle(
-    request: tiny_http::Request,
-    handler: &Handler,
-    max_body_bytes: u64,
-    origins: &cors::CorsOrigins,
-) {
+/// Parses, routes and answers one request under a permit (a `503` once the server stops).
+fn handle(request: tiny_http::Request, front: &Front) {
     let origin = request
         .headers()
         .iter()
         .find(|h| h.field.equiv("Origin"))
         .map(|h| h.value.as_str().to_string());
-    let cors = cors::headers(origins, origin.as_deref());
-    let respond = |request, mut resp: Resp| {
+    let cors = cors::headers(&front.cors, origin.as_deref());
+    let respond = |request, mut resp: Resp, permit| {
         resp.headers.extend(cors.iter().cloned());
-        respond(request, resp)
+        respond(request, resp, permit)
+    };
+    let Some(permit) = front.permits.acquire() else {
+        let busy = ApiError::Custom {
+            status: 503,
+            body: serde_json::json!({ "error": "shutting down" }),
+            headers: vec![("Retry-After".into(), "1".into())],
+        };
+        respond(request, busy.into_response(), None);
+        return;
     };
     // Any OPTIONS (a CORS preflight) is answered before routing (spec 01 §10).
     if request.method().as_str().eq_ignore_ascii_case("OPTIONS") {
-        respond(request, Resp::empty(204));
+        respond(request, Resp::empty(204), Some(permit));
         return;
     }
     let path = match request::parse_url(request.url()) {
@@ -192,12 +198,16 @@ fn handle(
                 request::PathError::Encoding => "invalid path encoding",
                 request::PathError::DotSegment => "invalid path",
             };
-            respond(request, ApiError::bad_request(msg).into_response());
+            respond(
+                request,
+                ApiError::bad_request(msg).into_response(),
+                Some(permit),
+            );
             return;
         }
     };
-    let mut req = Req::new(request, path, max_body_bytes);
-    let outcome = catch_unwind(AssertUnwindSafe(|| handler(&mut req)));
+    let mut req = Req::new(request, path, front.max_body_bytes);
+    let outcome = catch_unwind(AssertUnwindSafe(|| (front.handler)(&mut req)));
     let resp = match outcome {
         Ok(Ok(resp)) => resp,
         Ok(Err(err)) => err.into_response(),
@@ -210,10 +220,13 @@ fn handle(
             ApiError::Internal.into_response()
         }
     };
-    respond(req.into_inner(), resp);
+    respond(req.into_inner(), resp, Some(permit));
 }
 
-fn respond(request: tiny_http::Request, resp: Resp) {
+/// Writes `resp`. A byte body is written under the request's permit, so the bodies held
+/// in memory stay bounded (a client that does not read holds a permit for at most the
+/// write timeout); a stream or an upgraded connection gives it back once its head is out.
+fn respond(request: tiny_http::Request, resp: Resp, permit: Option<permits::Permit<'_>>) {
     match resp.body {
         Body::Bytes(bytes) => {
             let mut out = tiny_http::Response::from_data(bytes).with_status_code(resp.status);
@@ -228,8 +241,14 @@ fn respond(request: tiny_http::Request, resp: Resp) {
             if let Err(e) = request.respond(out) {
                 log::debug!("http: client went away before the response: {e}");
             }
+            drop(permit);
         }
-        Body::Stream(run) => start_stream(request, resp.status, &resp.headers, run),
+        Body::Stream(run) => {
+            if let Some(writer) = start_stream(request, resp.status, &resp.headers) {
+                drop(permit);
+                let _ = catch_unwind(AssertUnwindSafe(|| run(StreamWriter::new(writer))));
+            }
+        }
         Body::Upgrade {
             protocol,
             thread,
@@ -261,13 +280,13 @@ fn start_upgrade(
     }
 }
 
-/// Writes the status line and headers by hand, then runs the stream on its own thread.
+/// Writes the status line and headers of a chunked stream by hand; the writer, unless the
+/// client is gone. The stream then runs on the connection's thread.
 fn start_stream(
     request: tiny_http::Request,
     status: u16,
     headers: &[(String, String)],
-    run: response::StreamFn,
-) {
+) -> Option<Box<dyn Write + Send>> {
     let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
     for (k, v) in headers {
         if tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).is_err() {
@@ -278,22 +297,11 @@ fn start_stream(
     }
     head.push_str("Transfer-Encoding: chunked\r\n\r\n");
     let mut writer = request.into_writer();
-    if writer
+    writer
         .write_all(head.as_bytes())
         .and_then(|_| writer.flush())
-        .is_err()
-    {
-        return;
-    }
-    let spawned = std::thread::Builder::new()
-        .name("stream".into())
-        .stack_size(STREAM_STACK)
-        .spawn(move || {
-            let _ = catch_unwind(AssertUnwindSafe(|| run(StreamWriter::new(writer))));
-        });
-    if let Err(e) = spawned {
-        log::error!("http: cannot start a stream thread: {e}");
-    }
+        .ok()?;
+    Some(writer)
 }
 
 fn reason(status: u16) -> &'static str {

@@ -6,8 +6,8 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-/// A function that owns a streaming response once its headers are sent. It runs on a
-/// dedicated thread, so a long-lived stream never holds a request worker.
+/// A function that owns a streaming response once its headers are sent. It runs on the
+/// connection's thread without a request permit, so a long-lived stream never holds one.
 pub type StreamFn = Box<dyn FnOnce(StreamWriter) + Send + 'static>;
 
 /// A function that owns a connection after a `101 Switching Protocols` (the upgraded

@@ -1,5 +1,5 @@
-//! Slow bodies, `Connection: Upgrade` with a body, and slow heads
-//! never pin the request workers; the idle timeout and the head deadline cut them.
+//! Slow bodies, `Connection: Upgrade` with a body, and slow heads never hold one of
+//! the request permits; the idle timeout and the head deadline cut them.
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::http_common::{assert_serving, daemon_with, read_until_close, status_of, survives};
 
-/// More than the 16 request workers.
+/// More than the 16 request permits.
 const PEERS: usize = 40;
 
 fn open_with(d: &crate::support::daemon::Daemon, bytes: &str) -> TcpStream {

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use crate::client::ClientConnection;
 use crate::connection::{Connection, Listener};
 use crate::limits::{ReadClock, Shared};
-use crate::util::{MessagesQueue, RefinedTcpStream, TaskPool};
-use crate::Message;
+use crate::util::{MessagesQueue, RefinedTcpStream, TaskPool, CONN_STACK};
+use crate::{Handler, Message, Request};
 
 /// First and longest sleep after a resource error: short enough that a freed descriptor
 /// is used within a tenth of a second, long enough not to spin.
@@ -71,11 +71,58 @@ pub(crate) fn classify(e: &IoError) -> AcceptError {
     }
 }
 
+/// Where a connection thread puts each complete request (parachute-agent patch).
+#[derive(Clone)]
+pub(crate) enum Dispatch {
+    /// Upstream's model: onto the queue `Server::recv` pops, for threads of the embedder.
+    Queue(Arc<MessagesQueue<Message>>),
+    /// Into the handler, on the connection's own thread (no handoff to another thread
+    /// and back); the pool threads get the handler's stack size.
+    Inline(Arc<dyn Handler>, usize),
+}
+
+impl Dispatch {
+    /// Hands `rq` on; false when the connection should close.
+    fn request(&self, rq: Request) -> bool {
+        match self {
+            Dispatch::Queue(messages) => {
+                messages.push(rq.into());
+                true
+            }
+            // A panic that escapes the handler drops the request (an unanswered one gets
+            // an empty 500) and ends this connection, never the pool thread.
+            Dispatch::Inline(handler, _) => {
+                let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    handler.handle(rq)
+                }));
+                if handled.is_err() {
+                    log::error!("http: the request handler panicked; connection closed");
+                }
+                handled.is_ok()
+            }
+        }
+    }
+
+    fn listener_lost(&self, e: IoError) {
+        match self {
+            Dispatch::Queue(messages) => messages.push(Message::Error(e)),
+            Dispatch::Inline(handler, _) => handler.listener_lost(e),
+        }
+    }
+
+    fn stack(&self) -> usize {
+        match self {
+            Dispatch::Queue(_) => CONN_STACK,
+            Dispatch::Inline(_, stack) => *stack,
+        }
+    }
+}
+
 pub(crate) fn start(
     listener: Listener,
     ssl: bool,
     shared: Arc<Shared>,
-    messages: Arc<MessagesQueue<Message>>,
+    dispatch: Dispatch,
     close: Arc<AtomicBool>,
 ) -> IoResult<()> {
     if ssl {
@@ -86,7 +133,7 @@ pub(crate) fn start(
     }
     thread::Builder::new()
         .name("http-accept".into())
-        .spawn(move || run(&listener, &shared, &messages, &close))
+        .spawn(move || run(&listener, &shared, &dispatch, &close))
         .map(|_| ())
 }
 
@@ -118,13 +165,8 @@ impl Burst {
     }
 }
 
-fn run(
-    listener: &Listener,
-    shared: &Arc<Shared>,
-    messages: &Arc<MessagesQueue<Message>>,
-    close: &AtomicBool,
-) {
-    let pool = TaskPool::new();
+fn run(listener: &Listener, shared: &Arc<Shared>, dispatch: &Dispatch, close: &AtomicBool) {
+    let pool = TaskPool::new(dispatch.stack());
     let mut errors = Burst::default();
     let mut busy = Burst::default();
     let mut backoff = BACKOFF_MIN;
@@ -142,7 +184,7 @@ fn run(
                 }
                 AcceptError::Fatal => {
                     log::error!("http: the listening socket failed: {e}");
-                    messages.push(Message::Error(e));
+                    dispatch.listener_lost(e);
                     break;
                 }
             },
@@ -165,12 +207,14 @@ fn run(
         let clock = Arc::new(ReadClock::new(idle));
         let (read, write) = RefinedTcpStream::new(sock, Some(clock.clone()), Some(slot));
         let client = ClientConnection::new(write, read, shared.clone(), clock);
-        let messages = messages.clone();
+        let dispatch = dispatch.clone();
         let mut client = Some(client);
         pool.spawn(Box::new(move || {
             if let Some(client) = client.take() {
                 for rq in client {
-                    messages.push(rq.into());
+                    if !dispatch.request(rq) {
+                        break;
+                    }
                 }
             }
         }));

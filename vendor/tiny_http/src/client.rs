@@ -26,7 +26,7 @@ const DRAIN_TIME: Duration = Duration::from_secs(2);
 /// parachute-agent patch (see PATCHED.md): heads are read against the connection's
 /// [`Limits`](crate::Limits) (bytes, count, deadline), parsed strictly (no bare CR/LF, no
 /// control bytes, no obs-fold, a valid `Host`), framed strictly, and the body is buffered
-/// here, so request workers only ever see complete requests. The next request is read only
+/// here, so request handlers only ever see complete requests. The next request is read only
 /// once the previous response is written.
 pub struct ClientConnection {
     // address of the client

@@ -167,6 +167,17 @@ impl From<Request> for Message {
     }
 }
 
+/// parachute-agent patch: what answers requests on their connection's own thread (see
+/// [`Server::with_handler`]).
+pub trait Handler: Send + Sync + 'static {
+    /// Answers one complete request (head and buffered body). The connection reads its
+    /// next request once the response writer is dropped — at the end of `respond`, or
+    /// later when the handler moved the writer to another thread.
+    fn handle(&self, request: Request);
+    /// The listening socket is unusable: no connection will be accepted any more.
+    fn listener_lost(&self, error: IoError);
+}
+
 // this trait is to make sure that Server implements Share and Send
 #[doc(hidden)]
 trait MustBeShareDummy: Sync + Send {}
@@ -300,13 +311,39 @@ impl Server {
         // friends, caps open connections, never panics on a failed thread spawn).
         let messages = MessagesQueue::with_capacity(8);
         let shared = limits::Shared::new(limits);
-        accept::start(server, ssl.is_some(), shared.clone(), messages.clone(), close_trigger.clone())?;
+        let dispatch = accept::Dispatch::Queue(messages.clone());
+        accept::start(server, ssl.is_some(), shared.clone(), dispatch, close_trigger.clone())?;
 
         // result
         Ok(Server {
             messages,
             close: close_trigger,
             listening_addr: local_addr,
+            shared,
+        })
+    }
+
+    /// parachute-agent patch: a server whose connection threads call `handler` for each
+    /// request themselves, instead of queueing it for threads that call [`Server::recv`]
+    /// (which never returns a request on such a server). `stack` is the connection
+    /// threads' stack size: they run the handler. Limits and plain HTTP as with
+    /// [`Server::from_listener_with_limits`].
+    pub fn with_handler<L: Into<Listener>>(
+        listener: L,
+        limits: Limits,
+        handler: Arc<dyn Handler>,
+        stack: usize,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        let listener = listener.into();
+        let listening_addr = listener.local_addr()?;
+        let close = Arc::new(AtomicBool::new(false));
+        let shared = limits::Shared::new(limits);
+        let dispatch = accept::Dispatch::Inline(handler, stack);
+        accept::start(listener, false, shared.clone(), dispatch, close.clone())?;
+        Ok(Server {
+            messages: MessagesQueue::with_capacity(0),
+            close,
+            listening_addr,
             shared,
         })
     }

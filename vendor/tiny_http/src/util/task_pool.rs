@@ -13,6 +13,9 @@ pub struct TaskPool {
 }
 
 struct Sharing {
+    // parachute-agent patch: stack size of the pool's threads
+    stack: usize,
+
     // list of the tasks to be done by worker threads
     todo: Mutex<VecDeque<Box<dyn FnMut() + Send>>>,
 
@@ -26,8 +29,9 @@ struct Sharing {
     waiting_tasks: AtomicUsize,
 }
 
-/// Stack of a connection thread (parachute-agent patch).
-const CONN_STACK: usize = 256 * 1024;
+/// Stack of a connection thread that only parses heads and buffers bodies
+/// (parachute-agent patch; a server with an inline [`Handler`](crate::Handler) chooses its own).
+pub(crate) const CONN_STACK: usize = 256 * 1024;
 
 /// Minimum number of active threads.
 static MIN_THREADS: usize = 4;
@@ -50,9 +54,11 @@ impl<'a> Drop for Registration<'a> {
 }
 
 impl TaskPool {
-    pub fn new() -> TaskPool {
+    /// parachute-agent patch: `stack` is the stack size of every pool thread.
+    pub fn new(stack: usize) -> TaskPool {
         let pool = TaskPool {
             sharing: Arc::new(Sharing {
+                stack,
                 todo: Mutex::new(VecDeque::new()),
                 condvar: Condvar::new(),
                 active_tasks: AtomicUsize::new(0),
@@ -89,11 +95,11 @@ impl TaskPool {
 
         // parachute-agent patch: a thread that cannot be spawned (EAGAIN under a thread
         // or memory limit) drops its task — the connection closes — instead of panicking
-        // the accept thread. Connection threads only parse heads and buffer bodies, so a
-        // small stack does.
+        // the accept thread. The stack size is the server's choice: small when connection
+        // threads only parse heads and buffer bodies, larger when they run the handler.
         let spawned = thread::Builder::new()
             .name("http-conn".into())
-            .stack_size(CONN_STACK)
+            .stack_size(sharing.stack)
             .spawn(move || {
             let sharing = sharing;
             let _active_guard = Registration::new(&sharing.active_tasks);
