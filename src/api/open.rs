@@ -1,33 +1,32 @@
 //! The open routes (spec 01 §2.1): `/health`, `/.parachute/config[/schema]` and the page
 //! redirects. The SPA under `/app` is `webui::routes`.
 
+use std::borrow::Cow;
+
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::http::{Req, Resp};
+use crate::sandbox::boot::Dependencies;
 use crate::state::AppState;
 
 /// `/health` (any method): status, channels with subscriber counts, programmatic agents,
-/// and the preflight's dependencies once it ran.
+/// and the preflight's dependencies once it ran. Serialized straight from borrowed
+/// rows (no intermediate `Value` tree): it is the most frequent request of all.
 pub fn health(state: &AppState) -> Resp {
     let mcp = state.health.mcp_sessions.read().clone();
-    let channels: Vec<Value> = state
-        .channels
-        .list()
+    let live = state.channels.list();
+    let channels: Vec<ChannelRow<'_>> = live
         .iter()
-        .map(|c| {
-            let mut row = json!({
-                "name": c.name,
-                "kind": c.transport.kind(),
-                "clients": state.events.count(&c.name),
-                "mcp_sessions": mcp.as_ref().map_or(0, |f| f(&c.name)),
-            });
-            if let Some(live) = c.transport.health() {
-                row["poller"] = live;
-            }
-            row
+        .map(|c| ChannelRow {
+            name: &c.name,
+            kind: c.transport.kind(),
+            clients: state.events.count(&c.name),
+            mcp_sessions: mcp.as_ref().map_or(0, |f| f(&c.name)),
+            poller: c.transport.health(),
         })
         .collect();
-    let agents = state
+    let programmatic_agents = state
         .health
         .programmatic_agents
         .read()
@@ -38,32 +37,67 @@ pub fn health(state: &AppState) -> Resp {
         .health
         .starting
         .load(std::sync::atomic::Ordering::Relaxed);
-    let mut body = json!({
+    let deps = state.health.dependencies.read();
+    let dependencies = deps.as_ref().map(|deps| {
+        if state.terminal.tmux_missing() {
+            let mut deps = deps.clone();
+            deps.missing.push("tmux".into());
+            deps.ok = false;
+            Cow::Owned(deps)
+        } else {
+            Cow::Borrowed(deps)
+        }
+    });
+    let body = Health {
         // [ext] `draining` while a stop lets running turns finish.
-        "status": if state.lifecycle.draining() {
+        status: if state.lifecycle.draining() {
             "draining"
         } else if starting {
             "starting"
         } else {
             "ok"
         },
-        "channels": channels,
-        "total_clients": state.events.total(),
-        "programmatic_agents": agents,
-    });
-    if let Some(deps) = state.health.dependencies.read().as_ref() {
-        let mut deps = deps.clone();
-        if state.terminal.tmux_missing() {
-            deps.missing.push("tmux".into());
-            deps.ok = false;
-        }
-        body["dependencies"] = json!(deps);
-    }
-    if let Some(j) = &state.journal {
-        let s = j.stats();
-        body["journal"] = json!({"pending": s.pending, "bytes": s.bytes});
-    }
+        channels,
+        total_clients: state.events.total(),
+        programmatic_agents,
+        dependencies,
+        journal: state.journal.as_ref().map(|j| {
+            let s = j.stats();
+            JournalRow {
+                pending: s.pending,
+                bytes: s.bytes,
+            }
+        }),
+    };
     Resp::ok(&body)
+}
+
+#[derive(Serialize)]
+struct Health<'a> {
+    status: &'static str,
+    channels: Vec<ChannelRow<'a>>,
+    total_clients: usize,
+    programmatic_agents: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dependencies: Option<Cow<'a, Dependencies>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    journal: Option<JournalRow>,
+}
+
+#[derive(Serialize)]
+struct ChannelRow<'a> {
+    name: &'a str,
+    kind: &'a str,
+    clients: usize,
+    mcp_sessions: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    poller: Option<Value>,
+}
+
+#[derive(Serialize)]
+struct JournalRow {
+    pending: usize,
+    bytes: u64,
 }
 
 /// `GET /.parachute/config`: channels (never secrets) and the vault trigger template.
