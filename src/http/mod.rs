@@ -15,6 +15,7 @@ pub mod permits;
 pub mod request;
 pub mod response;
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -83,6 +84,10 @@ impl HttpServer {
         let front = Arc::new(Front {
             handler,
             max_body_bytes,
+            cors_fixed: match cors {
+                cors::CorsOrigins::Any => Some(to_headers(&cors::headers(&cors, None))),
+                cors::CorsOrigins::List(_) => None,
+            },
             cors,
             permits: permits::Permits::new(concurrent),
         });
@@ -109,6 +114,8 @@ struct Front {
     handler: Handler,
     max_body_bytes: u64,
     cors: cors::CorsOrigins,
+    /// The CORS headers when they do not depend on the request (any origin), built once.
+    cors_fixed: Option<Vec<tiny_http::Header>>,
     permits: permits::Permits,
 }
 
@@ -167,16 +174,18 @@ fn deepen_backlog(listener: &std::net::TcpListener) {
 
 /// Parses, routes and answers one request under a permit (a `503` once the server stops).
 fn handle(request: tiny_http::Request, front: &Front) {
-    let origin = request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("Origin"))
-        .map(|h| h.value.as_str().to_string());
-    let cors = cors::headers(&front.cors, origin.as_deref());
-    let respond = |request, mut resp: Resp, permit| {
-        resp.headers.extend(cors.iter().cloned());
-        respond(request, resp, permit)
+    let cors = match &front.cors_fixed {
+        Some(fixed) => Cow::Borrowed(fixed.as_slice()),
+        None => {
+            let origin = request
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("Origin"))
+                .map(|h| h.value.as_str());
+            Cow::Owned(to_headers(&cors::headers(&front.cors, origin)))
+        }
     };
+    let respond = |request, resp: Resp, permit| respond(request, resp, &cors, permit);
     let Some(permit) = front.permits.acquire() else {
         let busy = ApiError::Custom {
             status: 503,
@@ -223,20 +232,39 @@ fn handle(request: tiny_http::Request, front: &Front) {
     respond(req.into_inner(), resp, Some(permit));
 }
 
-/// Writes `resp`. A byte body is written under the request's permit, so the bodies held
+/// Response headers as tiny_http writes them. `Header::from_bytes` refuses control bytes
+/// (vendored patch): a value that would split the response is dropped, never written.
+fn to_headers(headers: &[(String, String)]) -> Vec<tiny_http::Header> {
+    headers
+        .iter()
+        .filter_map(
+            |(k, v)| match tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+                Ok(h) => Some(h),
+                Err(()) => {
+                    log::warn!("http: dropped an invalid response header {k:?}");
+                    None
+                }
+            },
+        )
+        .collect()
+}
+
+/// Writes `resp` with the CORS headers `cors` after its own. A byte body is written under the request's permit, so the bodies held
 /// in memory stay bounded (a client that does not read holds a permit for at most the
 /// write timeout); a stream or an upgraded connection gives it back once its head is out.
-fn respond(request: tiny_http::Request, resp: Resp, permit: Option<permits::Permit<'_>>) {
+fn respond(
+    request: tiny_http::Request,
+    resp: Resp,
+    cors: &[tiny_http::Header],
+    permit: Option<permits::Permit<'_>>,
+) {
+    let mut headers = to_headers(&resp.headers);
+    headers.extend_from_slice(cors);
     match resp.body {
         Body::Bytes(bytes) => {
             let mut out = tiny_http::Response::from_data(bytes).with_status_code(resp.status);
-            // `Header::from_bytes` refuses control bytes (vendored patch): a value that would
-            // split the response is dropped, never written.
-            for (k, v) in &resp.headers {
-                match tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-                    Ok(h) => out.add_header(h),
-                    Err(()) => log::warn!("http: dropped an invalid response header {k:?}"),
-                }
+            for h in headers {
+                out.add_header(h);
             }
             if let Err(e) = request.respond(out) {
                 log::debug!("http: client went away before the response: {e}");
@@ -244,7 +272,7 @@ fn respond(request: tiny_http::Request, resp: Resp, permit: Option<permits::Perm
             drop(permit);
         }
         Body::Stream(run) => {
-            if let Some(writer) = start_stream(request, resp.status, &resp.headers) {
+            if let Some(writer) = start_stream(request, resp.status, &headers) {
                 drop(permit);
                 let _ = catch_unwind(AssertUnwindSafe(|| run(StreamWriter::new(writer))));
             }
@@ -253,7 +281,7 @@ fn respond(request: tiny_http::Request, resp: Resp, permit: Option<permits::Perm
             protocol,
             thread,
             run,
-        } => start_upgrade(request, protocol, &resp.headers, thread, run),
+        } => start_upgrade(request, protocol, headers, thread, run),
     }
 }
 
@@ -261,15 +289,13 @@ fn respond(request: tiny_http::Request, resp: Resp, permit: Option<permits::Perm
 fn start_upgrade(
     request: tiny_http::Request,
     protocol: &str,
-    headers: &[(String, String)],
+    headers: Vec<tiny_http::Header>,
     thread: String,
     run: response::UpgradeFn,
 ) {
     let mut out = tiny_http::Response::empty(101);
-    for (k, v) in headers {
-        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-            out.add_header(h);
-        }
+    for h in headers {
+        out.add_header(h);
     }
     let stream = request.upgrade(protocol, out);
     let spawned = std::thread::Builder::new().name(thread).spawn(move || {
@@ -285,15 +311,11 @@ fn start_upgrade(
 fn start_stream(
     request: tiny_http::Request,
     status: u16,
-    headers: &[(String, String)],
+    headers: &[tiny_http::Header],
 ) -> Option<Box<dyn Write + Send>> {
     let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
-    for (k, v) in headers {
-        if tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).is_err() {
-            log::warn!("http: dropped an invalid response header {k:?}");
-            continue;
-        }
-        head.push_str(&format!("{k}: {v}\r\n"));
+    for h in headers {
+        head.push_str(&format!("{}: {}\r\n", h.field, h.value));
     }
     head.push_str("Transfer-Encoding: chunked\r\n\r\n");
     let mut writer = request.into_writer();

@@ -123,7 +123,8 @@ impl ClientConnection {
     /// Reads one CRLF-terminated line of the head, counting it against `left`. A bare CR
     /// or LF, or a non-ASCII byte, makes the head invalid.
     fn read_head_line(&mut self, left: &mut usize, got_any: &mut bool) -> Result<Vec<u8>, ReadError> {
-        let mut buf = Vec::new();
+        // Most lines fit without growing (upstream grew from empty, a realloc per doubling).
+        let mut buf = Vec::with_capacity(64);
         let mut byte = [0u8; 1];
         loop {
             let n = match self.next_header_source.read(&mut byte) {

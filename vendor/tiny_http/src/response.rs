@@ -71,9 +71,25 @@ impl FromStr for TransferEncoding {
 }
 
 /// Builds a Date: header with the current date.
+///
+/// parachute-agent patch: the value has a resolution of one second, so each thread formats
+/// it once per second instead of once per response.
 fn build_date_header() -> Header {
-    let d = HttpDate::from(SystemTime::now());
-    Header::from_bytes(&b"Date"[..], &d.to_string().into_bytes()[..]).unwrap()
+    use std::cell::RefCell;
+    thread_local! {
+        static LAST: RefCell<(u64, Vec<u8>)> = const { RefCell::new((0, Vec::new())) };
+    }
+    let now = SystemTime::now();
+    let secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != secs || last.1.is_empty() {
+            *last = (secs, HttpDate::from(now).to_string().into_bytes());
+        }
+        Header::from_bytes(&b"Date"[..], &last.1[..]).unwrap()
+    })
 }
 
 fn write_message_header<W>(
@@ -85,9 +101,12 @@ fn write_message_header<W>(
 where
     W: Write,
 {
+    // parachute-agent patch: the head is assembled in memory and written at once (upstream
+    // made four writes per header, each through the sequential writer's lock).
+    let mut head = Vec::with_capacity(512);
     // writing status line
     write!(
-        &mut writer,
+        &mut head,
         "HTTP/{}.{} {} {}\r\n",
         http_version.0,
         http_version.1,
@@ -97,16 +116,16 @@ where
 
     // writing headers
     for header in headers.iter() {
-        writer.write_all(header.field.as_str().as_ref())?;
-        write!(&mut writer, ": ")?;
-        writer.write_all(header.value.as_str().as_ref())?;
-        write!(&mut writer, "\r\n")?;
+        head.extend_from_slice(header.field.as_str().as_ref());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(header.value.as_str().as_ref());
+        head.extend_from_slice(b"\r\n");
     }
 
     // separator between header and data
-    write!(&mut writer, "\r\n")?;
+    head.extend_from_slice(b"\r\n");
 
-    Ok(())
+    writer.write_all(&head)
 }
 
 fn choose_transfer_encoding(

@@ -1,8 +1,12 @@
 use std::io::Result as IoResult;
 use std::io::{Read, Write};
 
-use std::sync::mpsc::channel;
-use std::sync::mpsc::{Receiver, Sender};
+// parachute-agent patch: each of these channels carries exactly one message (the reader
+// or the "done" signal, sent on drop), so a bounded channel of one slot does; upstream's
+// unbounded `channel()` allocated a 31-slot block (~3 KiB for a reader) on every send,
+// i.e. on every request.
+use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{Receiver, SyncSender as Sender};
 use std::sync::{Arc, Mutex};
 
 use std::mem;
@@ -77,7 +81,7 @@ impl<R: Read + Send> Iterator for SequentialReaderBuilder<R> {
     type Item = SequentialReader<R>;
 
     fn next(&mut self) -> Option<SequentialReader<R>> {
-        let (tx, rx) = channel();
+        let (tx, rx) = sync_channel(1);
 
         let inner = mem::replace(&mut self.inner, SequentialReaderBuilderInner::NotFirst(rx));
 
@@ -98,7 +102,7 @@ impl<R: Read + Send> Iterator for SequentialReaderBuilder<R> {
 impl<W: Write + Send> Iterator for SequentialWriterBuilder<W> {
     type Item = SequentialWriter<W>;
     fn next(&mut self) -> Option<SequentialWriter<W>> {
-        let (tx, rx) = channel();
+        let (tx, rx) = sync_channel(1);
         let mut next_next_trigger = Some(rx);
         ::std::mem::swap(&mut next_next_trigger, &mut self.next_trigger);
 
