@@ -13,6 +13,7 @@ use super::jwks::{self, JwksCache};
 use super::revocation::{Revocation, RevocationCache};
 use super::{AuthError, Principal};
 use crate::config::AuthConfig;
+use crate::util::http_client::lean_buffers;
 
 pub struct HubValidator {
     parachute_home: PathBuf,
@@ -30,7 +31,7 @@ fn verification_failed(detail: impl std::fmt::Display) -> AuthError {
 
 impl HubValidator {
     pub fn new(parachute_home: PathBuf, cfg: &AuthConfig) -> HubValidator {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let agent: ureq::Agent = lean_buffers(ureq::Agent::config_builder())
             .timeout_global(Some(jwks::FETCH_TIMEOUT))
             .http_status_as_error(false)
             .middleware(crate::metrics::CallTimer(crate::metrics::Upstream::Hub))

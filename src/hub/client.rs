@@ -10,7 +10,7 @@ pub fn hub_agent() -> ureq::Agent {
     static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
     AGENT
         .get_or_init(|| {
-            ureq::Agent::config_builder()
+            crate::util::http_client::lean_buffers(ureq::Agent::config_builder())
                 .http_status_as_error(false)
                 .timeout_connect(Some(Duration::from_secs(5)))
                 .timeout_global(Some(Duration::from_secs(30)))

@@ -1,9 +1,10 @@
 //! Small shared helpers with no knowledge of the product: time stamps, atomic file
-//! writes, random tokens, constant-time comparison. Everything here is pure or touches
+//! writes, random tokens, constant-time comparison, outbound HTTP buffer sizes. Everything here is pure or touches
 //! only the file it is given.
 
 pub mod backoff;
 pub mod fsx;
+pub mod http_client;
 pub mod rand;
 pub mod time;
 

@@ -37,7 +37,7 @@ fn shared_agent() -> ureq::Agent {
     static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
     AGENT
         .get_or_init(|| {
-            ureq::Agent::config_builder()
+            crate::util::http_client::lean_buffers(ureq::Agent::config_builder())
                 .http_status_as_error(false)
                 .timeout_connect(Some(CONNECT_TIMEOUT))
                 .timeout_global(Some(CALL_TIMEOUT))

@@ -54,7 +54,7 @@ pub struct BotApi {
 }
 
 fn agent(global: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
+    crate::util::http_client::lean_buffers(ureq::Agent::config_builder())
         .http_status_as_error(false)
         .timeout_connect(Some(Duration::from_secs(10)))
         .timeout_global(Some(global))
