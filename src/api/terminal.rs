@@ -124,6 +124,6 @@ pub fn page_route(req: &Req) -> Option<Result<Resp, ApiError>> {
 }
 
 fn page_resp() -> Resp {
-    Resp::new(200, "text/html; charset=utf-8", page::PAGE.to_vec())
+    Resp::new(200, "text/html; charset=utf-8", page::page().to_vec())
         .header("Cache-Control", "no-cache")
 }

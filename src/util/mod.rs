@@ -1,8 +1,9 @@
 //! Small shared helpers with no knowledge of the product: time stamps, atomic file
-//! writes, random tokens, constant-time comparison, outbound HTTP buffer sizes. Everything here is pure or touches
+//! writes, random tokens, constant-time comparison, outbound HTTP buffer sizes, embedded-file bundles. Everything here is pure or touches
 //! only the file it is given.
 
 pub mod backoff;
+pub mod embed;
 pub mod fsx;
 pub mod http_client;
 pub mod rand;

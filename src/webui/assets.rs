@@ -73,11 +73,10 @@ impl AssetSource {
 
     fn file(&self, rel: &str) -> FileLookup {
         match self {
-            AssetSource::Embedded => embedded::APP_ASSETS
-                .iter()
-                .find(|(name, _)| *name == rel)
-                .map_or(FileLookup::Absent, |(_, bytes)| {
-                    FileLookup::Found(Cow::Borrowed(*bytes))
+            AssetSource::Embedded => embedded::BUNDLE
+                .get(rel)
+                .map_or(FileLookup::Absent, |bytes| {
+                    FileLookup::Found(Cow::Borrowed(bytes))
                 }),
             AssetSource::Dir(dir) => disk_file(dir, rel),
         }
@@ -85,7 +84,7 @@ impl AssetSource {
 
     /// Names of the embedded files (for the budget test and `--help`-style listings).
     pub fn embedded_names() -> impl Iterator<Item = (&'static str, usize)> {
-        embedded::APP_ASSETS.iter().map(|(n, b)| (*n, b.len()))
+        embedded::BUNDLE.files().map(|(n, b)| (n, b.len()))
     }
 }
 
@@ -203,11 +202,10 @@ mod tests {
 
     #[test]
     fn embedded_bundle_has_a_shell_with_the_base_marker_and_fits_the_budget() {
-        let shell = embedded::APP_ASSETS
-            .iter()
-            .find(|(n, _)| *n == "index.html")
+        let shell = embedded::BUNDLE
+            .get("index.html")
             .expect("static/app/index.html is embedded");
-        assert!(String::from_utf8_lossy(shell.1).contains(BASE_MARKER));
+        assert!(String::from_utf8_lossy(shell).contains(BASE_MARKER));
         let code: usize = AssetSource::embedded_names()
             .filter(|(n, _)| n.ends_with(".js") || n.ends_with(".css"))
             .map(|(_, len)| len)
