@@ -2,7 +2,7 @@ use ascii::AsciiString;
 
 use std::io::Error as IoError;
 use std::io::Result as IoResult;
-use std::io::{BufReader, BufWriter, Cursor, ErrorKind, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Cursor, ErrorKind, Read, Write};
 
 use std::net::SocketAddr;
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -121,37 +121,30 @@ impl ClientConnection {
     }
 
     /// Reads one CRLF-terminated line of the head, counting it against `left`. A bare CR
-    /// or LF, or a non-ASCII byte, makes the head invalid.
+    /// or LF, or a non-ASCII byte, makes the head invalid. Scans the buffered bytes in
+    /// place (upstream read the head one byte per `read` call through two layers).
     fn read_head_line(&mut self, left: &mut usize, got_any: &mut bool) -> Result<Vec<u8>, ReadError> {
         // Most lines fit without growing (upstream grew from empty, a realloc per doubling).
-        let mut buf = Vec::with_capacity(64);
-        let mut byte = [0u8; 1];
+        let mut line = Vec::with_capacity(64);
         loop {
-            let n = match self.next_header_source.read(&mut byte) {
-                Ok(n) => n,
+            let buf = match self.next_header_source.fill_buf() {
+                Ok(buf) => buf,
                 Err(e) if e.kind() == ErrorKind::TimedOut => {
                     return Err(ReadError::HeadTimeout { partial: *got_any })
                 }
                 Err(e) => return Err(ReadError::ReadIoError(e)),
             };
-            if n == 0 {
+            if buf.is_empty() {
                 let e = IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF");
                 return Err(ReadError::ReadIoError(e));
             }
             *got_any = true;
-            if *left == 0 {
-                return Err(ReadError::HeadTooLarge);
-            }
-            *left -= 1;
-            match byte[0] {
-                b'\n' if buf.last() == Some(&b'\r') => {
-                    buf.pop();
-                    return Ok(buf);
-                }
-                b'\n' => return Err(ReadError::WrongRequestLine),
-                _ if buf.last() == Some(&b'\r') => return Err(ReadError::WrongRequestLine),
-                b if b >= 0x80 => return Err(ReadError::WrongRequestLine),
-                b => buf.push(b),
+            let (used, done) = scan_head_line(buf, &mut line, left);
+            self.next_header_source.consume(used);
+            match done {
+                Some(Ok(())) => return Ok(line),
+                Some(Err(e)) => return Err(e),
+                None => {}
             }
         }
     }
@@ -351,6 +344,35 @@ impl ClientConnection {
         drop(writer);
         self.drain();
     }
+}
+
+/// Moves the bytes of `buf` up to the end of the current head line into `line`, one byte
+/// at a time against `left`: returns how many bytes were used and, once the line ended
+/// or broke a rule, the outcome (`line` then holds it without its CRLF).
+fn scan_head_line(
+    buf: &[u8],
+    line: &mut Vec<u8>,
+    left: &mut usize,
+) -> (usize, Option<Result<(), ReadError>>) {
+    for (i, &b) in buf.iter().enumerate() {
+        if *left == 0 {
+            return (i + 1, Some(Err(ReadError::HeadTooLarge)));
+        }
+        *left -= 1;
+        match b {
+            b'\n' if line.last() == Some(&b'\r') => {
+                line.pop();
+                return (i + 1, Some(Ok(())));
+            }
+            b'\n' => return (i + 1, Some(Err(ReadError::WrongRequestLine))),
+            _ if line.last() == Some(&b'\r') => {
+                return (i + 1, Some(Err(ReadError::WrongRequestLine)))
+            }
+            b if b >= 0x80 => return (i + 1, Some(Err(ReadError::WrongRequestLine))),
+            b => line.push(b),
+        }
+    }
+    (buf.len(), None)
 }
 
 /// A JSON error response that closes the connection (`{"error":…,"message":…}`).
@@ -562,6 +584,29 @@ mod test {
         assert!(super::parse_request_line("GET /hello").is_err());
         assert!(super::parse_request_line("qsd qsd qsd").is_err());
         assert!(super::parse_request_line("GET / HTTP/1.1 x").is_err());
+    }
+
+    #[test]
+    fn head_lines_are_scanned_across_buffer_refills() {
+        use super::{scan_head_line, ReadError};
+        let mut line = Vec::new();
+        let mut left = 100;
+        let (used, done) = scan_head_line(b"GET / HTTP/1.1\r", &mut line, &mut left);
+        assert_eq!((used, done.is_none()), (15, true));
+        let (used, done) = scan_head_line(b"\nHost: x\r\n", &mut line, &mut left);
+        assert_eq!(used, 1);
+        assert!(matches!(done, Some(Ok(()))));
+        assert_eq!(line, b"GET / HTTP/1.1");
+        assert_eq!(left, 100 - 16);
+        let bad = |bytes: &[u8], left: usize| {
+            let (mut line, mut left) = (Vec::new(), left);
+            scan_head_line(bytes, &mut line, &mut left).1
+        };
+        assert!(matches!(bad(b"a\nb", 100), Some(Err(ReadError::WrongRequestLine))));
+        assert!(matches!(bad(b"a\rb", 100), Some(Err(ReadError::WrongRequestLine))));
+        assert!(matches!(bad(b"a\xc3\xa9\r\n", 100), Some(Err(ReadError::WrongRequestLine))));
+        assert!(matches!(bad(b"abc\r\n", 4), Some(Err(ReadError::HeadTooLarge))));
+        assert!(matches!(bad(b"abc\r\n", 5), Some(Ok(()))));
     }
 
     #[test]
