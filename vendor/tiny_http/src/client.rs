@@ -346,30 +346,51 @@ impl ClientConnection {
     }
 }
 
-/// Moves the bytes of `buf` up to the end of the current head line into `line`, one byte
-/// at a time against `left`: returns how many bytes were used and, once the line ended
-/// or broke a rule, the outcome (`line` then holds it without its CRLF).
+/// Moves the bytes of `buf` up to the end of the current head line into `line`, each
+/// counted against `left`: returns how many bytes were used and, once the line ended or
+/// broke a rule, the outcome (`line` then holds it without its CRLF). The rules are those
+/// of one byte at a time — a CR must be followed by LF, a LF must follow a CR, no byte is
+/// non-ASCII, no byte beyond `left` — but runs of plain bytes are copied at once.
 fn scan_head_line(
     buf: &[u8],
     line: &mut Vec<u8>,
     left: &mut usize,
 ) -> (usize, Option<Result<(), ReadError>>) {
-    for (i, &b) in buf.iter().enumerate() {
+    let mut i = 0;
+    while i < buf.len() {
+        if line.last() == Some(&b'\r') {
+            if *left == 0 {
+                return (i + 1, Some(Err(ReadError::HeadTooLarge)));
+            }
+            *left -= 1;
+            if buf[i] == b'\n' {
+                line.pop();
+                return (i + 1, Some(Ok(())));
+            }
+            return (i + 1, Some(Err(ReadError::WrongRequestLine)));
+        }
+        let room = (*left).min(buf.len() - i);
+        let chunk = &buf[i..i + room];
+        let plain = chunk
+            .iter()
+            .position(|&b| b == b'\r' || b == b'\n' || b >= 0x80)
+            .unwrap_or(room);
+        line.extend_from_slice(&chunk[..plain]);
+        *left -= plain;
+        i += plain;
+        if i == buf.len() {
+            break;
+        }
         if *left == 0 {
             return (i + 1, Some(Err(ReadError::HeadTooLarge)));
         }
         *left -= 1;
-        match b {
-            b'\n' if line.last() == Some(&b'\r') => {
-                line.pop();
-                return (i + 1, Some(Ok(())));
+        match buf[i] {
+            b'\r' => {
+                line.push(b'\r');
+                i += 1;
             }
-            b'\n' => return (i + 1, Some(Err(ReadError::WrongRequestLine))),
-            _ if line.last() == Some(&b'\r') => {
-                return (i + 1, Some(Err(ReadError::WrongRequestLine)))
-            }
-            b if b >= 0x80 => return (i + 1, Some(Err(ReadError::WrongRequestLine))),
-            b => line.push(b),
+            _ => return (i + 1, Some(Err(ReadError::WrongRequestLine))),
         }
     }
     (buf.len(), None)
@@ -607,6 +628,77 @@ mod test {
         assert!(matches!(bad(b"a\xc3\xa9\r\n", 100), Some(Err(ReadError::WrongRequestLine))));
         assert!(matches!(bad(b"abc\r\n", 4), Some(Err(ReadError::HeadTooLarge))));
         assert!(matches!(bad(b"abc\r\n", 5), Some(Ok(()))));
+        assert!(matches!(bad(b"abc\r\r\n", 100), Some(Err(ReadError::WrongRequestLine))));
+        assert!(matches!(bad(b"abc", 2), Some(Err(ReadError::HeadTooLarge))));
+        assert!(matches!(bad(b"abc", 3), None));
+        // A CR at the end of one buffer, then something other than LF in the next.
+        let (mut line, mut left) = (Vec::new(), 100);
+        assert!(scan_head_line(b"ab\r", &mut line, &mut left).1.is_none());
+        let (used, done) = scan_head_line(b"x\n", &mut line, &mut left);
+        assert_eq!(used, 1);
+        assert!(matches!(done, Some(Err(ReadError::WrongRequestLine))));
+        // The byte budget runs out exactly at a CR split across buffers.
+        let (mut line, mut left) = (Vec::new(), 3);
+        assert!(scan_head_line(b"ab\r", &mut line, &mut left).1.is_none());
+        assert!(matches!(scan_head_line(b"\n", &mut line, &mut left).1, Some(Err(ReadError::HeadTooLarge))));
+    }
+
+    /// The chunked scanner decides exactly like the byte-at-a-time rules, whatever the
+    /// bytes, the buffer boundaries and the budget (pseudo-random cases, fixed seed).
+    #[test]
+    fn head_line_scanner_matches_the_per_byte_rules() {
+        use super::{scan_head_line, ReadError};
+        fn per_byte(bytes: &[u8], mut left: usize) -> (usize, Option<Result<Vec<u8>, String>>) {
+            let mut line = Vec::new();
+            for (i, &b) in bytes.iter().enumerate() {
+                if left == 0 {
+                    return (i + 1, Some(Err("large".into())));
+                }
+                left -= 1;
+                match b {
+                    b'\n' if line.last() == Some(&b'\r') => {
+                        line.pop();
+                        return (i + 1, Some(Ok(line)));
+                    }
+                    b'\n' => return (i + 1, Some(Err("bad".into()))),
+                    _ if line.last() == Some(&b'\r') => return (i + 1, Some(Err("bad".into()))),
+                    b if b >= 0x80 => return (i + 1, Some(Err("bad".into()))),
+                    b => line.push(b),
+                }
+            }
+            (bytes.len(), None)
+        }
+        let mut seed: u64 = 0x9e3779b97f4a7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let alphabet = [b'a', b'b', b' ', b'\r', b'\n', 0x80, b':'];
+        for _ in 0..20_000 {
+            let len = (next() % 12) as usize;
+            let bytes: Vec<u8> = (0..len).map(|_| alphabet[(next() % 7) as usize]).collect();
+            let budget = (next() % 14) as usize;
+            let expected = per_byte(&bytes, budget);
+            // Feed the same bytes in random pieces.
+            let (mut line, mut left, mut at, mut got) = (Vec::new(), budget, 0, None);
+            while at < bytes.len() {
+                let piece = 1 + (next() % 4) as usize;
+                let end = (at + piece).min(bytes.len());
+                let (used, done) = scan_head_line(&bytes[at..end], &mut line, &mut left);
+                at += used;
+                if let Some(done) = done {
+                    got = Some(match done {
+                        Ok(()) => Ok(line.clone()),
+                        Err(ReadError::HeadTooLarge) => Err("large".to_string()),
+                        Err(_) => Err("bad".to_string()),
+                    });
+                    break;
+                }
+            }
+            assert_eq!((at, got), expected, "{bytes:?} budget {budget}");
+        }
     }
 
     #[test]
