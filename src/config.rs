@@ -126,7 +126,7 @@ impl Default for AuthConfig {
 }
 
 /// Telegram channels (spec 05 §6); read when a telegram channel is built.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TelegramConfig {
     /// Bot API base URL: `PARACHUTE_AGENT_TELEGRAM_API` (blank = unset), default
     /// `https://api.telegram.org`; one trailing `/` is dropped. Tests point it at a fake.

@@ -184,13 +184,19 @@ pub fn build(config: Config, durable: Durable) -> AppState {
         sessions.sessions.maybe_reap();
         sessions.sessions.count_for_channel(ch)
     }));
-    let vault =
-        crate::channels::vault::VaultService::new(&config.state_dir, &crate::util::time::now_iso());
-    vault.install(&channels);
-    let agent_defs = crate::agents::defs::live::new_registry(
-        channels.clone(),
-        factory::TransportDeps::from_config(&config),
+    // The inbound journal also keeps the Telegram offsets and the vault dedup keys.
+    let (lifecycle, journal) = (durable.lifecycle.clone(), durable.journal.clone());
+    let seen_store = journal
+        .clone()
+        .map(|j| j as Arc<dyn crate::channels::vault::seen::SeenStore>);
+    let vault = crate::channels::vault::VaultService::new(
+        &config.state_dir,
+        &crate::util::time::now_iso(),
+        seen_store,
     );
+    vault.install(&channels);
+    let deps = factory::TransportDeps::from_config(&config).with_delivery(vault.delivery.clone());
+    let agent_defs = crate::agents::defs::live::new_registry(channels.clone(), deps.clone());
     let def_vaults = DefVaults {
         registry: agent_defs.clone(),
         state_dir: config.state_dir.clone(),
@@ -207,8 +213,6 @@ pub fn build(config: Config, durable: Durable) -> AppState {
     // the bubblewrap launcher (spec 04 §5, §6).
     let sandbox = Sandbox::new();
     let credentials = Arc::new(crate::credentials::CredentialStore::new(&config.state_dir));
-    // The inbound journal also keeps the Telegram offsets.
-    let (lifecycle, journal) = (durable.lifecycle.clone(), durable.journal.clone());
     if let Some(j) = &journal {
         channels.set_offset_store(j.clone());
     }
@@ -231,6 +235,7 @@ pub fn build(config: Config, durable: Durable) -> AppState {
     let terminal =
         crate::terminal::TerminalService::new(config.terminal_stall, config.host.path.clone());
     AppState {
+        transport_deps: parking_lot::RwLock::new(deps),
         webui,
         lifecycle,
         journal,
@@ -314,7 +319,7 @@ fn start_channels(state: &AppState, entries: Vec<store::ChannelEntry>) -> Result
         );
         return Ok(());
     }
-    let deps = factory::TransportDeps::from_config(&state.config);
+    let deps = state.transport_deps.read().clone();
     let mut summary = Vec::new();
     for entry in entries {
         let transport = factory::build(&entry, &deps).map_err(|e| e.to_string())?;

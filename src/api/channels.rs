@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 
 use super::gate;
 use crate::auth::Scope;
-use crate::channels::factory::{self, TransportDeps};
+use crate::channels::factory;
 use crate::channels::store::{self, ChannelEntry};
 use crate::http::{ApiError, Req, Resp};
 use crate::state::AppState;
@@ -81,7 +81,7 @@ fn upsert(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
         transport: kind.clone(),
         config,
     };
-    let deps = TransportDeps::from_config(&state.config);
+    let deps = state.transport_deps.read().clone();
     let transport = factory::build(&entry, &deps).map_err(|e| invalid(e.to_string()))?;
 
     let _guard = CHANGES.lock();

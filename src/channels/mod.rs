@@ -14,7 +14,7 @@ pub mod transport;
 pub mod vault;
 
 pub use registry::{
-    Channel, ChannelRegistry, FanoutEvent, FanoutSink, InboundRoute, OffsetStore, Refusal,
+    Channel, ChannelRegistry, Emitted, FanoutEvent, FanoutSink, InboundRoute, OffsetStore, Refusal,
 };
 pub use sse_hub::SseHub;
 pub use transport::{ChannelContext, InboundMessage, Transport, TransportError};

@@ -154,6 +154,13 @@ impl ProgrammaticRegistry {
                 }
             }
             let _alive = Alive(st.clone());
+            // [ext] Notes of a vault channel that no reply answers and the journal does
+            // not know (their webhook never made it into the journal) run first.
+            for msg in Self::backlog(&ctx, &sp) {
+                st.waiting.fetch_add(1, Ordering::SeqCst);
+                hold.wait_until_free(&sp.read().name);
+                Self::work(&ctx, &st, &sp, &counters, msg);
+            }
             while let Ok(msg) = rx.recv() {
                 // An operator session holds the conversation: wait for its end.
                 hold.wait_until_free(&sp.read().name);
@@ -165,6 +172,27 @@ impl ProgrammaticRegistry {
             log::error!("could not start a turn worker: {e}");
         }
         Slot { spec, tx, state }
+    }
+
+    /// The channel's backlog as journaled queued messages (empty unless a vault channel
+    /// has unanswered notes the journal does not know).
+    fn backlog(ctx: &WorkerCtx, sp: &RwLock<AgentSpec>) -> Vec<QueuedMessage> {
+        let (channel, name) = {
+            let spec = sp.read();
+            (spec.wake_channel().to_string(), spec.name.clone())
+        };
+        match ctx.host.backlog(&channel) {
+            Ok(found) => found
+                .iter()
+                .filter_map(|m| ctx.durable.recover(&channel, &name, m))
+                .collect(),
+            Err(e) => {
+                log::warn!(
+                    "channel {channel}: could not read the vault backlog ({e}); notes whose webhook was lost are looked for again at the next start"
+                );
+                Vec::new()
+            }
+        }
     }
 
     /// One dequeued message on the worker thread.
@@ -208,7 +236,11 @@ impl ProgrammaticRegistry {
                 TurnEnd::Failed("the turn worker panicked".into())
             }
         };
+        let finished = !matches!(end, TurnEnd::Abandoned);
         ctx.durable.end(&msg, end);
+        if let Some(ts) = msg.ts.as_deref().filter(|_| finished) {
+            ctx.host.handled(&channel, ts);
+        }
         st.busy.store(false, Ordering::SeqCst);
     }
 

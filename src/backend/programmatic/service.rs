@@ -151,18 +151,8 @@ impl InboundRoute for ProgrammaticService {
 
     /// Journals the message before it counts as taken.
     fn offer(&self, channel: &str, msg: &InboundMessage) -> Result<bool, Refusal> {
-        let mut queued = QueuedMessage::from_meta(&msg.content, &msg.meta);
-        queued.attachments = msg
-            .attachments
-            .iter()
-            .map(|a| super::turn::attachments::AttachmentRef {
-                path: a.path.clone(),
-                mime_type: a.mime_type.clone(),
-                filename: a.filename.clone(),
-            })
-            .collect();
-        let key = super::durable::message_key(msg);
-        self.registry.offer(channel, queued, key.as_deref())
+        let queued = QueuedMessage::from_inbound(msg);
+        self.registry.offer(channel, queued, msg.key.as_deref())
     }
 }
 
