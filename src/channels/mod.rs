@@ -1,8 +1,10 @@
 //! Channels (spec 05 §0, §5): the live map of named channels, each bound to one
 //! transport; inbound messages enter through [`ChannelRegistry::emit`], which applies the
-//! routing fork (attached → programmatic → fan-out) of spec 05 §0.3.
+//! routing fork (attached → programmatic → fan-out) of spec 05 §0.3; `channels.json` and
+//! its reload are [`file::ChannelFile`].
 
 pub mod factory;
+pub mod file;
 pub mod http_ui;
 pub mod recent;
 pub mod registry;

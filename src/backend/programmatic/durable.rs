@@ -13,6 +13,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::RwLock;
+
 use crate::channels::Refusal;
 use crate::journal::{Accepted, Journal, Outcome, Pending};
 use crate::lifecycle::Lifecycle;
@@ -42,18 +44,18 @@ pub enum Begin {
 pub struct Durable {
     pub journal: Option<Arc<Journal>>,
     pub lifecycle: Arc<Lifecycle>,
-    pub max_attempts: u32,
-    pub max_age: Duration,
+    /// The attempt and age limits (`PARACHUTE_AGENT_JOURNAL_*`; SIGHUP may change them).
+    limits: RwLock<(u32, Duration)>,
 }
 
 impl Default for Durable {
     fn default() -> Self {
-        Durable {
-            journal: None,
-            lifecycle: Arc::new(Lifecycle::new()),
-            max_attempts: 3,
-            max_age: Duration::from_secs(86_400),
-        }
+        Durable::new(
+            None,
+            Arc::new(Lifecycle::new()),
+            3,
+            Duration::from_secs(86_400),
+        )
     }
 }
 
@@ -89,6 +91,29 @@ impl TurnEnd {
 }
 
 impl Durable {
+    pub fn new(
+        journal: Option<Arc<Journal>>,
+        lifecycle: Arc<Lifecycle>,
+        max_attempts: u32,
+        max_age: Duration,
+    ) -> Durable {
+        Durable {
+            journal,
+            lifecycle,
+            limits: RwLock::new((max_attempts, max_age)),
+        }
+    }
+
+    /// Applies new attempt and age limits to messages replayed or found from now on.
+    pub fn set_limits(&self, max_attempts: u32, max_age: Duration) {
+        *self.limits.write() = (max_attempts, max_age);
+    }
+
+    /// `(max_attempts, max_age)` in effect.
+    pub fn limits(&self) -> (u32, Duration) {
+        *self.limits.read()
+    }
+
     /// Journals `msg` for `agent` on `channel` (`agent` empty while the channel's agent is
     /// about to register).
     pub fn accept(
@@ -203,15 +228,16 @@ impl Durable {
     /// must be failed instead of run; `None` to run it.
     fn verdict(&self, started: u32, at_ms: u64, at: &str, now: u64, what: &str) -> Option<String> {
         let age = Duration::from_millis(now.saturating_sub(at_ms));
-        if started >= self.max_attempts {
+        let (max_attempts, max_age) = self.limits();
+        if started >= max_attempts {
             Some(format!(
                 "gave up after {started} attempt(s): the daemon stopped during each"
             ))
-        } else if age > self.max_age {
+        } else if age > max_age {
             Some(format!(
                 "not retried: {what} {} ago ({at}), past the {} s age limit",
                 human(age),
-                self.max_age.as_secs()
+                max_age.as_secs()
             ))
         } else {
             None

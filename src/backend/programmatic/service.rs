@@ -99,8 +99,25 @@ impl ProgrammaticService {
 
     /// Boot: re-register every persisted programmatic spec whose wake channel is live.
     pub fn reregister_at_boot(&self, is_live: &dyn Fn(&str) -> bool) -> usize {
+        self.register_persisted(&|_| true, is_live)
+    }
+
+    /// [ext] Reload: register the persisted specs whose wake channel is one of `channels`
+    /// (they just came up).
+    pub fn register_persisted_on(&self, channels: &std::collections::HashSet<&str>) -> usize {
+        self.register_persisted(&|ch| channels.contains(ch), &|_| true)
+    }
+
+    fn register_persisted(
+        &self,
+        wanted: &dyn Fn(&str) -> bool,
+        is_live: &dyn Fn(&str) -> bool,
+    ) -> usize {
         let mut n = 0;
         for spec in persist::scan(&self.sessions_dir) {
+            if !wanted(spec.wake_channel()) {
+                continue;
+            }
             if !is_live(spec.wake_channel()) {
                 log::info!(
                     "agent {}: wake channel \"{}\" is not live; not re-registered",

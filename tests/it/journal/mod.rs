@@ -5,6 +5,7 @@
 
 mod http_ui;
 mod notify;
+mod reload;
 mod telegram;
 mod vault;
 
