@@ -61,7 +61,8 @@ pub fn health(state: &AppState) -> Resp {
     }
     if let Some(j) = &state.journal {
         let s = j.stats();
-        body["journal"] = json!({"pending": s.pending, "bytes": s.bytes});
+        body["journal"] =
+            json!({"pending": s.pending, "bytes": s.bytes, "compactions": s.compactions});
     }
     Resp::ok(&body)
 }

@@ -3,6 +3,7 @@
 //! scan, redelivered webhooks), the systemd notify socket.
 //! The fake `claude` (`tests/fakes/claude`) is slowed per message with `[fake:sleep:<ms>]`.
 
+mod bound;
 mod http_ui;
 mod notify;
 mod reload;
