@@ -843,7 +843,36 @@ pub fn reload_dotenv(state_dir: &Path) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::leading_port;
+    use super::{leading_port, reload_dotenv, var};
+
+    #[test]
+    fn a_reloaded_dotenv_applies_new_values_and_unsets_removed_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        let env = tmp.path().join(".env");
+        std::fs::write(
+            &env,
+            "PARACHUTE_TEST_RELOAD_A=1\nPARACHUTE_TEST_RELOAD_B=2\nPATH=/nowhere\n",
+        )
+        .unwrap();
+        assert_eq!(
+            reload_dotenv(tmp.path()),
+            ["PARACHUTE_TEST_RELOAD_A", "PARACHUTE_TEST_RELOAD_B"]
+        );
+        assert_eq!(var("PARACHUTE_TEST_RELOAD_A").as_deref(), Some("1"));
+        assert_ne!(
+            var("PATH").as_deref(),
+            Some("/nowhere"),
+            "the process environment wins"
+        );
+        std::fs::write(&env, "PARACHUTE_TEST_RELOAD_A=3\n").unwrap();
+        assert_eq!(
+            reload_dotenv(tmp.path()),
+            ["PARACHUTE_TEST_RELOAD_A", "PARACHUTE_TEST_RELOAD_B"]
+        );
+        assert_eq!(var("PARACHUTE_TEST_RELOAD_A").as_deref(), Some("3"));
+        assert_eq!(var("PARACHUTE_TEST_RELOAD_B"), None, "removed: unset again");
+        assert!(reload_dotenv(tmp.path()).is_empty(), "nothing changed");
+    }
 
     #[test]
     fn port_parsing_is_parse_int_like() {

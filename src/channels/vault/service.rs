@@ -60,7 +60,7 @@ impl VaultService {
         }
         if self.store.as_ref().is_some_and(|s| s.knows(&key)) {
             log::info!(
-                "vault inbound: note {note_id} was taken care of before a restart; acknowledged without delivery"
+                "vault inbound: note {note_id} was taken care of already (the journal knows it, also across a restart); acknowledged without delivery"
             );
             return Ok(());
         }

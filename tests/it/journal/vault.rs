@@ -75,7 +75,9 @@ fn kill_9_mid_turn_answers_the_note_once_and_a_redelivered_webhook_runs_nothing(
     assert_eq!(env.outbound("w").len(), 1, "still one reply note");
     assert_eq!(prompts(&env).len(), 2, "attempt 1 died, attempt 2 answered");
     assert!(
-        env.d.log().contains("was taken care of before a restart"),
+        env.d
+            .log()
+            .contains("was taken care of already (the journal knows it, also across a restart)"),
         "{}",
         env.d.log()
     );

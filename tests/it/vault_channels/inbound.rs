@@ -91,7 +91,9 @@ fn a_note_delivered_before_a_restart_is_not_delivered_again() {
         events.next_event(QUIET).is_none(),
         "delivered before the restart: not again"
     );
-    assert!(d.log().contains("was taken care of before a restart"));
+    assert!(d
+        .log()
+        .contains("was taken care of already (the journal knows it, also across a restart)"));
     again(&unheard);
     let (_, data) = ops.next_event(WAIT).expect("never received before");
     assert_eq!(data["content"], "unheard");
