@@ -1,7 +1,8 @@
 //! SIGHUP reloads `channels.json`, `.env` and `agent-vaults.json` without dropping work:
 //! a channel added to the file answers, messages queued before the reload are answered
 //! once each, a removed channel's agent goes away with it (its queue stays journaled) and
-//! comes back with it, and `.env` changes are applied or named as boot-only.
+//! comes back with it, and `.env` changes are applied or named as boot-only (a changed
+//! Telegram API restarts the telegram channel against it).
 
 use std::time::Duration;
 
@@ -179,4 +180,59 @@ fn sighup_adds_and_removes_channels_and_applies_env_without_dropping_queued_work
             == 0),
         "{h}"
     );
+}
+
+#[test]
+fn a_telegram_knob_changed_in_dotenv_restarts_the_telegram_channel_with_it() {
+    use crate::support::fake_telegram::FakeTelegram;
+    const TOKEN: &str = "5151:FAKEreloadTOKEN";
+    let (old, new) = (FakeTelegram::start(TOKEN), FakeTelegram::start(TOKEN));
+    let b = DaemonBuilder::new()
+        .unset("PARACHUTE_AGENT_TELEGRAM_API")
+        .env("PARACHUTE_AGENT_TELEGRAM_POLL_SECS", "1")
+        .env("PARACHUTE_AGENT_TELEGRAM_RETRY_MS", "100");
+    let state = b.state_dir();
+    std::fs::create_dir_all(&state).unwrap();
+    let channels = json!({"channels": [
+        {"name": "tg", "transport": "telegram", "config": {"token": TOKEN}}
+    ]});
+    std::fs::write(state.join("channels.json"), channels.to_string()).unwrap();
+    let dotenv = |api: &str| {
+        std::fs::write(
+            state.join(".env"),
+            format!("PARACHUTE_AGENT_TELEGRAM_API={api}\n"),
+        )
+        .unwrap()
+    };
+    dotenv(&old.url());
+    let d = b.start();
+    let rig = Rig {
+        admin: d.mint("agent:admin"),
+        d,
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || old.polls() > 0),
+        "polls the API .env names: {}",
+        rig.d.log()
+    );
+    dotenv(&new.url());
+    hup(&rig);
+    assert!(
+        rig.d
+            .log()
+            .contains("reload: .env changed PARACHUTE_AGENT_TELEGRAM_API"),
+        "{}",
+        rig.d.log()
+    );
+    assert!(rig.d.log().contains("replaced [tg]"), "{}", rig.d.log());
+    assert!(
+        wait_until(Duration::from_secs(20), || new.polls() > 0),
+        "{}",
+        rig.d.log()
+    );
+    // the old poller's last long poll runs out (≤ 1 s), then it stays quiet
+    std::thread::sleep(Duration::from_millis(2500));
+    let settled = old.polls();
+    std::thread::sleep(Duration::from_millis(2000));
+    assert_eq!(old.polls(), settled, "the old API is no longer polled");
 }
