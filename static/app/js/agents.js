@@ -44,6 +44,8 @@ export function mergeRows(agents, defs) {
 }
 
 const dash = (v) => v || "—";
+/** The time of the first list drawn from data (scripts/bench-ui.sh, the browser tests). */
+const listed = () => { if (!performance.getEntriesByName("pa:agents-listed").length) performance.mark("pa:agents-listed"); };
 const shownStatus = (r) => r.status || (r.running ? "live" : "not running");
 
 export function agentsScreen() {
@@ -95,6 +97,7 @@ export function agentsScreen() {
     if (!n) {
       put(listSlot, h("div", { class: "card" }, head, h("p", { class: "muted empty" },
         "No agents yet. Define one in a vault as an #agent/definition note, or spawn one from the create flow — it will show up here.")));
+      listed();
       return;
     }
     const body = h("tbody", {}, st.rows.map((r) => {
@@ -109,6 +112,7 @@ export function agentsScreen() {
     put(listSlot, h("div", { class: "card" }, head, h("div", { class: "table-wrap" }, h("table", { class: "agents" },
       h("thead", {}, h("tr", {}, ["Name", "Backend", "Channel", "Status", "Vault"].map((c) => h("th", { scope: "col" }, c)))),
       body))));
+    listed();
   }
 
   function draw() {

@@ -47,11 +47,21 @@ function expiry(v, fallbackMs) {
   return isNaN(t) ? Date.now() + fallbackMs : t;
 }
 
-export function setStandaloneToken(token, expiresAt) {
+/** A pasted token (`notify`: the screens re-render with it) or one bought with a login code. */
+export function setStandaloneToken(token, expiresAt, { notify = true } = {}) {
   standalone = token ? { token, exp: expiry(expiresAt, 3600e3) } : null;
-  changed();
+  if (notify) changed();
 }
 export const hasStandaloneToken = () => !!standalone && standalone.exp > Date.now();
+
+// A one-time-link exchange in flight: the first screen renders at once and its calls wait
+// for the token here instead of going out unauthenticated.
+let signingIn = null;
+export function signingInWith(exchange) {
+  signingIn = exchange.finally(() => { signingIn = null; });
+  return signingIn;
+}
+export const isSigningIn = () => !!signingIn;
 
 async function mintFromHub() {
   try {
@@ -70,6 +80,7 @@ async function mintFromHub() {
 
 /** The operator bearer, or null ("no token": calls go out without Authorization). */
 export async function operatorToken() {
+  if (signingIn) await signingIn.catch(() => {});
   if (standalone) return standalone.exp > Date.now() ? standalone.token : null;
   if (daemonDirect) return null;
   if (cached && cached.exp - Date.now() > 30e3) return cached.token;
