@@ -88,7 +88,14 @@ export async function operatorToken() {
   return inflight;
 }
 
-export function dropOperatorToken() { cached = null; }
+/**
+ * Forget the cached operator token. With `failed` (the token a request was refused with),
+ * only if it is still the cached one: parallel calls that all got a 401 for the same stale
+ * token share one re-mint instead of dropping each other's fresh token.
+ */
+export function dropOperatorToken(failed) {
+  if (failed === undefined || (cached && cached.token === failed)) cached = null;
+}
 
 // ---- step-up ---------------------------------------------------------------------------
 let stepUp = null; // {token, exp}
@@ -127,7 +134,7 @@ export async function api(suffix, { method = "GET", body, stepUp: gated = true }
   let token = await operatorToken();
   let res = await send(token);
   if (res.status === 401 && !standalone && !daemonDirect) {
-    dropOperatorToken();
+    dropOperatorToken(token);
     token = await operatorToken();
     if (token) res = await send(token);
   }
@@ -176,9 +183,10 @@ export async function sseTicket() {
     method: "POST", headers: token ? { Accept: "application/json", Authorization: `Bearer ${token}` } : { Accept: "application/json" },
   });
   try {
-    let res = await once(await operatorToken());
+    const token = await operatorToken();
+    let res = await once(token);
     if (res.status === 401 && !standalone && !daemonDirect) {
-      dropOperatorToken();
+      dropOperatorToken(token);
       const fresh = await operatorToken();
       if (!fresh) return null;
       res = await once(fresh);

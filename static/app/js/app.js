@@ -45,7 +45,7 @@ function renderHeader(sec) {
     h("a", { class: "brand", href: `${appBase}/`, "data-link": "" },
       h("span", { class: "mark", "aria-hidden": "true" }, "A"),
       h("span", { class: "word" }, "Parachute Agent"),
-      subtitle ? h("span", { class: "sub" }, subtitle) : null),
+      subtitle ? h("span", { class: "subtitle" }, subtitle) : null),
     h("nav", { "aria-label": "Main" },
       link("/", "Agents", sec === "agents"),
       link("/create", "New agent", sec === "create"),
@@ -78,7 +78,7 @@ export function render() {
   if (sec === "agents") screen = agentsScreen({ navigate });
   else if (sec === "create") screen = createScreen({ navigate });
   else if (sec === "chat") screen = chatScreen({ navigate, channel: r.startsWith("/chat/") ? decodeURIComponent(r.slice(6)) : "" });
-  else screen = { el: h("section", { class: "card" }, h("h1", {}, "404"), h("p", {}, "404 — ", h("a", { href: `${appBase}/`, "data-link": "" }, "back to Agents"), ".")) };
+  else screen = { el: h("section", { class: "card" }, h("h1", {}, "Page not found"), h("p", {}, "404 — ", h("a", { href: `${appBase}/`, "data-link": "" }, "back to Agents"), ".")) };
   cleanup = screen.cleanup || null;
   put(main, screen.el);
   if (!performance.getEntriesByName("pa:first-render").length) performance.mark("pa:first-render");
