@@ -1,13 +1,14 @@
 //! The composition root and the `serve` boot sequence and shutdown (spec 01 §6.4, §6.7):
 //! state dir, `.env`, `channels.json`, bind, [`build`] (every subsystem built and wired
 //! here, both agent sinks included), self-registration, channel start, subsystem threads,
-//! then wait for SIGTERM/SIGINT and stop in order (in-flight requests finish). Boot helpers
+//! then wait for SIGTERM/SIGINT (SIGHUP meanwhile: `reload.rs`) and stop in order
+//! (in-flight requests finish). Boot helpers
 //! of the features get the parts they use, never the whole `AppState`.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::agents::defs::boot::DefVaults;
@@ -59,9 +60,10 @@ fn run(mut config: Config) -> Result<(), String> {
             state_dir.display()
         );
     }
-    let entries = store::load(&state_dir.join(store::FILE))?;
+    // Checked before anything binds (the entries are built and started below).
+    store::load(&state_dir.join(store::FILE))?;
     // Signals are installed before anything starts, so an early SIGTERM is not lost.
-    let mut signals = Signals::new([SIGTERM, SIGINT])
+    let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
 
     // Bound before the state is built: with `--port 0` the kernel picks the port, and
@@ -81,7 +83,7 @@ fn run(mut config: Config) -> Result<(), String> {
     // request (connections made meanwhile wait in the accept queue), so no request ever
     // sees a configured channel as unknown. All of this is in-memory work: transports
     // start their own threads for anything slow.
-    start_channels(&state, entries.unwrap_or_default())?;
+    start_channels(&state)?;
     crate::backend::programmatic::boot::start(&state.programmatic, &state.channels);
     let svc = state.programmatic.clone();
     *state.health.programmatic_agents.write() = Some(Arc::new(move || svc.health_rows()));
@@ -116,11 +118,8 @@ fn run(mut config: Config) -> Result<(), String> {
 
     let mut supervisor = crate::supervision::announce_ready(&state);
 
-    let signal = signals.forever().next();
-    log::info!(
-        "received signal {}, shutting down",
-        signal.unwrap_or_default()
-    );
+    let signal = wait_for_stop(&mut signals, &state, &supervisor);
+    log::info!("received signal {signal}, shutting down");
     supervisor.drain(&state);
     drop(stop_sweep);
     drop(stop_jobs);
@@ -136,6 +135,28 @@ fn run(mut config: Config) -> Result<(), String> {
     http.shutdown();
     log::info!("stopped");
     Ok(())
+}
+
+/// Blocks until SIGTERM or SIGINT (returned); each SIGHUP meanwhile starts a reload on a
+/// thread of its own (`reload.rs`), so a stop is never held up by one.
+fn wait_for_stop(
+    signals: &mut Signals,
+    state: &Arc<AppState>,
+    supervisor: &crate::supervision::Supervisor,
+) -> i32 {
+    for signal in signals.forever() {
+        if signal != SIGHUP {
+            return signal;
+        }
+        let (st, notifier) = (state.clone(), supervisor.notifier());
+        let spawned = std::thread::Builder::new()
+            .name("reload".into())
+            .spawn(move || crate::reload::reload(&st, &notifier));
+        if let Err(e) = spawned {
+            log::error!("SIGHUP: cannot start the reload thread ({e}); nothing reloaded");
+        }
+    }
+    SIGTERM
 }
 
 /// Large buffers (request bodies, big messages) go straight to `mmap` and back to the
@@ -184,13 +205,19 @@ pub fn build(config: Config, durable: Durable) -> AppState {
         sessions.sessions.maybe_reap();
         sessions.sessions.count_for_channel(ch)
     }));
-    let vault =
-        crate::channels::vault::VaultService::new(&config.state_dir, &crate::util::time::now_iso());
-    vault.install(&channels);
-    let agent_defs = crate::agents::defs::live::new_registry(
-        channels.clone(),
-        factory::TransportDeps::from_config(&config),
+    // The inbound journal also keeps the Telegram offsets and the vault dedup keys.
+    let (lifecycle, journal) = (durable.lifecycle.clone(), durable.journal.clone());
+    let seen_store = journal
+        .clone()
+        .map(|j| j as Arc<dyn crate::channels::vault::seen::SeenStore>);
+    let vault = crate::channels::vault::VaultService::new(
+        &config.state_dir,
+        &crate::util::time::now_iso(),
+        seen_store,
     );
+    vault.install(&channels);
+    let deps = factory::TransportDeps::from_config(&config).with_delivery(vault.delivery.clone());
+    let agent_defs = crate::agents::defs::live::new_registry(channels.clone(), deps.clone());
     let def_vaults = DefVaults {
         registry: agent_defs.clone(),
         state_dir: config.state_dir.clone(),
@@ -207,8 +234,6 @@ pub fn build(config: Config, durable: Durable) -> AppState {
     // the bubblewrap launcher (spec 04 §5, §6).
     let sandbox = Sandbox::new();
     let credentials = Arc::new(crate::credentials::CredentialStore::new(&config.state_dir));
-    // The inbound journal also keeps the Telegram offsets.
-    let (lifecycle, journal) = (durable.lifecycle.clone(), durable.journal.clone());
     if let Some(j) = &journal {
         channels.set_offset_store(j.clone());
     }
@@ -231,6 +256,7 @@ pub fn build(config: Config, durable: Durable) -> AppState {
     let terminal =
         crate::terminal::TerminalService::new(config.terminal_stall, config.host.path.clone());
     AppState {
+        channel_file: crate::channels::file::ChannelFile::new(&config.state_dir, deps),
         webui,
         lifecycle,
         journal,
@@ -306,24 +332,12 @@ fn register_service(state: &AppState) {
 
 /// Builds every `channels.json` entry (any failure is fatal, spec 01 §6.4 step 4) and
 /// starts it.
-fn start_channels(state: &AppState, entries: Vec<store::ChannelEntry>) -> Result<(), String> {
-    if entries.is_empty() {
+fn start_channels(state: &AppState) -> Result<(), String> {
+    if state.channel_file.start(&state.channels)? == 0 {
         log::warn!(
             "no channels configured ({}/channels.json): starting idle",
             state.config.state_dir.display()
         );
-        return Ok(());
     }
-    let deps = factory::TransportDeps::from_config(&state.config);
-    let mut summary = Vec::new();
-    for entry in entries {
-        let transport = factory::build(&entry, &deps).map_err(|e| e.to_string())?;
-        summary.push(format!("{}→{}", entry.name, entry.transport));
-        let name = entry.name.clone();
-        if let Err(e) = state.channels.insert(entry, transport) {
-            log::error!("channel {name} failed to start: {e}");
-        }
-    }
-    log::info!("{} channel(s): {}", summary.len(), summary.join(", "));
     Ok(())
 }

@@ -21,6 +21,7 @@ pub mod lifecycle;
 pub mod logging;
 pub mod mcp;
 pub mod metrics;
+pub mod reload;
 pub mod sandbox;
 pub mod security;
 pub mod services;

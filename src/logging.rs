@@ -6,9 +6,16 @@
 //!   request bytes: bot tokens, bearer headers);
 //! - no colours (env_logger's colour feature is not compiled in);
 //! - under systemd (`JOURNAL_STREAM` set) every line starts with the syslog priority
-//!   `<N>` that journald parses, and carries no timestamp (journald stamps lines itself).
+//!   `<N>` that journald parses, and carries no timestamp (journald stamps lines itself);
+//! - multi-line warnings whose exact text the spec fixes (the preflight warning, spec 04
+//!   §5) go through [`warn_block`]: verbatim on a terminal, every line `<4>`-prefixed
+//!   under journald so the whole block is filed as a warning, not as info.
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by [`init`] when stderr goes to journald.
+static JOURNAL: AtomicBool = AtomicBool::new(false);
 
 /// What the environment says about logging, read once by `config::log_settings`.
 #[derive(Debug, Clone, Default)]
@@ -81,9 +88,27 @@ impl Log for Capped {
     }
 }
 
+/// `text` with every line given the journald priority prefix of `level` (or as is).
+fn block(text: &str, level: Level, journal: bool) -> String {
+    if !journal {
+        return format!("{text}\n");
+    }
+    let p = priority(level);
+    text.lines().map(|l| format!("<{p}>{l}\n")).collect()
+}
+
+/// Writes a spec-worded multi-line warning to stderr in one write (verbatim, or with a
+/// `<4>` prefix per line under journald).
+pub fn warn_block(text: &str) {
+    use std::io::Write;
+    let out = block(text, Level::Warn, JOURNAL.load(Ordering::Relaxed));
+    let _ = std::io::stderr().lock().write_all(out.as_bytes());
+}
+
 /// Installs the process logger (once; later calls are ignored).
 pub fn init(settings: &LogSettings, verbosity: i32) {
     use std::io::Write;
+    JOURNAL.store(settings.journal, Ordering::Relaxed);
     let mut builder = env_logger::Builder::new();
     builder.parse_filters(&directives(settings, verbosity));
     if settings.journal {
@@ -139,5 +164,11 @@ mod tests {
         assert!(is_http_client("ureq_proto::client"));
         assert!(is_http_client("ureq"));
         assert!(!is_http_client("ureqx"));
+    }
+
+    #[test]
+    fn warning_blocks_are_prefixed_per_line_under_journald() {
+        assert_eq!(block("a\n  - b", Level::Warn, false), "a\n  - b\n");
+        assert_eq!(block("a\n  - b", Level::Warn, true), "<4>a\n<4>  - b\n");
     }
 }

@@ -51,6 +51,8 @@ pub struct AppState {
     pub mcp: Arc<crate::mcp::service::McpService>,
     /// Vault subsystem: inbound dedup and delivery marks.
     pub vault: crate::channels::vault::VaultService,
+    /// `channels.json`: the change lock, the entries it owns, what channels are built with.
+    pub channel_file: crate::channels::file::ChannelFile,
     /// Agent definitions read from def-vaults (spec 03 §2); backends add their sinks.
     pub agent_defs: Arc<crate::agents::registry::DefRegistry>,
     /// What def-vault boot, poll and administration use (the registry and its paths).

@@ -38,12 +38,14 @@ pub fn open_durable(config: &Config) -> Result<Durable, String> {
         report.pending,
         report.elapsed.as_millis()
     );
-    Ok(Durable {
-        journal: Some(journal),
-        lifecycle: Arc::new(Lifecycle::new()),
-        max_attempts: k.max_attempts,
-        max_age: k.max_age,
-    })
+    let lifecycle = Arc::new(Lifecycle::new());
+    lifecycle.set_stop_grace(k.stop_grace);
+    Ok(Durable::new(
+        Some(journal),
+        lifecycle,
+        k.max_attempts,
+        k.max_age,
+    ))
 }
 
 /// One `GET /health` over loopback: the accept loop and a connection thread answer.
@@ -135,12 +137,17 @@ pub fn announce_ready(state: &Arc<AppState>) -> Supervisor {
 }
 
 impl Supervisor {
+    /// The systemd notifier (a reload reports through it).
+    pub fn notifier(&self) -> Arc<Notifier> {
+        self.notifier.clone()
+    }
+
     /// SIGTERM/SIGINT: `STOPPING=1`, refuse new work, wait up to the grace period for the
     /// running turns, then mark the rest abandoned (the caller kills them).
     pub fn drain(&mut self, state: &AppState) {
         state.lifecycle.start_draining();
         self.notifier.stopping(&status_line(state));
-        let grace = state.config.durability.stop_grace;
+        let grace = state.lifecycle.stop_grace();
         let registry = &state.programmatic.registry;
         let running = registry.running();
         if running > 0 {

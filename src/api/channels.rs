@@ -9,22 +9,19 @@
 //! spaces can never be addressed by path routes; the http-ui routes compare raw paths);
 //! a deleted channel's `/events` subscribers are closed (the reference leaves them
 //! dangling). Changes are serialised by one lock so two concurrent POSTs cannot lose
-//! each other's entry in the file.
+//! each other's entry in the file (the lock of `channels::file`, which a SIGHUP reload
+//! takes too).
 
-use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
 
 use super::gate;
 use crate::auth::Scope;
-use crate::channels::factory::{self, TransportDeps};
+use crate::channels::factory;
 use crate::channels::store::{self, ChannelEntry};
 use crate::http::{ApiError, Req, Resp};
 use crate::state::AppState;
 
 type Routed = Option<Result<Resp, ApiError>>;
-
-/// Serialises read-modify-write cycles of `channels.json` and the live map.
-static CHANGES: Mutex<()> = Mutex::new(());
 
 /// Longest accepted channel name.
 const MAX_NAME: usize = 64;
@@ -81,19 +78,19 @@ fn upsert(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
         transport: kind.clone(),
         config,
     };
-    let deps = TransportDeps::from_config(&state.config);
-    let transport = factory::build(&entry, &deps).map_err(|e| invalid(e.to_string()))?;
+    let file = &state.channel_file;
+    let transport = factory::build(&entry, &file.deps()).map_err(|e| invalid(e.to_string()))?;
 
-    let _guard = CHANGES.lock();
-    let path = state.config.state_dir.join(store::FILE);
-    let mut entries = store::load(&path)
+    let mut owned = file.lock();
+    let mut entries = store::load(file.path())
         .map_err(|e| write_failed("write", &e))?
         .unwrap_or_default();
     match entries.iter_mut().find(|e| e.name == name) {
         Some(slot) => *slot = entry.clone(),
         None => entries.push(entry.clone()),
     }
-    store::save(&path, &entries).map_err(|e| write_failed("write", &e.to_string()))?;
+    store::save(file.path(), &entries).map_err(|e| write_failed("write", &e.to_string()))?;
+    *owned = entries;
 
     match state.channels.insert(entry, transport) {
         Ok(()) => {
@@ -126,20 +123,23 @@ fn write_failed(verb: &str, msg: &str) -> ApiError {
 /// restart that the live map already forgot.
 fn delete(state: &AppState, req: &Req, name: &str) -> Result<Resp, ApiError> {
     gate::require(state, req, Scope::Admin)?;
-    let _guard = CHANGES.lock();
-    let path = state.config.state_dir.join(store::FILE);
-    let rewrite = || -> Result<(), String> {
-        let Some(mut entries) = store::load(&path)? else {
-            return Ok(());
+    let file = &state.channel_file;
+    let mut owned = file.lock();
+    let rewrite = || -> Result<Option<Vec<ChannelEntry>>, String> {
+        let Some(mut entries) = store::load(file.path())? else {
+            return Ok(None);
         };
         let before = entries.len();
         entries.retain(|e| e.name != name);
         if entries.len() == before {
-            return Ok(()); // live-only (or unknown): nothing to persist
+            return Ok(None); // live-only (or unknown): nothing to persist
         }
-        store::save(&path, &entries).map_err(|e| e.to_string())
+        store::save(file.path(), &entries).map_err(|e| e.to_string())?;
+        Ok(Some(entries))
     };
-    rewrite().map_err(|e| write_failed("update", &e))?;
+    if let Some(entries) = rewrite().map_err(|e| write_failed("update", &e))? {
+        *owned = entries;
+    }
     let removed = state.channels.remove(name);
     state.events.close_channel(name, None);
     if removed {

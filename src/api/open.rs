@@ -66,6 +66,7 @@ pub fn health(state: &AppState) -> Resp {
             JournalRow {
                 pending: s.pending,
                 bytes: s.bytes,
+                compactions: s.compactions,
             }
         }),
     };
@@ -98,6 +99,7 @@ struct ChannelRow<'a> {
 struct JournalRow {
     pending: usize,
     bytes: u64,
+    compactions: u64,
 }
 
 /// `GET /.parachute/config`: channels (never secrets) and the vault trigger template.

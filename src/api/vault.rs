@@ -2,8 +2,10 @@
 //! - `POST /api/vault/inbound` (spec 02 §3.3, spec 01 §2.4; route step 18), in the exact
 //!   order: body (400s before any auth) → channel lookup → auth branch on the *presence* of
 //!   `Authorization` (hub/local JWT with `agent:send`, or the deprecated per-channel secret,
-//!   constant-time) with one uniform 401 → `markSeen` dedup → ingest (outbound drop, emit
-//!   through the routing fork) → `200 {"ok":true}`.
+//!   constant-time) with one uniform 401 → `markSeen` dedup (kept across restarts, see
+//!   `channels::vault::seen`) → ingest (outbound drop, emit through the routing fork) →
+//!   `200 {"ok":true}`; [ext] `503` + `Retry-After` when the agent's backend refused the
+//!   note (the daemon is stopping): the next start finds it in the channel's backlog.
 //! - `POST /api/channels/<ch>/send` for live vault channels (spec 02 §6.2, step 20): writes
 //!   an inbound note with sender `operator`; the vault trigger is the wake, so no emit here.
 //!   Any other channel falls through (http-ui's own route, or 404).
@@ -74,18 +76,10 @@ fn inbound(state: &AppState, req: &mut Req) -> Result<Resp, ApiError> {
         );
     }
     let transport = transport.ok_or(ApiError::UnauthorizedUniform)?;
-    if state
+    state
         .vault
-        .seen
-        .mark_seen(&transport.vault_key(), &webhook.note_id)
-    {
-        transport.ingest(&webhook.note, &webhook.note_id);
-    } else {
-        log::debug!(
-            "vault inbound: note {} already seen; acknowledged without delivery",
-            webhook.note_id
-        );
-    }
+        .receive(transport, &webhook.note, &webhook.note_id)
+        .map_err(|r| super::unavailable::refused(&r))?;
     Ok(Resp::ok(&json!({"ok": true})))
 }
 

@@ -15,6 +15,17 @@ pub struct TransportDeps {
     pub telegram: crate::config::TelegramConfig,
     /// Size of each http-ui channel's ring of recent messages.
     pub http_ui_ring: RingLimit,
+    /// The delivery marks vault channels read their backlog from and advance.
+    pub delivery: Option<Arc<crate::channels::vault::delivery::DeliveryState>>,
+}
+
+impl PartialEq for TransportDeps {
+    /// Whether channels built with either would differ (the marks are the daemon's own).
+    fn eq(&self, other: &Self) -> bool {
+        self.state_dir == other.state_dir
+            && self.telegram == other.telegram
+            && self.http_ui_ring == other.http_ui_ring
+    }
 }
 
 impl TransportDeps {
@@ -23,7 +34,16 @@ impl TransportDeps {
             state_dir: config.state_dir.clone(),
             telegram: config.telegram.clone(),
             http_ui_ring: config.http_ui_ring,
+            delivery: None,
         }
+    }
+
+    pub fn with_delivery(
+        mut self,
+        delivery: Arc<crate::channels::vault::delivery::DeliveryState>,
+    ) -> Self {
+        self.delivery = Some(delivery);
+        self
     }
 }
 
@@ -38,10 +58,10 @@ pub fn build(
             &entry.name,
             deps.http_ui_ring,
         ))),
-        crate::channels::vault::transport::KIND => Ok(Arc::new(crate::channels::vault::VaultTransport::new(
-            &entry.name,
-            entry.config.as_ref(),
-        )?)),
+        crate::channels::vault::transport::KIND => Ok(Arc::new(
+            crate::channels::vault::VaultTransport::new(&entry.name, entry.config.as_ref())?
+                .with_delivery(deps.delivery.clone()),
+        )),
         super::telegram::KIND => Ok(Arc::new(super::telegram::TelegramTransport::new(
             &entry.name,
             entry.config.as_ref(),

@@ -112,6 +112,7 @@ impl HttpUiTransport {
             meta,
             source: KIND.into(),
             attachments: Vec::new(),
+            key: None,
         })
         .map_err(OperatorSendError::Refused)?;
         Ok(())

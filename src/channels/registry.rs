@@ -50,6 +50,15 @@ impl std::fmt::Display for Refusal {
     }
 }
 
+/// Where an accepted inbound message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Emitted {
+    /// A backend took it (queued as a turn, journaled, left in the attached queue).
+    Taken,
+    /// Fanned out to this many session streams (0: nobody listened).
+    Delivered(usize),
+}
+
 /// What fan-out delivers to session streams.
 #[derive(Debug, Clone)]
 pub enum FanoutEvent {
@@ -194,19 +203,23 @@ impl ChannelRegistry {
     /// The routing fork of spec 05 §0.3 for one inbound message on `channel`; returns how
     /// many session streams received it (0 when a backend took it).
     pub fn emit(&self, channel: &str, msg: InboundMessage) -> usize {
-        self.emit_checked(channel, msg).unwrap_or_else(|refusal| {
-            log::warn!("channel {channel}: inbound message not accepted: {refusal}");
-            0
-        })
+        match self.emit_checked(channel, msg) {
+            Ok(Emitted::Delivered(n)) => n,
+            Ok(Emitted::Taken) => 0,
+            Err(refusal) => {
+                log::warn!("channel {channel}: inbound message not accepted: {refusal}");
+                0
+            }
+        }
     }
 
     /// [`ChannelRegistry::emit`] for transports that acknowledge only what was accepted:
     /// a backend's refusal comes back instead of being logged (nothing is fanned out).
-    pub fn emit_checked(&self, channel: &str, msg: InboundMessage) -> Result<usize, Refusal> {
+    pub fn emit_checked(&self, channel: &str, msg: InboundMessage) -> Result<Emitted, Refusal> {
         let routes = self.routes.read().clone();
         for r in &routes {
             if r.offer(channel, &msg)? {
-                return Ok(0);
+                return Ok(Emitted::Taken);
             }
         }
         let event = FanoutEvent::Message(
@@ -218,7 +231,7 @@ impl ChannelRegistry {
                 hook(channel, &msg);
             }
         }
-        Ok(delivered)
+        Ok(Emitted::Delivered(delivered))
     }
 
     /// `permission_verdict` to the channel's session streams (never to backends).

@@ -21,6 +21,11 @@ pub struct InboundMessage {
     pub source: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
+    /// The message's transport identity, when it has one (`tg:<chat>:<message>`,
+    /// `note:<vaultUrl>::<vault>|<note id>`): the inbound journal's dedup key. Never sent
+    /// to subscribers.
+    #[serde(skip)]
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -99,11 +104,11 @@ impl ChannelContext {
 
     /// [`ChannelContext::emit`] that reports a backend's refusal (the caller must not
     /// acknowledge the message then).
-    pub fn emit_checked(&self, mut msg: InboundMessage) -> Result<usize, super::Refusal> {
+    pub fn emit_checked(&self, mut msg: InboundMessage) -> Result<super::Emitted, super::Refusal> {
         msg.channel = self.channel.clone();
         match self.registry.upgrade() {
             Some(reg) => reg.emit_checked(&self.channel, msg),
-            None => Ok(0),
+            None => Ok(super::Emitted::Delivered(0)),
         }
     }
 

@@ -1,5 +1,5 @@
 //! The front door's limits: [`HttpLimits`] (filled from the environment by
-//! `config.rs`), the open-file limit raised at boot, and the connection
+//! `config`), the open-file limit raised at boot, and the connection
 //! [`tiny_http::Limits`] built from them. The enforcement itself lives in the vendored
 //! tiny_http (`vendor/tiny_http/PATCHED.md`).
 

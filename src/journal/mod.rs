@@ -230,6 +230,19 @@ impl Journal {
         key: Option<&str>,
         msg: Value,
     ) -> Result<Accepted, JournalError> {
+        self.accept_written(channel, agent, key, msg, crate::util::time::now_ms())
+    }
+
+    /// [`Journal::accept`] of a message written at `at_ms` (a note found in the vault
+    /// long after it was written): its age counts from then.
+    pub fn accept_written(
+        &self,
+        channel: &str,
+        agent: &str,
+        key: Option<&str>,
+        msg: Value,
+        at_ms: u64,
+    ) -> Result<Accepted, JournalError> {
         let mut inner = self.inner.lock();
         if key.is_some_and(|k| inner.state.knows(k)) {
             return Ok(Accepted::Duplicate);
@@ -240,8 +253,8 @@ impl Journal {
             channel: channel.to_string(),
             agent: agent.to_string(),
             key: key.map(str::to_string),
-            at: crate::util::time::now_iso(),
-            at_ms: crate::util::time::now_ms(),
+            at: crate::util::time::iso_from_ms(at_ms),
+            at_ms,
             msg,
         };
         self.append(&mut inner, rec)?;
@@ -292,6 +305,23 @@ impl Journal {
     /// Whether a message with `key` is pending or recently finished.
     pub fn knows(&self, key: &str) -> bool {
         self.inner.lock().state.knows(key)
+    }
+
+    /// Remembers `key` as taken care of (a `seen` record), unless it is known already;
+    /// it then dedups like the key of a finished message.
+    pub fn remember(&self, key: &str) -> Result<(), JournalError> {
+        let mut inner = self.inner.lock();
+        if inner.state.knows(key) {
+            return Ok(());
+        }
+        self.append(
+            &mut inner,
+            Record::Seen {
+                key: key.to_string(),
+            },
+        )?;
+        self.maybe_compact(&mut inner);
+        Ok(())
     }
 
     /// The pending messages of `channel` not yet handed to a queue in this process, in

@@ -2,7 +2,8 @@
 //! message's life is `accept` → zero or more `start` (one per attempt) → `done`; `done`
 //! carries the outcome, so marking a message finished and recording how it ended are one
 //! atomic append. `offset` persists a Telegram channel's next update offset; `seen` keeps
-//! the dedup keys of finished messages across compaction.
+//! the dedup keys of finished messages across compaction, and of vault notes that went to
+//! a backend other than the journal's (the attached queue) or to subscribers.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

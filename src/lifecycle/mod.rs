@@ -1,15 +1,30 @@
 //! The daemon's service lifecycle (spec 01 §6.7 [ext]): whether new work is
-//! accepted (`running`) or the daemon is `draining` for a stop, whether running turns were
+//! accepted (`running`) or the daemon is `draining` for a stop, how long running turns may
+//! finish then (the stop grace; SIGHUP may change it), whether running turns were
 //! abandoned at the end of the grace period; [`notify`] speaks systemd's notify protocol.
 
 pub mod notify;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
-#[derive(Default)]
+/// The stop grace until one is set (`PARACHUTE_AGENT_STOP_GRACE_SECS`'s default).
+const DEFAULT_GRACE_MS: u64 = 20_000;
+
 pub struct Lifecycle {
     draining: AtomicBool,
     abandoned: AtomicBool,
+    grace_ms: AtomicU64,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Lifecycle {
+            draining: AtomicBool::new(false),
+            abandoned: AtomicBool::new(false),
+            grace_ms: AtomicU64::new(DEFAULT_GRACE_MS),
+        }
+    }
 }
 
 impl Lifecycle {
@@ -34,5 +49,15 @@ impl Lifecycle {
 
     pub fn abandoned(&self) -> bool {
         self.abandoned.load(Ordering::SeqCst)
+    }
+
+    pub fn set_stop_grace(&self, grace: Duration) {
+        self.grace_ms
+            .store(grace.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// How long running turns may finish after SIGTERM/SIGINT.
+    pub fn stop_grace(&self) -> Duration {
+        Duration::from_millis(self.grace_ms.load(Ordering::SeqCst))
     }
 }

@@ -1,6 +1,7 @@
 //! systemd's notify protocol without a crate (`sd_notify(3)`): one datagram per
 //! state change on the Unix socket named by `$NOTIFY_SOCKET` (a path, or `@name` in the
-//! abstract namespace) — `READY=1` once the listener answers, `STOPPING=1` when a stop
+//! abstract namespace) — `READY=1` once the listener answers (and again after a reload,
+//! which `RELOADING=1` opens), `STOPPING=1` when a stop
 //! begins, `STATUS=…` lines, and `WATCHDOG=1` pings from [`spawn_watchdog`], sent only
 //! while the caller's liveness probe passes (a wedged daemon is then restarted by
 //! systemd). Without `$NOTIFY_SOCKET` every call is a no-op.
@@ -59,6 +60,21 @@ impl Notifier {
 
     pub fn status(&self, status: &str) {
         self.send(&format!("STATUS={status}"));
+    }
+
+    /// A reload begins (`RELOADING=1` with the `MONOTONIC_USEC` that `Type=notify-reload`
+    /// asks for); [`Notifier::ready`] says when it is done.
+    pub fn reloading(&self) {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes the timespec we own; CLOCK_MONOTONIC always exists.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        let usec = ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000;
+        self.send(&format!(
+            "RELOADING=1\nMONOTONIC_USEC={usec}\nSTATUS=reloading"
+        ));
     }
 }
 

@@ -153,7 +153,7 @@ impl Launcher for FailClosed {
 pub fn boot(sandbox: &Sandbox, config: &Config, hub_origin: String) -> Dependencies {
     let preflight = Preflight::run(config.host.path.as_deref());
     match preflight.warning() {
-        Some(w) => eprintln!("{w}"),
+        Some(w) => crate::logging::warn_block(&w),
         None => log::info!("sandbox: bwrap and claude found; turns run in bubblewrap"),
     }
     let dependencies = Dependencies {

@@ -66,6 +66,12 @@ pub struct NoteQuery {
     pub sort: Option<SortOrder>,
     /// Sent as `offset=` when non-zero.
     pub offset: usize,
+    /// `meta[<field>]=<value>` equality filters (the vault scans metadata as JSON; no
+    /// indexed field needed). A vault that does not know them returns more notes, so
+    /// callers still filter what they get.
+    pub meta_eq: Vec<(String, String)>,
+    /// `meta[created_at][gte]=<ISO>`: notes the vault created at or after this time.
+    pub created_from: Option<String>,
 }
 
 impl NoteQuery {
@@ -77,7 +83,22 @@ impl NoteQuery {
             limit,
             sort: None,
             offset: 0,
+            meta_eq: Vec::new(),
+            created_from: None,
         }
+    }
+
+    /// Adds `meta[<field>]=<value>`.
+    pub fn meta(mut self, field: &str, value: &str) -> Self {
+        self.meta_eq
+            .push((format!("meta[{field}]"), value.to_string()));
+        self
+    }
+
+    /// Adds `meta[created_at][gte]=<iso>`.
+    pub fn created_from(mut self, iso: &str) -> Self {
+        self.created_from = Some(iso.to_string());
+        self
     }
 
     pub fn offset(mut self, offset: usize) -> Self {
@@ -105,6 +126,12 @@ impl NoteQuery {
         }
         if self.offset > 0 {
             pairs.push(("offset", &offset));
+        }
+        for (k, v) in &self.meta_eq {
+            pairs.push((k, v));
+        }
+        if let Some(from) = &self.created_from {
+            pairs.push(("meta[created_at][gte]", from));
         }
         form_query(&pairs)
     }
@@ -407,6 +434,16 @@ mod tests {
         assert_eq!(
             NoteQuery::tagged("agent/definition", 500).to_query(),
             "tag=agent%2Fdefinition&include_content=true&limit=500"
+        );
+        let q = NoteQuery::tagged("agent/message/inbound", 100)
+            .sorted(SortOrder::Desc)
+            .offset(100)
+            .meta("agent", "eng")
+            .created_from("2026-06-01T00:00:00.000Z");
+        assert_eq!(
+            q.to_query(),
+            "tag=agent%2Fmessage%2Finbound&include_content=true&limit=100&sort=desc&offset=100\
+             &meta%5Bagent%5D=eng&meta%5Bcreated_at%5D%5Bgte%5D=2026-06-01T00%3A00%3A00.000Z"
         );
     }
 

@@ -200,6 +200,25 @@ mod tests {
         assert!(!is_asset_shaped("x.j-s"));
     }
 
+    /// The shell names every module up front (`<link rel="modulepreload">`), so the browser
+    /// fetches them in parallel right after the shell instead of one import level at a time.
+    #[test]
+    fn the_shell_preloads_every_module() {
+        let shell = embedded::BUNDLE.get("index.html").expect("index.html");
+        let shell = String::from_utf8_lossy(shell);
+        let modules: Vec<&str> = AssetSource::embedded_names()
+            .map(|(n, _)| n)
+            .filter(|n| n.starts_with("js/") && n.ends_with(".js") && *n != "js/app.js")
+            .collect();
+        assert!(modules.len() >= 5, "{modules:?}");
+        for m in modules {
+            assert!(
+                shell.contains(&format!("<link rel=\"modulepreload\" href=\"{m}\">")),
+                "static/app/index.html does not preload {m}"
+            );
+        }
+    }
+
     #[test]
     fn embedded_bundle_has_a_shell_with_the_base_marker_and_fits_the_budget() {
         let shell = embedded::BUNDLE

@@ -2,6 +2,9 @@
 //! `vault:<v>:write` token at the hub, persists `agent-vaults.json`, binds it, registers
 //! its triggers ([ext] D8 — the reference registers none for vaults added later) and
 //! loads its definitions; removing one rewrites the file first, then tears its agents down.
+//! [ext] A SIGHUP applies `agent-vaults.json` as it now is ([`reload_vaults`]): vaults new
+//! in the file are bound (triggers, definitions), changed ones rebound with their new URL
+//! or token, vaults gone from it unbound; an absent or unreadable file changes nothing.
 
 use super::boot::{self, DefVaults};
 use crate::agents::registry::DefRegistry;
@@ -93,4 +96,50 @@ pub fn remove_vault(dv: &DefVaults, vault: &str) -> Result<bool, ApiError> {
         )
     })?;
     Ok(reg.unbind(vault))
+}
+
+/// What [`reload_vaults`] changed (vault names).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct VaultsApplied {
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// SIGHUP: binds `agent-vaults.json` as it now is. `Ok(None)` when the file is absent.
+pub fn reload_vaults(dv: &DefVaults) -> Result<Option<VaultsApplied>, String> {
+    let Some(file) = vaults::load(&vaults::file_path(&dv.state_dir)).map_err(|e| e.to_string())?
+    else {
+        return Ok(None);
+    };
+    let reg = &dv.registry;
+    let current = reg.bindings();
+    let bearer = read_operator_token(&dv.parachute_home);
+    let mut applied = VaultsApplied::default();
+    for b in &file {
+        let result = match current.iter().find(|c| c.vault == b.vault) {
+            Some(c) if c == b => continue,
+            Some(_) => reg.rebind(b.clone()).map(|()| &mut applied.changed),
+            None => reg.bind(b.clone()).map(|()| &mut applied.added),
+        };
+        match result {
+            Ok(list) => {
+                list.push(b.vault.clone());
+                if let Some(bearer) = &bearer {
+                    boot::register_triggers(dv, bearer, std::slice::from_ref(b));
+                }
+                reg.load_vault(&b.vault);
+            }
+            Err(e) => log::warn!("reload: def-vault \"{}\" not applied: {e}", b.vault),
+        }
+    }
+    for c in current
+        .iter()
+        .filter(|c| !file.iter().any(|b| b.vault == c.vault))
+    {
+        if reg.unbind(&c.vault) {
+            applied.removed.push(c.vault.clone());
+        }
+    }
+    Ok(Some(applied))
 }

@@ -144,6 +144,24 @@ impl TurnHost for DaemonHost {
         }
     }
 
+    fn backlog(&self, channel: &str) -> Result<Vec<crate::channels::InboundMessage>, String> {
+        let Some(ch) = self.channels.get(channel) else {
+            return Ok(Vec::new());
+        };
+        match crate::channels::vault::VaultTransport::of(ch.transport.as_ref()) {
+            Some(vault) => vault.backlog().map_err(|e| e.to_string()),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn handled(&self, channel: &str, ts: &str) {
+        if let Some(ch) = self.channels.get(channel) {
+            if let Some(vault) = crate::channels::vault::VaultTransport::of(ch.transport.as_ref()) {
+                vault.handled(ts);
+            }
+        }
+    }
+
     fn notes(&self, channel: &str) -> Option<Arc<dyn NoteStore>> {
         let ch = self.channels.get(channel)?;
         if ch.entry.transport != "vault" {

@@ -13,6 +13,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::RwLock;
+
 use crate::channels::Refusal;
 use crate::journal::{Accepted, Journal, Outcome, Pending};
 use crate::lifecycle::Lifecycle;
@@ -42,18 +44,18 @@ pub enum Begin {
 pub struct Durable {
     pub journal: Option<Arc<Journal>>,
     pub lifecycle: Arc<Lifecycle>,
-    pub max_attempts: u32,
-    pub max_age: Duration,
+    /// The attempt and age limits (`PARACHUTE_AGENT_JOURNAL_*`; SIGHUP may change them).
+    limits: RwLock<(u32, Duration)>,
 }
 
 impl Default for Durable {
     fn default() -> Self {
-        Durable {
-            journal: None,
-            lifecycle: Arc::new(Lifecycle::new()),
-            max_attempts: 3,
-            max_age: Duration::from_secs(86_400),
-        }
+        Durable::new(
+            None,
+            Arc::new(Lifecycle::new()),
+            3,
+            Duration::from_secs(86_400),
+        )
     }
 }
 
@@ -89,6 +91,29 @@ impl TurnEnd {
 }
 
 impl Durable {
+    pub fn new(
+        journal: Option<Arc<Journal>>,
+        lifecycle: Arc<Lifecycle>,
+        max_attempts: u32,
+        max_age: Duration,
+    ) -> Durable {
+        Durable {
+            journal,
+            lifecycle,
+            limits: RwLock::new((max_attempts, max_age)),
+        }
+    }
+
+    /// Applies new attempt and age limits to messages replayed or found from now on.
+    pub fn set_limits(&self, max_attempts: u32, max_age: Duration) {
+        *self.limits.write() = (max_attempts, max_age);
+    }
+
+    /// `(max_attempts, max_age)` in effect.
+    pub fn limits(&self) -> (u32, Duration) {
+        *self.limits.read()
+    }
+
     /// Journals `msg` for `agent` on `channel` (`agent` empty while the channel's agent is
     /// about to register).
     pub fn accept(
@@ -174,22 +199,7 @@ impl Durable {
             }
         };
         let attempt = p.started + 1;
-        let age = Duration::from_millis(now.saturating_sub(p.at_ms));
-        let give_up = if p.started >= self.max_attempts {
-            Some(format!(
-                "gave up after {} attempt(s): the daemon stopped during each",
-                p.started
-            ))
-        } else if age > self.max_age {
-            Some(format!(
-                "not retried: accepted {} ago ({}), past the {} s age limit",
-                human(age),
-                p.at,
-                self.max_age.as_secs()
-            ))
-        } else {
-            None
-        };
+        let give_up = self.verdict(p.started, p.at_ms, &p.at, now, "accepted");
         let level = if attempt > 1 || give_up.is_some() {
             log::Level::Info
         } else {
@@ -212,6 +222,75 @@ impl Durable {
             give_up,
         });
         Some(msg)
+    }
+
+    /// Why a message with `started` attempts behind it, accepted (or written) at `at_ms`,
+    /// must be failed instead of run; `None` to run it.
+    fn verdict(&self, started: u32, at_ms: u64, at: &str, now: u64, what: &str) -> Option<String> {
+        let age = Duration::from_millis(now.saturating_sub(at_ms));
+        let (max_attempts, max_age) = self.limits();
+        if started >= max_attempts {
+            Some(format!(
+                "gave up after {started} attempt(s): the daemon stopped during each"
+            ))
+        } else if age > max_age {
+            Some(format!(
+                "not retried: {what} {} ago ({at}), past the {} s age limit",
+                human(age),
+                max_age.as_secs()
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// A vault note found unanswered in its channel's backlog ([ext]): journaled like a
+    /// webhook delivery (its age counts from when it was written), unless the journal
+    /// knows it already — pending, finished, or delivered elsewhere. `None`: nothing to do.
+    pub fn recover(
+        &self,
+        channel: &str,
+        agent: &str,
+        inbound: &crate::channels::InboundMessage,
+    ) -> Option<QueuedMessage> {
+        let j = self.journal.as_ref()?;
+        let key = inbound.key.as_deref()?;
+        if j.knows(key) || self.lifecycle.draining() {
+            return None;
+        }
+        let msg = QueuedMessage::from_inbound(inbound);
+        let now = crate::util::time::now_ms();
+        let written = msg.ts.as_deref().and_then(crate::util::time::parse_iso_ms);
+        let at_ms = written.unwrap_or(now).min(now);
+        let value = serde_json::to_value(&msg).unwrap_or_default();
+        let id = match j.accept_written(channel, agent, Some(key), value, at_ms) {
+            Ok(Accepted::New(id)) => id,
+            Ok(Accepted::Duplicate) => return None,
+            Err(e) => {
+                log::error!("channel {channel}: could not journal a backlog note: {e}");
+                return None;
+            }
+        };
+        report_backlog(j);
+        let at = crate::util::time::iso_from_ms(at_ms);
+        let give_up = self.verdict(0, at_ms, &at, now, "written");
+        log::info!(
+            "channel {channel}: vault note {} (written {at}) was never answered; queued{}",
+            msg.in_reply_to.as_deref().unwrap_or("?"),
+            if give_up.is_some() {
+                ", to be failed: too old"
+            } else {
+                ""
+            }
+        );
+        Some(QueuedMessage {
+            ticket: Some(Ticket {
+                id,
+                attempt: 1,
+                give_up,
+            }),
+            ..msg
+        })
     }
 
     /// Before a turn: decide and record the attempt.
@@ -291,15 +370,5 @@ fn human(d: Duration) -> String {
         format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
     } else {
         format!("{}m{:02}s", s / 60, s % 60)
-    }
-}
-
-/// The dedup key of an inbound message: its transport identity where one exists.
-pub fn message_key(msg: &crate::channels::InboundMessage) -> Option<String> {
-    let get = |k: &str| msg.meta.get(k).filter(|v| !v.is_empty());
-    match msg.source.as_str() {
-        "telegram" => Some(format!("tg:{}:{}", get("chat_id")?, get("message_id")?)),
-        "vault" => Some(format!("note:{}", get("note_id")?)),
-        _ => None,
     }
 }

@@ -1,7 +1,8 @@
 //! What a turn needs from the rest of the daemon, as one seam ([`TurnHost`]): the Claude
 //! credential and channel env store (spec 04 §2.3), the per-turn vault token mint
 //! (spec 03 §4.3), the channel's reply path (spec 03 §5.7) and, for vault-transport
-//! channels, a [`NoteStore`] for thread notes and callbacks (§5.6, §5.9). The daemon
+//! channels, a [`NoteStore`] for thread notes and callbacks (§5.6, §5.9) and the
+//! channel's backlog of unanswered notes with its delivered mark ([ext]). The daemon
 //! implements it over the live channels (`daemon_host`); tests implement it in memory.
 
 use std::collections::BTreeMap;
@@ -90,4 +91,12 @@ pub trait TurnHost: Send + Sync {
     fn grants(&self, _name: &str) -> super::turn::grants::GrantInjection {
         super::turn::grants::GrantInjection::default()
     }
+    /// [ext] The unanswered inbound messages of a vault channel since its delivered mark,
+    /// oldest first (`channels::vault::backlog`). Default: none (not a vault channel).
+    fn backlog(&self, _channel: &str) -> Result<Vec<crate::channels::InboundMessage>, String> {
+        Ok(Vec::new())
+    }
+    /// [ext] A vault channel's message written at `ts` was handled: advance the channel's
+    /// delivered mark. Default: nothing to advance.
+    fn handled(&self, _channel: &str, _ts: &str) {}
 }

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crossbeam_channel::{unbounded, Sender};
+use crossbeam_channel::{unbounded, Receiver, Sender};
 use parking_lot::{Mutex, RwLock};
 
 use super::durable::{Admit, Begin, TurnEnd};
@@ -28,6 +28,9 @@ struct SlotState {
     busy: AtomicBool,
     waiting: AtomicUsize,
     cancelled: AtomicBool,
+    /// Cancelled because its channel went away: queued messages stay journaled (they run
+    /// when the channel and its agent come back) instead of being discarded.
+    keep_journaled: AtomicBool,
     /// The worker thread is running (cleared when it ends; the watchdog checks it).
     alive: AtomicBool,
 }
@@ -35,6 +38,8 @@ struct SlotState {
 struct Slot {
     spec: Arc<RwLock<AgentSpec>>,
     tx: Sender<QueuedMessage>,
+    /// The worker's end of the queue, to take queued messages back (`suspend_channel`).
+    rx: Receiver<QueuedMessage>,
     state: Arc<SlotState>,
 }
 
@@ -138,10 +143,12 @@ impl ProgrammaticRegistry {
             busy: AtomicBool::new(false),
             waiting: AtomicUsize::new(0),
             cancelled: AtomicBool::new(false),
+            keep_journaled: AtomicBool::new(false),
             alive: AtomicBool::new(true),
         });
         let spec = Arc::new(RwLock::new(spec));
         let (ctx, st, sp) = (self.ctx.clone(), state.clone(), spec.clone());
+        let queue = rx.clone();
         let hold = self.hold.clone();
         let name = format!("turn-{}", sp.read().wake_channel());
         // A slot serves one agent name for its whole life: take its counters once.
@@ -154,6 +161,13 @@ impl ProgrammaticRegistry {
                 }
             }
             let _alive = Alive(st.clone());
+            // [ext] Notes of a vault channel that no reply answers and the journal does
+            // not know (their webhook never made it into the journal) run first.
+            for msg in Self::backlog(&ctx, &sp) {
+                st.waiting.fetch_add(1, Ordering::SeqCst);
+                hold.wait_until_free(&sp.read().name);
+                Self::work(&ctx, &st, &sp, &counters, msg);
+            }
             while let Ok(msg) = rx.recv() {
                 // An operator session holds the conversation: wait for its end.
                 hold.wait_until_free(&sp.read().name);
@@ -164,7 +178,33 @@ impl ProgrammaticRegistry {
             state.alive.store(false, Ordering::SeqCst);
             log::error!("could not start a turn worker: {e}");
         }
-        Slot { spec, tx, state }
+        Slot {
+            spec,
+            tx,
+            rx: queue,
+            state,
+        }
+    }
+
+    /// The channel's backlog as journaled queued messages (empty unless a vault channel
+    /// has unanswered notes the journal does not know).
+    fn backlog(ctx: &WorkerCtx, sp: &RwLock<AgentSpec>) -> Vec<QueuedMessage> {
+        let (channel, name) = {
+            let spec = sp.read();
+            (spec.wake_channel().to_string(), spec.name.clone())
+        };
+        match ctx.host.backlog(&channel) {
+            Ok(found) => found
+                .iter()
+                .filter_map(|m| ctx.durable.recover(&channel, &name, m))
+                .collect(),
+            Err(e) => {
+                log::warn!(
+                    "channel {channel}: could not read the vault backlog ({e}); notes whose webhook was lost are looked for again at the next start"
+                );
+                Vec::new()
+            }
+        }
     }
 
     /// One dequeued message on the worker thread.
@@ -177,6 +217,13 @@ impl ProgrammaticRegistry {
     ) {
         let current = sp.read().clone();
         let channel = current.wake_channel().to_string();
+        if st.keep_journaled.load(Ordering::SeqCst) {
+            st.waiting.fetch_sub(1, Ordering::SeqCst);
+            if let Some(t) = &msg.ticket {
+                ctx.durable.defer(t); // its channel went away: it waits in the journal
+            }
+            return;
+        }
         let begin = ctx.durable.begin(&channel, &msg);
         if begin == Begin::Leave {
             st.waiting.fetch_sub(1, Ordering::SeqCst);
@@ -208,7 +255,11 @@ impl ProgrammaticRegistry {
                 TurnEnd::Failed("the turn worker panicked".into())
             }
         };
+        let finished = !matches!(end, TurnEnd::Abandoned);
         ctx.durable.end(&msg, end);
+        if let Some(ts) = msg.ts.as_deref().filter(|_| finished) {
+            ctx.host.handled(&channel, ts);
+        }
         st.busy.store(false, Ordering::SeqCst);
     }
 
@@ -241,6 +292,29 @@ impl ProgrammaticRegistry {
             }
             None => false,
         }
+    }
+
+    /// `channel` stopped (a reload removed it): its agent is no longer registered, as at a
+    /// boot without that channel. Unlike [`Self::deregister`], messages still queued stay
+    /// in the journal for the agent's return; a running turn finishes. Returns the agent.
+    pub fn suspend_channel(&self, channel: &str) -> Option<String> {
+        let mut inner = self.inner.lock();
+        let slot = inner.by_channel.remove(channel)?;
+        let name = slot.spec.read().name.clone();
+        slot.state.keep_journaled.store(true, Ordering::SeqCst);
+        slot.cancel();
+        // Back into the journal's replay set now, so an agent registering on the channel
+        // again gets them even while the old worker still finishes its turn.
+        while let Ok(msg) = slot.rx.try_recv() {
+            slot.state.waiting.fetch_sub(1, Ordering::SeqCst);
+            if let Some(t) = &msg.ticket {
+                self.ctx.durable.defer(t);
+            }
+        }
+        inner.by_name.remove(&name);
+        inner.expected.remove(channel);
+        inner.pending.remove(channel);
+        Some(name)
     }
 
     /// Mark `channel` as about to get an agent: inbound messages are buffered.

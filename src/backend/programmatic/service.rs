@@ -99,8 +99,25 @@ impl ProgrammaticService {
 
     /// Boot: re-register every persisted programmatic spec whose wake channel is live.
     pub fn reregister_at_boot(&self, is_live: &dyn Fn(&str) -> bool) -> usize {
+        self.register_persisted(&|_| true, is_live)
+    }
+
+    /// [ext] Reload: register the persisted specs whose wake channel is one of `channels`
+    /// (they just came up).
+    pub fn register_persisted_on(&self, channels: &std::collections::HashSet<&str>) -> usize {
+        self.register_persisted(&|ch| channels.contains(ch), &|_| true)
+    }
+
+    fn register_persisted(
+        &self,
+        wanted: &dyn Fn(&str) -> bool,
+        is_live: &dyn Fn(&str) -> bool,
+    ) -> usize {
         let mut n = 0;
         for spec in persist::scan(&self.sessions_dir) {
+            if !wanted(spec.wake_channel()) {
+                continue;
+            }
             if !is_live(spec.wake_channel()) {
                 log::info!(
                     "agent {}: wake channel \"{}\" is not live; not re-registered",
@@ -151,18 +168,8 @@ impl InboundRoute for ProgrammaticService {
 
     /// Journals the message before it counts as taken.
     fn offer(&self, channel: &str, msg: &InboundMessage) -> Result<bool, Refusal> {
-        let mut queued = QueuedMessage::from_meta(&msg.content, &msg.meta);
-        queued.attachments = msg
-            .attachments
-            .iter()
-            .map(|a| super::turn::attachments::AttachmentRef {
-                path: a.path.clone(),
-                mime_type: a.mime_type.clone(),
-                filename: a.filename.clone(),
-            })
-            .collect();
-        let key = super::durable::message_key(msg);
-        self.registry.offer(channel, queued, key.as_deref())
+        let queued = QueuedMessage::from_inbound(msg);
+        self.registry.offer(channel, queued, msg.key.as_deref())
     }
 }
 

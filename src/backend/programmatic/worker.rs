@@ -46,6 +46,10 @@ pub struct QueuedMessage {
     pub attachments: Vec<AttachmentRef>,
     /// `meta.chat_id` (telegram): where the reply goes.
     pub chat_id: Option<String>,
+    /// `meta.ts` of a vault note: the channel's delivered mark moves to it once the
+    /// message is handled (the boot backlog scan starts there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts: Option<String>,
     /// Its journal record and attempt; `None` when not journaled.
     #[serde(skip)]
     pub ticket: Option<Ticket>,
@@ -61,8 +65,27 @@ impl QueuedMessage {
             delegation_depth: 0,
             attachments: Vec::new(),
             chat_id: None,
+            ts: None,
             ticket: None,
         }
+    }
+
+    /// The queued form of an inbound message (spec 03 §5.2 step 2).
+    pub fn from_inbound(msg: &crate::channels::InboundMessage) -> Self {
+        let mut queued = Self::from_meta(&msg.content, &msg.meta);
+        queued.attachments = msg
+            .attachments
+            .iter()
+            .map(|a| AttachmentRef {
+                path: a.path.clone(),
+                mime_type: a.mime_type.clone(),
+                filename: a.filename.clone(),
+            })
+            .collect();
+        if msg.source == crate::channels::vault::transport::KIND {
+            queued.ts = msg.meta.get("ts").filter(|t| !t.is_empty()).cloned();
+        }
+        queued
     }
 
     /// From an inbound message's flattened string metadata.
@@ -76,6 +99,7 @@ impl QueuedMessage {
             delegation_depth: notes::parse_depth(meta.get("delegation_depth").map(String::as_str)),
             attachments: Vec::new(),
             chat_id: get("chat_id"),
+            ts: None,
             ticket: None,
         }
     }

@@ -81,6 +81,8 @@ fn handle_message(core: &Core, ctx: &ChannelContext, msg: &Value) -> Result<(), 
         (None, None, Some(a)) => format!("({})", a.kind),
         (None, None, None) => return Ok(()),
     };
+    let key =
+        (!chat.is_empty() && !message_id.is_empty()).then(|| format!("tg:{chat}:{message_id}"));
     let mut meta = BTreeMap::new();
     meta.insert("chat_id".to_string(), chat.clone());
     meta.insert("message_id".to_string(), message_id);
@@ -105,6 +107,7 @@ fn handle_message(core: &Core, ctx: &ChannelContext, msg: &Value) -> Result<(), 
         meta,
         source: "telegram".into(),
         attachments: Vec::new(),
+        key,
     })
     .map(|_| ())
 }

@@ -1,7 +1,10 @@
 //! The delivery high-water mark `<state dir>/delivery-state.json` (spec 05 §2.7, spec 02
 //! §5.1): `{"<channel>": "<ISO ts>"}`, advanced when a push channel delivered an inbound
 //! message to at least one live subscriber. Nothing reads it at rc.10 (the backlog replay was
-//! retired); it is kept for file compatibility.
+//! retired). [ext] A vault channel served by a programmatic agent advances it too, each time
+//! one of its messages is handled (replied or failed visibly), and the channel's backlog
+//! scan starts there (`backlog`); the first scan of such a channel stores the default mark,
+//! so a later start knows where to look from.
 //!
 //! Rules: loaded once at boot (missing → empty; corrupt or not an object → warning, empty;
 //! non-string/empty values skipped); default mark = boot time; `advance` moves only forward
@@ -20,6 +23,7 @@ use crate::util::fsx;
 
 pub const DELIVERY_STATE_FILE: &str = "delivery-state.json";
 
+#[derive(Debug)]
 pub struct DeliveryState {
     path: PathBuf,
     default_mark: String,
@@ -77,6 +81,21 @@ impl DeliveryState {
             .unwrap_or_else(|| self.default_mark.clone())
     }
 
+    /// Stores the default mark for `channel` unless it has one (so a restart scans from
+    /// this run's boot); returns the mark now in effect.
+    pub fn seed(&self, channel: &str) -> String {
+        let snapshot = {
+            let mut marks = self.marks.lock();
+            if let Some(m) = marks.get(channel) {
+                return m.clone();
+            }
+            marks.insert(channel.to_string(), self.default_mark.clone());
+            marks.clone()
+        };
+        self.persist(&snapshot);
+        self.default_mark.clone()
+    }
+
     /// Move `channel`'s mark to `ts` if it is strictly newer; returns whether it moved.
     pub fn advance(&self, channel: &str, ts: &str) -> bool {
         if ts.is_empty() {
@@ -91,14 +110,18 @@ impl DeliveryState {
             marks.insert(channel.to_string(), ts.to_string());
             marks.clone()
         };
-        let text = serde_json::to_string_pretty(&snapshot).unwrap_or_else(|_| "{}".into());
+        self.persist(&snapshot);
+        true
+    }
+
+    fn persist(&self, snapshot: &BTreeMap<String, String>) {
+        let text = serde_json::to_string_pretty(snapshot).unwrap_or_else(|_| "{}".into());
         if let Err(e) = fsx::write_atomic(&self.path, text.as_bytes(), fsx::PUBLIC_FILE) {
             log::warn!(
                 "parachute-agent: failed to persist delivery-state to {} ({e}); the mark is held in memory only.",
                 self.path.display()
             );
         }
-        true
     }
 }
 
@@ -134,6 +157,18 @@ mod tests {
         let again = DeliveryState::load(dir.path(), "2027-01-01T00:00:00.000Z");
         assert_eq!(again.last_delivered("eng"), "2026-06-02T00:00:00.000Z");
         assert_eq!(again.last_delivered("new"), "2027-01-01T00:00:00.000Z");
+        assert_eq!(
+            again.seed("eng"),
+            "2026-06-02T00:00:00.000Z",
+            "a mark is kept"
+        );
+        assert_eq!(again.seed("new"), "2027-01-01T00:00:00.000Z");
+        let third = DeliveryState::load(dir.path(), "2028-01-01T00:00:00.000Z");
+        assert_eq!(
+            third.last_delivered("new"),
+            "2027-01-01T00:00:00.000Z",
+            "the seeded mark was persisted"
+        );
     }
 
     #[test]

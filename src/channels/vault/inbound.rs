@@ -109,6 +109,11 @@ pub fn attachments(
     if !notes::has_inline_attachments(note) {
         return None;
     }
+    fetch_attachments(client, note_id)
+}
+
+/// The authoritative attachment list of a note (call #9); any failure → none (warning).
+pub fn fetch_attachments(client: &VaultClient, note_id: &str) -> Option<Vec<AttachmentRef>> {
     match client.list_attachments(note_id) {
         Ok(items) => Some(notes::attachment_refs(&items)),
         Err(e) => {

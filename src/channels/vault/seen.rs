@@ -1,9 +1,16 @@
-//! `markSeen` (spec 02 §3.5): the per-process dedup of inbound webhook deliveries. Several
-//! triggers (different names) can fire for one note; only the first delivery is ingested.
-//! An insertion-ordered set with capacity 2048 — the 2049th id evicts the oldest.
+//! `markSeen` (spec 02 §3.5): the dedup of inbound webhook deliveries. Several triggers
+//! (different names) can fire for one note; only the first delivery is ingested. In memory:
+//! an insertion-ordered set with capacity 2048 — the 2049th key evicts the oldest.
 //!
-//! [ext] (spec 02 D9): the key is `(vault key, note id)`, not the note id alone — ids are
-//! only unique within one vault.
+//! [ext] (spec 02 D9): the key is the note's journal key `note:<vaultKey>|<id>`, not the
+//! note id alone — ids are only unique within one vault.
+//!
+//! [ext] The reference loses the set on restart, so a webhook redelivered after a restart
+//! runs the note again. Here a [`SeenStore`] (the inbound journal) keeps the keys of notes
+//! the daemon took care of across restarts, bounded like the journal's other dedup keys:
+//! a note a programmatic agent accepted is known by its `accept` record, one that went to
+//! the attached queue or reached a subscriber gets a `seen` record. A note nobody took is
+//! not remembered, so the backlog scan of an agent registering later still finds it.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -11,6 +18,24 @@ use parking_lot::Mutex;
 
 /// Capacity of the reference.
 pub const SEEN_CAPACITY: usize = 2048;
+
+/// Dedup keys that outlive the process.
+pub trait SeenStore: Send + Sync {
+    /// Whether the note with this key was taken care of (in this run or an earlier one).
+    fn knows(&self, key: &str) -> bool;
+    /// Remember `key`; durable when it returns `Ok`.
+    fn remember(&self, key: &str) -> Result<(), String>;
+}
+
+impl SeenStore for crate::journal::Journal {
+    fn knows(&self, key: &str) -> bool {
+        crate::journal::Journal::knows(self, key)
+    }
+
+    fn remember(&self, key: &str) -> Result<(), String> {
+        crate::journal::Journal::remember(self, key).map_err(|e| e.to_string())
+    }
+}
 
 pub struct SeenSet {
     cap: usize,
@@ -31,22 +56,30 @@ impl SeenSet {
         }
     }
 
-    /// Record `(vault_key, note_id)`; true on the first sighting, false on a repeat.
-    pub fn mark_seen(&self, vault_key: &str, note_id: &str) -> bool {
-        let key = format!("{vault_key}\u{0}{note_id}");
+    /// Record `key`; true on the first sighting, false on a repeat.
+    pub fn mark_seen(&self, key: &str) -> bool {
         let mut guard = self.inner.lock();
         let (set, order) = &mut *guard;
-        if set.contains(&key) {
+        if set.contains(key) {
             return false;
         }
-        set.insert(key.clone());
-        order.push_back(key);
+        set.insert(key.to_string());
+        order.push_back(key.to_string());
         while order.len() > self.cap {
             if let Some(old) = order.pop_front() {
                 set.remove(&old);
             }
         }
         true
+    }
+
+    /// Forget `key` (its delivery was refused, so a later one must be ingested).
+    pub fn forget(&self, key: &str) {
+        let mut guard = self.inner.lock();
+        let (set, order) = &mut *guard;
+        if set.remove(key) {
+            order.retain(|k| k != key);
+        }
     }
 }
 
@@ -57,14 +90,16 @@ mod tests {
     #[test]
     fn first_sighting_only_and_fifo_eviction() {
         let s = SeenSet::default();
-        assert!(s.mark_seen("v", "n0"));
-        assert!(!s.mark_seen("v", "n0"));
-        assert!(s.mark_seen("w", "n0"), "ids are per vault");
+        assert!(s.mark_seen("note:v|n0"));
+        assert!(!s.mark_seen("note:v|n0"));
+        assert!(s.mark_seen("note:w|n0"), "ids are per vault");
         for i in 1..=SEEN_CAPACITY {
-            assert!(s.mark_seen("v", &format!("x{i}")));
+            assert!(s.mark_seen(&format!("note:v|x{i}")));
         }
-        // 2048 newer entries were inserted after ("v","n0") and ("w","n0"): both evicted.
-        assert!(s.mark_seen("v", "n0"));
-        assert!(!s.mark_seen("v", &format!("x{SEEN_CAPACITY}")));
+        // 2048 newer entries were inserted after both n0 keys: both evicted.
+        assert!(s.mark_seen("note:v|n0"));
+        assert!(!s.mark_seen(&format!("note:v|x{SEEN_CAPACITY}")));
+        s.forget("note:v|n0");
+        assert!(s.mark_seen("note:v|n0"), "a forgotten key is new again");
     }
 }

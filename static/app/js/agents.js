@@ -1,7 +1,7 @@
 // The Agents screen (spec 06 §3.4) and the agent detail panel (§3.5): the merged live +
 // definition list, the read view, Edit (§3.5.1) and Delete (§3.5.2). The detail's
 // sections live in connections.js and sections.js; the page cards in cards.js.
-import { h, put, pill, banner, button, field } from "./dom.js";
+import { h, put, pill, banner, button, field, stacked } from "./dom.js";
 import { api, enc, errorText, mount } from "./api.js";
 import { connectionsSection } from "./connections.js";
 import { schedulesSection, secretsSection, envSection } from "./sections.js";
@@ -10,6 +10,7 @@ import { claudeCard, defVaultsCard } from "./cards.js";
 export const MODELS = [["", "Default (Claude Code's default)"], ["opus", "Opus — most capable"],
   ["sonnet", "Sonnet — balanced"], ["haiku", "Haiku — fastest"]];
 export const modelLabel = (m) => (!m ? "Default" : (MODELS.find(([v]) => v === m) || [m, m])[1]);
+const PREVIEW_CHARS = 200; // systemPromptPreview's length (spec 06 §3.5)
 const MODES = { "single-threaded": "Single-threaded", "multi-threaded": "Multi-threaded" };
 /** [ext] every backend value is normalised: the daemon's attached (and legacy channel) show as channel. */
 export const backendWord = (b) => (b === "attached" || b === "channel" ? "channel" : b || "—");
@@ -44,11 +45,13 @@ export function mergeRows(agents, defs) {
 }
 
 const dash = (v) => v || "—";
+/** The time of the first list drawn from data (scripts/bench-ui.sh, the browser tests). */
+const listed = () => { if (!performance.getEntriesByName("pa:agents-listed").length) performance.mark("pa:agents-listed"); };
 const shownStatus = (r) => r.status || (r.running ? "live" : "not running");
 
 export function agentsScreen() {
   const el = h("section", { class: "screen" });
-  const st = { loading: true, error: null, rows: [], vaults: [], selected: null, connected: false };
+  const st = { loading: true, error: null, rows: [], selected: null, connected: false };
   const params = new URLSearchParams(window.location.search);
   if (params.get("mcp_connected") === "1") {
     st.connected = true;
@@ -60,25 +63,44 @@ export function agentsScreen() {
   const listSlot = h("div", {});
   const cards = h("div", { class: "cards" });
 
+  let vaultsCard = null;
   const load = async () => {
     st.loading = true; st.error = null; draw();
     try {
       const [a, d, v] = await Promise.all([api("/agents"), api("/agent-defs"), api("/agent-vaults")]);
       st.rows = mergeRows(a.agents || [], d.defs || []);
-      st.vaults = v.vaults || [];
+      vaultsCard.show({ vaults: v.vaults || [] });
       if (st.selected && !st.rows.some((r) => r.name === st.selected)) st.selected = null;
     } catch (e) {
       st.error = e;
+      vaultsCard.show({ error: e });
     }
     st.loading = false;
     draw();
   };
 
-  const select = (name) => { st.selected = st.selected === name ? null : name; drawDetail(); drawList(); };
+  // The list is redrawn on every selection: keep keyboard focus on the row it was on (or
+  // move it to the row when its detail's Close button had it).
+  const select = (name, { focusRow = false } = {}) => {
+    const active = document.activeElement;
+    const refocus = focusRow || (active && active.dataset && active.dataset.agent === name);
+    st.selected = st.selected === name ? null : name;
+    drawDetail(); drawList();
+    if (refocus) {
+      const tr = [...listSlot.querySelectorAll("tr[data-agent]")].find((x) => x.dataset.agent === name);
+      if (tr) tr.focus();
+    }
+  };
 
+  // A reload that brings the same data keeps the open panel as it is (a form being filled
+  // in, the sections already loaded); new data redraws it.
+  let shownKey = null;
   function drawDetail() {
     const row = st.rows.find((r) => r.name === st.selected);
-    put(detailSlot, row ? detailPanel(row, { close: () => select(row.name), reload: load }) : null);
+    const key = row ? JSON.stringify(row) : null;
+    if (row && key === shownKey && detailSlot.firstChild) return;
+    shownKey = key;
+    put(detailSlot, row ? detailPanel(row, { close: () => select(row.name, { focusRow: true }), reload: load }) : null);
   }
 
   function drawList() {
@@ -95,6 +117,7 @@ export function agentsScreen() {
     if (!n) {
       put(listSlot, h("div", { class: "card" }, head, h("p", { class: "muted empty" },
         "No agents yet. Define one in a vault as an #agent/definition note, or spawn one from the create flow — it will show up here.")));
+      listed();
       return;
     }
     const body = h("tbody", {}, st.rows.map((r) => {
@@ -106,9 +129,10 @@ export function agentsScreen() {
       h("td", {}, dash(r.channel)), h("td", {}, pill(shownStatus(r), statusTone(r.status))), h("td", {}, dash(r.vault)));
       return tr;
     }));
-    put(listSlot, h("div", { class: "card" }, head, h("div", { class: "table-wrap" }, h("table", { class: "agents" },
+    put(listSlot, h("div", { class: "card" }, head, h("div", { class: "table-wrap" }, stacked(h("table", { class: "agents" },
       h("thead", {}, h("tr", {}, ["Name", "Backend", "Channel", "Status", "Vault"].map((c) => h("th", { scope: "col" }, c)))),
-      body))));
+      body)))));
+    listed();
   }
 
   function draw() {
@@ -121,7 +145,8 @@ export function agentsScreen() {
   put(el, h("h1", {}, "Agents"),
     h("p", { class: "lede" }, "Every agent this daemon runs or knows from a vault definition — programmatic and channel backends on one surface."),
     okBanner, detailSlot, listSlot, cards);
-  put(cards, claudeCard(), defVaultsCard({ reload: load }));
+  vaultsCard = defVaultsCard({ reload: () => load() });
+  put(cards, claudeCard(), vaultsCard.el);
   load();
   return { el };
 }
@@ -136,7 +161,10 @@ function detailPanel(row, { close, reload }) {
     if (def) grid.push(["Model", modelLabel(def.model)], ["Def status", dash(def.status)]);
     const parts = [h("dl", { class: "grid" }, grid.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))];
     if (def) {
-      parts.push(h("h3", {}, "System prompt"), h("p", { class: "prompt" }, def.systemPromptPreview || "No system prompt set (Claude Code's default)."));
+      const preview = def.systemPromptPreview || "";
+      // the daemon sends the first PREVIEW_CHARS characters: mark a cut prompt as such
+      parts.push(h("h3", {}, "System prompt"), h("p", { class: "prompt" }, !preview ? "No system prompt set (Claude Code's default)."
+        : preview.length >= PREVIEW_CHARS ? `${preview}…` : preview));
       parts.push(h("h3", {}, "Wants"), (def.wants || []).length
         ? h("div", { class: "tags" }, def.wants.map((w) => h("span", { class: "tag" }, w)))
         : h("p", { class: "muted" }, "Own-vault only — no extra connections requested."));

@@ -47,11 +47,21 @@ function expiry(v, fallbackMs) {
   return isNaN(t) ? Date.now() + fallbackMs : t;
 }
 
-export function setStandaloneToken(token, expiresAt) {
+/** A pasted token (`notify`: the screens re-render with it) or one bought with a login code. */
+export function setStandaloneToken(token, expiresAt, { notify = true } = {}) {
   standalone = token ? { token, exp: expiry(expiresAt, 3600e3) } : null;
-  changed();
+  if (notify) changed();
 }
 export const hasStandaloneToken = () => !!standalone && standalone.exp > Date.now();
+
+// A one-time-link exchange in flight: the first screen renders at once and its calls wait
+// for the token here instead of going out unauthenticated.
+let signingIn = null;
+export function signingInWith(exchange) {
+  signingIn = exchange.finally(() => { signingIn = null; });
+  return signingIn;
+}
+export const isSigningIn = () => !!signingIn;
 
 async function mintFromHub() {
   try {
@@ -70,6 +80,7 @@ async function mintFromHub() {
 
 /** The operator bearer, or null ("no token": calls go out without Authorization). */
 export async function operatorToken() {
+  if (signingIn) await signingIn.catch(() => {});
   if (standalone) return standalone.exp > Date.now() ? standalone.token : null;
   if (daemonDirect) return null;
   if (cached && cached.exp - Date.now() > 30e3) return cached.token;
@@ -77,7 +88,14 @@ export async function operatorToken() {
   return inflight;
 }
 
-export function dropOperatorToken() { cached = null; }
+/**
+ * Forget the cached operator token. With `failed` (the token a request was refused with),
+ * only if it is still the cached one: parallel calls that all got a 401 for the same stale
+ * token share one re-mint instead of dropping each other's fresh token.
+ */
+export function dropOperatorToken(failed) {
+  if (failed === undefined || (cached && cached.token === failed)) cached = null;
+}
 
 // ---- step-up ---------------------------------------------------------------------------
 let stepUp = null; // {token, exp}
@@ -116,7 +134,7 @@ export async function api(suffix, { method = "GET", body, stepUp: gated = true }
   let token = await operatorToken();
   let res = await send(token);
   if (res.status === 401 && !standalone && !daemonDirect) {
-    dropOperatorToken();
+    dropOperatorToken(token);
     token = await operatorToken();
     if (token) res = await send(token);
   }
@@ -165,9 +183,10 @@ export async function sseTicket() {
     method: "POST", headers: token ? { Accept: "application/json", Authorization: `Bearer ${token}` } : { Accept: "application/json" },
   });
   try {
-    let res = await once(await operatorToken());
+    const token = await operatorToken();
+    let res = await once(token);
     if (res.status === 401 && !standalone && !daemonDirect) {
-      dropOperatorToken();
+      dropOperatorToken(token);
       const fresh = await operatorToken();
       if (!fresh) return null;
       res = await once(fresh);

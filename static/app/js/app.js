@@ -2,7 +2,7 @@
 // standalone sign-in (paste a token, or trade a one-time `#login=<code>` link), and the
 // screen lifecycle (a screen's cleanup runs when the route changes).
 import { h, put, banner, button, field } from "./dom.js";
-import { appBase, apiBase, daemonDirect, setStandaloneToken, hasStandaloneToken, onAuthChange } from "./api.js";
+import { appBase, apiBase, daemonDirect, setStandaloneToken, hasStandaloneToken, onAuthChange, signingInWith, isSigningIn } from "./api.js";
 import { openStepUp } from "./stepup.js";
 import { agentsScreen } from "./agents.js";
 import { createScreen } from "./create.js";
@@ -45,7 +45,7 @@ function renderHeader(sec) {
     h("a", { class: "brand", href: `${appBase}/`, "data-link": "" },
       h("span", { class: "mark", "aria-hidden": "true" }, "A"),
       h("span", { class: "word" }, "Parachute Agent"),
-      subtitle ? h("span", { class: "sub" }, subtitle) : null),
+      subtitle ? h("span", { class: "subtitle" }, subtitle) : null),
     h("nav", { "aria-label": "Main" },
       link("/", "Agents", sec === "agents"),
       link("/create", "New agent", sec === "create"),
@@ -55,7 +55,7 @@ function renderHeader(sec) {
 
 /** Standalone (daemon-direct) sign-in: a token pasted here stays in memory only. */
 function renderSignin(notice) {
-  if (!daemonDirect || hasStandaloneToken()) { put(signin); return; }
+  if (!daemonDirect || hasStandaloneToken() || isSigningIn()) { put(signin); return; }
   const input = h("input", { type: "password", autocomplete: "off", placeholder: "eyJ…" });
   const f = field("Bearer token (agent:read agent:send agent:admin)", input,
     "Kept in this tab's memory only. Or run `parachute-agent login-url` on the host and open its link.");
@@ -78,23 +78,25 @@ export function render() {
   if (sec === "agents") screen = agentsScreen({ navigate });
   else if (sec === "create") screen = createScreen({ navigate });
   else if (sec === "chat") screen = chatScreen({ navigate, channel: r.startsWith("/chat/") ? decodeURIComponent(r.slice(6)) : "" });
-  else screen = { el: h("section", { class: "card" }, h("h1", {}, "404"), h("p", {}, "404 — ", h("a", { href: `${appBase}/`, "data-link": "" }, "back to Agents"), ".")) };
+  else screen = { el: h("section", { class: "card" }, h("h1", {}, "Page not found"), h("p", {}, "404 — ", h("a", { href: `${appBase}/`, "data-link": "" }, "back to Agents"), ".")) };
   cleanup = screen.cleanup || null;
   put(main, screen.el);
+  if (!performance.getEntriesByName("pa:first-render").length) performance.mark("pa:first-render");
 }
 
-/** `#login=<code>`: trade the one-time code for a token, then drop it from the URL. */
-async function redeemLoginLink() {
-  const m = /^#login=([A-Za-z0-9_-]+)$/.exec(window.location.hash);
-  if (!m) return null;
-  history.replaceState(null, "", window.location.pathname + window.location.search);
+/**
+ * `#login=<code>`: drop the code from the URL and trade it for a token. Resolves to null,
+ * or the notice for the sign-in box when the code is refused.
+ */
+async function redeemLoginLink(code) {
   try {
     const r = await fetch(`${apiBase}/ui/login`, {
       method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ code: m[1] }),
+      body: JSON.stringify({ code }),
     });
     const j = await r.json().catch(() => ({}));
-    if (r.ok && j.token) { setStandaloneToken(j.token, j.expires_at); return null; }
+    // quiet: the first screen's calls are already waiting for this token
+    if (r.ok && j.token) { setStandaloneToken(j.token, j.expires_at, { notify: false }); return null; }
     return r.status === 429 ? "Too many sign-in attempts — wait a minute."
       : "This sign-in link is invalid, used or expired — run `parachute-agent login-url` again.";
   } catch {
@@ -102,7 +104,7 @@ async function redeemLoginLink() {
   }
 }
 
-async function boot() {
+function boot() {
   put(root, h("a", { class: "skip", href: "#main" }, "Skip to content"), header, signin, main);
   document.addEventListener("click", (e) => {
     const a = e.target.closest && e.target.closest("a[data-link]");
@@ -111,9 +113,14 @@ async function boot() {
     navigate(new URL(a.href).pathname.slice(appBase.length) || "/");
   });
   window.addEventListener("popstate", render);
-  const notice = await redeemLoginLink();
-  renderSignin(notice);
   onAuthChange(() => { renderSignin(null); render(); });
+  const m = /^#login=([A-Za-z0-9_-]+)$/.exec(window.location.hash);
+  if (m) {
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+    signingInWith(redeemLoginLink(m[1])).then(renderSignin);
+  }
+  // The shell and the screen's frame first; its data follows (no fetch before first paint).
+  renderSignin(null);
   render();
 }
 

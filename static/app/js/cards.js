@@ -1,6 +1,6 @@
 // Page-level cards of the Agents screen: the Claude auth card (spec 06 §3.6) and the
 // def-vaults card with reactive reload through the hub's connections (§3.7).
-import { h, put, pill, banner, button, field, confirmButton } from "./dom.js";
+import { h, put, pill, banner, button, field, confirmButton, stacked } from "./dom.js";
 import { api, hub, enc, errorText, daemonDirect } from "./api.js";
 
 const SLUG = /^[a-zA-Z0-9_-]+$/;
@@ -19,7 +19,8 @@ export function claudeCard() {
     try { r = await api("/credentials/claude"); } catch (e) { put(body, banner("error", errorText(e), button("Retry", load))); put(headPill); return; }
     put(headPill, r.defaultSet ? pill("configured", "ok") : pill("not configured", "bad"));
     put(body, r.defaultSet ? null : h("p", { class: "muted" }, "No default Claude token set — programmatic agents can't run turns until one is set (or a per-channel override covers them)."),
-      (r.channels || []).length ? h("table", {}, h("tbody", {}, r.channels.map((ch) => h("tr", { "data-override": ch }, h("td", { class: "mono" }, ch), h("td", {}, "••••••••"),
+      (r.channels || []).length ? h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Channel override"), h("th", { scope: "col" }, "Token"), h("th", { scope: "col" }, h("span", { class: "sr" }, "Remove")))),
+        h("tbody", {}, r.channels.map((ch) => h("tr", { "data-override": ch }, h("td", { class: "mono" }, ch), h("td", {}, "••••••••"),
         h("td", { class: "actions" }, confirmButton("Remove", "Confirm remove", "Removing…", async () => {
           try { await api(`/credentials/claude/${enc(ch)}`, { method: "DELETE" }); put(notice); load(); } catch (x) { put(notice, banner("error", errorText(x))); }
         })))))) : null);
@@ -81,37 +82,48 @@ async function disableReactive(v, conns) {
   }
 }
 
+/**
+ * The Def-vaults card. Its rows come from the Agents screen's own load (`show`), so the list
+ * is fetched once per load; its actions ask the screen to `reload` all three lists.
+ */
 export function defVaultsCard({ reload }) {
   const card = h("section", { class: "card", "aria-label": "Def-vaults" });
   const count = h("span", { class: "count" });
   const notice = h("div", {});
-  const body = h("div", {});
+  const body = h("div", {}, h("p", { class: "muted", role: "status" }, "Loading def-vaults…"));
   const formSlot = h("div", {});
   const toggle = button("Add def-vault", () => { if (formSlot.firstChild) closeForm(); else openForm(); });
   const closeForm = () => { put(formSlot); toggle.textContent = "Add def-vault"; };
   let conns = null;
+  let vaults = [];
 
-  const loadConns = async () => { if (daemonDirect) { conns = null; return; } try { conns = (await hub("/admin/connections")).connections || []; } catch { conns = null; } };
-  const load = async () => {
-    put(body, h("p", { class: "muted", role: "status" }, "Loading def-vaults…"));
-    let vaults;
-    try { [vaults] = await Promise.all([api("/agent-vaults").then((r) => r.vaults || []), loadConns()]); } catch (e) {
-      put(body, banner("error", errorText(e), button("Retry", load))); return;
-    }
+  const fetchConns = async () => { if (daemonDirect) { conns = null; return; } try { conns = (await hub("/admin/connections")).connections || []; } catch { conns = null; } };
+  let connsReady = fetchConns(); // on mount, in parallel with the screen's load
+  const refreshConns = () => { connsReady = fetchConns(); return connsReady; };
+
+  /** `{vaults}` from the screen's load, or `{error}` when it failed. */
+  const show = async (result) => {
+    if (result.error) { put(body, banner("error", errorText(result.error), button("Retry", reload))); return; }
+    vaults = result.vaults;
+    await connsReady;
+    draw();
+  };
+  const draw = () => {
     count.textContent = `${vaults.length}`;
     if (!vaults.length) { put(body, h("p", { class: "muted" }, "No def-vaults configured yet.")); return; }
-    put(body, h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Vault", "URL", "Token", "Reactive reload", "Remove"].map((c) => h("th", { scope: "col" }, c)))),
+    put(body, h("div", { class: "table-wrap" }, stacked(h("table", {}, h("thead", {}, h("tr", {}, ["Vault", "URL", "Token", "Reactive reload", "Remove"].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, vaults.map((v) => h("tr", { "data-vault": v.vault }, h("td", { class: "mono" }, v.vault), h("td", { class: "mono" }, v.url || "—"),
         h("td", {}, v.tokenPresent ? pill("present", "ok") : pill("missing", "bad")), reactiveCell(v.vault),
         h("td", { class: "actions" }, confirmButton("Remove", "Confirm remove", "Removing…", async () => {
           try {
             await api(`/agent-vaults/${enc(v.vault)}`, { method: "DELETE" });
-            await loadConns();
+            await refreshConns();
             if (conns) await disableReactive(v.vault, conns).catch(() => {});
+            await refreshConns();
             put(notice);
-            load(); reload();
+            reload();
           } catch (x) { put(notice, banner("error", errorText(x))); }
-        }))))))));
+        })))))))));
   };
   const reactiveCell = (v) => {
     const td = h("td", {});
@@ -120,7 +132,8 @@ export function defVaultsCard({ reload }) {
     const b = button(on ? "Disable" : "Enable", async () => {
       b.disabled = true; b.textContent = "Working…";
       try { if (on) await disableReactive(v, conns); else await enableReactive(v); put(notice); } catch (x) { put(notice, banner("error", x.message)); }
-      load();
+      await refreshConns();
+      draw();
     }, { kind: "small" });
     return put(td, pill(on ? "on" : "off", on ? "ok" : "neutral"), " ", b);
   };
@@ -159,12 +172,12 @@ export function defVaultsCard({ reload }) {
         text = `Added "${v}". Reactive reload couldn't be enabled (${x.message}) — def changes converge within 60s; you can enable it below.`;
       }
       put(notice, banner("ok", text));
-      load(); reload();
+      refreshConns();
+      reload();
     } }, name.wrap, url.wrap, err, h("div", { class: "row" }, add)));
     name.input.focus();
   };
   put(card, h("div", { class: "card-head" }, h("h2", {}, "Def-vaults"), count, h("span", { class: "spacer" }), toggle),
     h("p", { class: "muted" }, "The vaults this module reads #agent/definition notes from."), notice, body, formSlot);
-  load();
-  return card;
+  return { el: card, show };
 }

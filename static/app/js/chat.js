@@ -31,23 +31,36 @@ export function chatScreen({ channel: wanted }) {
     cur.streams = [];
   };
 
+  /** Appends a message once (de-dup by id); true when it was new. */
   const addMessage = (m) => {
-    if (!cur || (m.id && cur.seen.has(m.id))) return;
+    if (!cur || (m.id && cur.seen.has(m.id))) return false;
     if (m.id) cur.seen.add(m.id);
     lines.insertBefore(bubble(m.direction === "inbound" ? "you" : "them", m.text ?? ""), cur.live && cur.live.isConnected ? cur.live : null);
     scroll();
+    return true;
   };
 
+  /** Loads the transcript, appending what is new; resolves to the number of new replies. */
   const history = async (session, first) => {
     if (first) status.textContent = "loading history...";
     try {
       const r = await api(`/channels/${enc(session.name)}/messages`);
-      if (session !== cur) return;
-      for (const m of [...(r.messages || [])].sort((a, b) => String(a.ts).localeCompare(String(b.ts)))) addMessage(m);
+      if (session !== cur) return 0;
+      let replies = 0;
+      for (const m of [...(r.messages || [])].sort((a, b) => String(a.ts).localeCompare(String(b.ts)))) {
+        if (addMessage(m) && m.direction !== "inbound") replies += 1;
+      }
       if (first) status.textContent = `live - ${session.name}`;
+      return replies;
     } catch (e) {
       if (session === cur && first) status.textContent = `history error: ${errorText(e)}`;
+      return 0;
     }
+  };
+
+  const dropLive = () => {
+    if (cur && cur.live) cur.live.remove();
+    if (cur) cur.live = null;
   };
 
   const liveBubble = () => {
@@ -69,8 +82,7 @@ export function chatScreen({ channel: wanted }) {
       const b = liveBubble();
       if (d.tool && !cur.chips.has(d.tool)) { cur.chips.add(d.tool); b.querySelector(".chips").append(h("span", { class: "chip" }, d.tool)); }
     } else if (d.kind === "done") {
-      if (cur.live) cur.live.remove();
-      cur.live = null;
+      dropLive();
       history(cur, false);
     } else if (d.kind === "error") {
       const b = liveBubble();
@@ -98,10 +110,14 @@ export function chatScreen({ channel: wanted }) {
       if (my !== gen || session !== cur) return; // switched away while minting
       const es = new EventSource(streamUrl(path, params, ticket));
       for (const [n, fn] of Object.entries(handlers)) es.addEventListener(n, fn);
-      es.onopen = () => {
+      es.onopen = async () => {
         if (session !== cur) return;
+        const after = session.failures > 0;
         session.failures = 0;
         status.textContent = `live - ${session.name}`;
+        // Turn events are not replayed: after a gap, the transcript catches up on what the
+        // stream missed, and a live bubble whose turn ended meanwhile goes.
+        if (after && (await history(session, false)) > 0 && session === cur) dropLive();
       };
       es.onerror = () => {
         if (session !== cur || my !== gen) return;

@@ -1,7 +1,7 @@
 // Connections / MCP servers of an agent definition (spec 06 §3.5.3): status pills,
 // Connect (hub OAuth approve with returnTo), Paste token, and Add MCP server (a wants
 // PATCH on the definition, which works daemon-direct too).
-import { h, put, pill, banner, button, field } from "./dom.js";
+import { h, put, pill, banner, button, field, stacked } from "./dom.js";
 import { api, hub, enc, errorText, daemonDirect } from "./api.js";
 
 const LABELS = { approved: ["Connected", "ok"], needs_consent: ["Needs reconnect", "warn"], revoked: ["Revoked", "bad"] };
@@ -99,8 +99,8 @@ export function connectionsSection(def, reload) {
   put(sec, h("h3", {}, "Connections / MCP servers"),
     daemonDirect ? banner("info", "Open this surface via your hub to connect MCP servers — the OAuth/approve step needs the hub origin (you're on the loopback daemon).") : null,
     msg,
-    rows.length ? h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "MCP server"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, h("span", { class: "sr" }, "Action")))),
-      h("tbody", {}, rows.map((c) => h("tr", { "data-mcp": c.target }, h("td", { class: "mono" }, c.target), h("td", {}, statusPill(c.status)), actionCell(c))))))
+    rows.length ? h("div", { class: "table-wrap" }, stacked(h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "MCP server"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Action"))),
+      h("tbody", {}, rows.map((c) => h("tr", { "data-mcp": c.target }, h("td", { class: "mono" }, c.target), h("td", {}, statusPill(c.status)), actionCell(c)))))))
       : h("p", { class: "muted" }, "No MCP servers connected to this agent yet."),
     addToggle, addSlot);
   return sec;

@@ -77,3 +77,16 @@ export function confirmButton(label, confirmLabel, busyLabel, run) {
   idle();
   return box;
 }
+
+/**
+ * At a phone's width a table with many columns shows one block per row (app.css
+ * `table.stack`): each body cell is labelled with its column's name.
+ */
+export function stacked(table) {
+  const names = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+  table.classList.add("stack");
+  for (const tr of table.querySelectorAll("tbody tr")) {
+    [...tr.children].forEach((td, i) => { if (names[i]) td.dataset.label = names[i]; });
+  }
+  return table;
+}

@@ -1,7 +1,7 @@
 // Agent detail sections that need a channel (spec 06 §3.5.4–§3.5.6): Schedules (jobs of
 // this channel, presets, run now, delete with confirm), Secrets (env var names only;
 // writes are step-up gated), and the read-only Effective env with source badges.
-import { h, put, pill, banner, button, field, localTime, confirmButton } from "./dom.js";
+import { h, put, pill, banner, button, field, localTime, confirmButton, stacked } from "./dom.js";
 import { api, enc, errorText } from "./api.js";
 
 const SLUG = /^[a-zA-Z0-9_-]+$/;
@@ -67,7 +67,7 @@ export function schedulesSection(channel) {
     reload = run;
     const jobs = all.filter((j) => j.channel === channel);
     if (!jobs.length) { put(el, h("p", { class: "muted" }, "No schedules yet for this agent.")); return; }
-    put(el, h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Id", "Cron", "Next run", "Last status", "Actions"].map((c) => h("th", { scope: "col" }, c)))),
+    put(el, h("div", { class: "table-wrap" }, stacked(h("table", {}, h("thead", {}, h("tr", {}, ["Id", "Cron", "Next run", "Last status", "Actions"].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, jobs.map((j) => {
         const sched = j.schedule || {};
         const last = j.lastStatus ? [pill(j.lastStatus, /^error/.test(j.lastStatus) ? "bad" : "ok"), " ", localTime(j.lastRunAt)] : "—";
@@ -88,7 +88,7 @@ export function schedulesSection(channel) {
         return h("tr", { "data-job": j.id }, h("td", { class: "mono" }, j.id, j.enabled === false ? " (disabled)" : ""),
           h("td", { class: "mono" }, sched.cron || "", sched.tz ? h("span", { class: "dim" }, ` ${sched.tz}`) : null),
           h("td", {}, localTime(j.nextRunAt)), h("td", {}, last), h("td", { class: "actions" }, runBtn, del));
-      })))));
+      }))))));
   });
   put(sec, h("div", { class: "sub-head" }, h("h3", {}, "Schedules"), toggle),
     h("p", { class: "muted" }, "Send this agent a message on a cron schedule; the runner writes it as an inbound note."),

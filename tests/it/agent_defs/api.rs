@@ -423,3 +423,49 @@ fn wants_are_registered_with_the_hub_and_drive_the_status() {
         )
     );
 }
+
+#[test]
+fn sighup_binds_and_unbinds_def_vaults_as_agent_vaults_json_now_says() {
+    let r = start(600_000, &["default"]);
+    r.fv.add_vault("research");
+    r.fv.create_note("research", def_note("rs", "", json!({"name": "rs"})));
+    let write = |vaults: &[&str]| {
+        let list: Vec<Value> = vaults
+            .iter()
+            .map(|v| json!({"vault": v, "vaultUrl": r.fv.url(), "token": FakeVault::TOKEN}))
+            .collect();
+        std::fs::write(
+            r.d.state_dir().join("agent-vaults.json"),
+            json!({ "vaults": list }).to_string(),
+        )
+        .unwrap();
+    };
+    let hup = |needle: &str| {
+        let pid = r.d.child.as_ref().unwrap().id() as i32;
+        unsafe { libc::kill(pid, libc::SIGHUP) };
+        assert!(
+            wait(20, || r.d.log().contains(needle)),
+            "{needle}\n{}",
+            r.d.log()
+        );
+    };
+    write(&["default", "research"]);
+    hup("reload: def-vaults added [research], changed [], removed []");
+    assert!(wait(20, || r.def_named("rs").is_some()), "{}", r.d.log());
+    let listed = || {
+        r.d.get("/api/agent-vaults", Some(&r.read)).json()["vaults"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["vault"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listed(), ["default", "research"]);
+    write(&["research"]);
+    hup("reload: def-vaults added [], changed [], removed [default]");
+    assert_eq!(listed(), ["research"]);
+    assert!(
+        r.def_named("rs").is_some(),
+        "the remaining vault's agent stays"
+    );
+}

@@ -1,10 +1,14 @@
 //! Black-box tests of the durable inbound journal (kill -9 and SIGTERM mid-turn,
-//! attempt limit, torn record), Telegram offsets, vault replay, the systemd notify socket.
+//! attempt limit, torn record), Telegram offsets, vault notes (kill -9, the boot backlog
+//! scan, redelivered webhooks), the systemd notify socket.
 //! The fake `claude` (`tests/fakes/claude`) is slowed per message with `[fake:sleep:<ms>]`.
 
+mod bound;
 mod http_ui;
 mod notify;
+mod reload;
 mod telegram;
+mod vault;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

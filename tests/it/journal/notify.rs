@@ -1,6 +1,7 @@
 //! systemd notify protocol: the test binds the notify socket the daemon is
 //! given in `NOTIFY_SOCKET` and checks `READY=1` after `/health` answers, `WATCHDOG=1` at
-//! the rate `WATCHDOG_USEC` asks for, `STATUS=` lines, and `STOPPING=1` on SIGTERM.
+//! the rate `WATCHDOG_USEC` asks for, `STATUS=` lines, `RELOADING=1` then `READY=1` on
+//! SIGHUP, and `STOPPING=1` on SIGTERM.
 
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
@@ -27,7 +28,7 @@ fn recv_all(sock: &UnixDatagram, for_: Duration) -> Vec<(Instant, String)> {
 }
 
 #[test]
-fn ready_after_health_watchdog_at_the_requested_rate_and_stopping_on_sigterm() {
+fn ready_after_health_watchdog_at_the_requested_rate_reloading_on_sighup_and_stopping_on_sigterm() {
     let b = DaemonBuilder::new();
     let path = b.state_dir().parent().unwrap().join("notify.sock");
     let sock = UnixDatagram::bind(&path).unwrap();
@@ -58,6 +59,18 @@ fn ready_after_health_watchdog_at_the_requested_rate_and_stopping_on_sigterm() {
         "READY came from a daemon that answers"
     );
     let pid = d.child.as_ref().unwrap().id() as i32;
+    unsafe { libc::kill(pid, libc::SIGHUP) };
+    let reload = recv_all(&sock, Duration::from_secs(2));
+    let reloading = reload
+        .iter()
+        .position(|(_, m)| m.starts_with("RELOADING=1\nMONOTONIC_USEC="))
+        .unwrap_or_else(|| panic!("no RELOADING=1 in {reload:?}"));
+    assert!(
+        reload[reloading..]
+            .iter()
+            .any(|(_, m)| m.starts_with("READY=1")),
+        "READY=1 after the reload: {reload:?}"
+    );
     unsafe { libc::kill(pid, libc::SIGTERM) };
     let after = recv_all(&sock, Duration::from_secs(2));
     assert!(

@@ -102,3 +102,25 @@ fn under_journald_every_line_carries_its_priority() {
     assert!(seen.contains(&"6".to_string()), "{log}");
     assert!(log.contains("<6>INFO "), "{log}");
 }
+
+#[test]
+fn under_journald_the_preflight_warning_is_filed_as_a_warning() {
+    let empty = tempfile::tempdir().unwrap();
+    let d = DaemonBuilder::new()
+        .env("JOURNAL_STREAM", "8:12345")
+        .env("PATH", &empty.path().display().to_string())
+        .unset("RUST_LOG")
+        .start();
+    assert!(d.wait_log("PREFLIGHT"), "{}", d.log());
+    let log = d.log();
+    let block: Vec<&str> = log
+        .lines()
+        .skip_while(|l| !l.contains("PREFLIGHT"))
+        .take(3)
+        .collect();
+    assert_eq!(block.len(), 3, "{log}");
+    for l in &block {
+        assert!(l.starts_with("<4>"), "not filed as a warning: {l:?}\n{log}");
+    }
+    assert!(block[1].starts_with("<4>    - "), "{log}");
+}

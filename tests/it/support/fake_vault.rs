@@ -8,7 +8,8 @@
 //! `if_missing:"create"`, bare tags, webhook bearer auth) as described in spec 02 and as
 //! implemented by parachute-vault's `src/triggers.ts` / `core/src/hooks.ts`. Not reproduced:
 //! hub-JWT verification (tokens are opaque strings granted per test), tag `parent_names`
-//! expansion in queries, metadata operator filters and indexed fields, cursors, search,
+//! expansion in queries, metadata operator filters on indexed fields (the shorthand
+//! `meta[f]=v` equality and the `created_at`/`updated_at` date range are), cursors, search,
 //! links, attachment uploads over HTTP, `send` modes other than `json`, `include_context`.
 #![allow(dead_code)]
 

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod daemon;
 pub mod fake_anthropic;
 pub mod fake_telegram;

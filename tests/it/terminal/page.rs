@@ -5,6 +5,7 @@
 use std::process::Command;
 
 use super::*;
+use crate::support::browser;
 
 #[test]
 fn the_page_and_its_assets_are_served_with_their_types() {
@@ -50,30 +51,9 @@ fn the_page_and_its_assets_are_served_with_their_types() {
     assert!(!r.body.contains("root:"));
 }
 
-/// Whether chromium and the Playwright package are here.
-fn browser_available() -> bool {
-    let chromium = std::path::Path::new("/usr/bin/chromium").exists();
-    let playwright = Command::new("python3")
-        .args(["-c", "import playwright.sync_api"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !(chromium && playwright) {
-        assert!(
-            std::env::var("PARACHUTE_TEST_REQUIRE_ALL").as_deref() != Ok("1"),
-            "chromium and Playwright are required here (PARACHUTE_TEST_REQUIRE_ALL=1): \
-             apt-get install chromium; pip install playwright"
-        );
-        eprintln!(
-            "SKIPPED: the terminal page browser test needs /usr/bin/chromium ({chromium}) \
-             and the playwright Python package ({playwright})"
-        );
-    }
-    chromium && playwright
-}
-
 #[test]
 fn the_page_in_a_real_browser() {
-    if !tmux_available() || !browser_available() {
+    if !tmux_available() || !browser::available("the terminal page browser test") {
         return;
     }
     let tmux = Tmux::new();

@@ -61,6 +61,45 @@ fn note_created_in_vault_reaches_channel_subscribers_once() {
 }
 
 #[test]
+fn a_note_delivered_before_a_restart_is_not_delivered_again() {
+    let fv = FakeVault::start();
+    let mut d = setup(&fv);
+    register_inbound_trigger(&fv, &d, "conn_agentinbound-default");
+    let events = subscribe(&d, "eng");
+    let ts = parachute_agent::util::time::now_iso();
+    let note = fv.create_note("default", inbound_note("eng", "once only", &ts));
+    let id = note["id"].as_str().unwrap().to_string();
+    let (_, data) = events.next_event(WAIT).expect("delivered");
+    assert_eq!(data["content"], "once only");
+    // One nobody received (`ops` has no subscriber) is not remembered: it still can be.
+    let unheard = fv.create_note("default", inbound_note("ops", "unheard", &ts));
+    let unheard = unheard["id"].as_str().unwrap().to_string();
+    assert!(fv.wait_until(WAIT, |fv| fv.hook_deliveries().len() == 2));
+    drop(events);
+    d.kill9();
+    d.respawn();
+    let events = subscribe(&d, "eng");
+    let ops = subscribe(&d, "ops");
+    let again = |id: &str| {
+        let body = json!({"trigger": "channel_inbound_eng", "event": "created",
+                          "note": fv.note("default", id).unwrap()});
+        let r = d.post("/api/vault/inbound", Some(&d.mint("agent:send")), &body);
+        assert_eq!((r.status, r.json()), (200, json!({"ok": true})));
+    };
+    again(&id);
+    assert!(
+        events.next_event(QUIET).is_none(),
+        "delivered before the restart: not again"
+    );
+    assert!(d
+        .log()
+        .contains("was taken care of already (the journal knows it, also across a restart)"));
+    again(&unheard);
+    let (_, data) = ops.next_event(WAIT).expect("never received before");
+    assert_eq!(data["content"], "unheard");
+}
+
+#[test]
 fn same_webhook_delivered_twice_wakes_once() {
     let fv = FakeVault::start();
     let d = setup(&fv);

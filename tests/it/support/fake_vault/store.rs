@@ -1,5 +1,6 @@
 //! In-memory note store of the fake vault: the note semantics of spec 02 §1.3 (create,
-//! id-or-path lookup, list by tag with sort/limit/offset, PATCH with `if_missing`, the 428
+//! id-or-path lookup, list by tag with sort/limit/offset and the bracket metadata/date
+//! filters, PATCH with `if_missing`, the 428
 //! rule, `if_updated_at` compare-and-swap, shallow RFC 7386 metadata merge, tag add/remove,
 //! delete) and the vault's own marker writes (no `updatedAt` bump, spec 02 §1.4).
 
@@ -149,8 +150,15 @@ impl VaultData {
         })
     }
 
-    /// `GET /api/notes` with `tag`, `tag_match`, `include_content`, `limit`, `offset`, `sort`.
+    /// `GET /api/notes` with `tag`, `tag_match`, `include_content`, `limit`, `offset`, `sort`,
+    /// and the bracket filters: `meta[<field>]=<v>` (shorthand equality on a metadata
+    /// value, no indexed field needed) and `meta[created_at|updated_at][gte|lt]=<ISO>`
+    /// (the half-open date range on the real columns; other operators on them are a 400).
     pub fn list(&self, q: &BTreeMap<String, String>) -> Outcome {
+        let filters = match MetaFilters::parse(q) {
+            Ok(f) => f,
+            Err(msg) => return bad_query(&msg),
+        };
         let tags: Vec<String> = q
             .get("tag")
             .map(|t| {
@@ -187,6 +195,7 @@ impl VaultData {
                         tags.iter().any(|t| n.tags.contains(t))
                     }
             })
+            .filter(|n| filters.matches(n))
             .collect();
         hits.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
         if desc {
@@ -480,6 +489,78 @@ pub fn merge_metadata(target: &mut Map<String, Value>, patch: &Map<String, Value
 
 pub fn not_found(key: &str) -> Outcome {
     Outcome::err(404, json!({"error": format!("Note not found: \"{key}\"")}))
+}
+
+/// The bracket metadata filters of `GET /api/notes` (parachute-vault `parseMetaBrackets`).
+#[derive(Default)]
+struct MetaFilters {
+    eq: Vec<(String, String)>,
+    /// `(column, gte, lt)`: one real date column per request.
+    date: Option<(String, Option<String>, Option<String>)>,
+}
+
+impl MetaFilters {
+    fn parse(q: &BTreeMap<String, String>) -> Result<MetaFilters, String> {
+        let mut f = MetaFilters::default();
+        for (key, value) in q {
+            let Some(inner) = key.strip_prefix("meta[") else {
+                continue;
+            };
+            let (field, rest) = inner
+                .split_once(']')
+                .ok_or_else(|| format!("bad bracket filter {key}"))?;
+            let op = rest
+                .strip_prefix('[')
+                .and_then(|r| r.strip_suffix(']'))
+                .filter(|o| !o.is_empty());
+            match (field, op) {
+                ("created_at" | "updated_at", None) => {
+                    return Err(format!(
+                        "bracket-date filter on `{field}` requires an operator"
+                    ))
+                }
+                ("created_at" | "updated_at", Some(op)) => {
+                    let entry = f.date.get_or_insert((field.to_string(), None, None));
+                    if entry.0 != field {
+                        return Err("bracket-date filter cannot span both columns".into());
+                    }
+                    match op {
+                        "gte" => entry.1 = Some(value.clone()),
+                        "lt" => entry.2 = Some(value.clone()),
+                        _ => {
+                            return Err(format!(
+                                "bracket-date filter supports gte and lt, not {op}"
+                            ))
+                        }
+                    }
+                }
+                (_, None) if rest.is_empty() => f.eq.push((field.to_string(), value.clone())),
+                (_, _) => return Err(format!("operator filters need an indexed field: {key}")),
+            }
+        }
+        Ok(f)
+    }
+
+    fn matches(&self, n: &Note) -> bool {
+        let eq = self
+            .eq
+            .iter()
+            .all(|(field, want)| match n.metadata.get(field) {
+                Some(Value::String(s)) => s == want,
+                Some(Value::Number(x)) => x.to_string() == *want,
+                Some(Value::Bool(b)) => b.to_string() == *want,
+                _ => false,
+            });
+        let date = self.date.as_ref().is_none_or(|(col, gte, lt)| {
+            let at = if col == "created_at" {
+                &n.created_at
+            } else {
+                &n.updated_at
+            };
+            gte.as_ref().is_none_or(|g| at >= g) && lt.as_ref().is_none_or(|l| at < l)
+        });
+        eq && date
+    }
 }
 
 fn bad_query(msg: &str) -> Outcome {

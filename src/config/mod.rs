@@ -16,6 +16,11 @@ use std::time::Duration;
 
 use crate::http::limits::HttpLimits;
 
+mod dotenv;
+
+pub use dotenv::{load_dotenv, reload_dotenv};
+use dotenv::{var, var_os};
+
 /// Flags given to `serve` (or to `token …`, which honours `--state-dir`).
 #[derive(Debug, Default, Clone)]
 pub struct RawConfig {
@@ -82,7 +87,8 @@ pub struct Config {
     pub turns: TurnConfig,
     pub host: HostConfig,
     pub test: TestHooks,
-    /// Inbound journal, graceful stop and systemd knobs.
+    /// Inbound journal, graceful stop and systemd knobs (re-read once `.env` is loaded,
+    /// and on SIGHUP: see [`RELOADABLE`]).
     pub durability: Durability,
 }
 
@@ -126,7 +132,7 @@ impl Default for AuthConfig {
 }
 
 /// Telegram channels (spec 05 §6); read when a telegram channel is built.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TelegramConfig {
     /// Bot API base URL: `PARACHUTE_AGENT_TELEGRAM_API` (blank = unset), default
     /// `https://api.telegram.org`; one trailing `/` is dropped. Tests point it at a fake.
@@ -206,6 +212,20 @@ pub struct TestHooks {
     /// `PARACHUTE_AGENT_TEST_JOB_CLOCK_OFFSET_MS`, default 0.
     pub job_clock_offset_ms: i64,
 }
+
+/// The `.env` / environment knobs a SIGHUP applies to the running daemon (`reload.rs`):
+/// the journal's attempt and age limits and the stop grace take effect at once; the
+/// Telegram knobs restart the telegram channels with them. Every other knob is read at
+/// boot only (a reload that finds one changed says so in the log).
+pub const RELOADABLE: [&str; 7] = [
+    "PARACHUTE_AGENT_JOURNAL_MAX_ATTEMPTS",
+    "PARACHUTE_AGENT_JOURNAL_MAX_AGE_SECS",
+    "PARACHUTE_AGENT_STOP_GRACE_SECS",
+    "PARACHUTE_AGENT_TELEGRAM_API",
+    "PARACHUTE_AGENT_TELEGRAM_POLL_SECS",
+    "PARACHUTE_AGENT_TELEGRAM_RETRY_MS",
+    "PARACHUTE_AGENT_TELEGRAM_CONFLICT_MS",
+];
 
 /// The knobs of the inbound journal, the graceful stop and the systemd integration.
 #[derive(Debug, Clone, PartialEq)]
@@ -308,7 +328,7 @@ pub const DEFAULT_PORT: u16 = 1941;
 
 /// Reads one environment variable; an empty value counts as unset.
 pub fn env_nonempty(key: &str) -> Option<String> {
-    std::env::var(key).ok().filter(|v| !v.is_empty())
+    var(key).filter(|v| !v.is_empty())
 }
 
 /// `PARACHUTE_AGENT_<key>` with fallback to the legacy `PARACHUTE_CHANNEL_<key>`.
@@ -546,12 +566,16 @@ impl Config {
         };
         self.host = HostConfig::from_env();
         self.test = TestHooks::from_env();
+        match Durability::from_env() {
+            Ok(d) => self.durability = d,
+            Err(e) => log::warn!("{e}: keeping the journal and stop knobs as they were"),
+        }
     }
 }
 
 /// A lenient whole number: unset, empty or unparsable (after trimming) is `None`.
 fn env_lenient<T: std::str::FromStr>(key: &str) -> Option<T> {
-    std::env::var(key).ok()?.trim().parse().ok()
+    var(key)?.trim().parse().ok()
 }
 
 /// Milliseconds, untrimmed (as the auth caches always parsed them).
@@ -565,8 +589,7 @@ impl TelegramConfig {
     fn from_env() -> TelegramConfig {
         let ms = |k: &str, d: u64| Duration::from_millis(env_lenient(k).unwrap_or(d));
         TelegramConfig {
-            api_base: std::env::var("PARACHUTE_AGENT_TELEGRAM_API")
-                .ok()
+            api_base: var("PARACHUTE_AGENT_TELEGRAM_API")
                 .filter(|s| !s.trim().is_empty())
                 .unwrap_or_else(|| "https://api.telegram.org".to_string()),
             poll_secs: env_lenient("PARACHUTE_AGENT_TELEGRAM_POLL_SECS")
@@ -593,8 +616,8 @@ impl McpConfig {
         let idle: u64 = env_lenient("PARACHUTE_AGENT_MCP_SESSION_IDLE_SECS").unwrap_or(24 * 3600);
         McpConfig {
             session_idle: Duration::from_secs(idle.max(1)),
-            channel_namespace: std::env::var("PARACHUTE_AGENT_NOTIFY_NAMESPACE")
-                .is_ok_and(|v| v.trim() == "channel"),
+            channel_namespace: var("PARACHUTE_AGENT_NOTIFY_NAMESPACE")
+                .is_some_and(|v| v.trim() == "channel"),
             sessions_max: env_lenient("PARACHUTE_AGENT_MCP_SESSIONS_MAX")
                 .unwrap_or(crate::mcp::session::DEFAULT_MAX_SESSIONS)
                 .clamp(1, 1_000_000),
@@ -647,25 +670,21 @@ impl JobsConfig {
 impl HostConfig {
     /// The host facts of this process's environment.
     pub fn from_env() -> HostConfig {
-        let dir = |k: &str| {
-            std::env::var_os(k)
-                .filter(|h| !h.is_empty())
-                .map(PathBuf::from)
-        };
+        let dir = |k: &str| var_os(k).filter(|h| !h.is_empty()).map(PathBuf::from);
         let home = dir("HOME");
         let parachute_home =
             dir("PARACHUTE_HOME").or_else(|| home.as_ref().map(|h| h.join(".parachute")));
         HostConfig {
             home,
             parachute_home,
-            path: std::env::var_os("PATH"),
+            path: var_os("PATH"),
         }
     }
 }
 
 impl TestHooks {
     fn from_env() -> TestHooks {
-        let flag = |k: &str| std::env::var(k).as_deref() == Ok("1");
+        let flag = |k: &str| var(k).as_deref() == Some("1");
         let enabled = cfg!(debug_assertions) && flag("PARACHUTE_AGENT_TEST_HOOKS");
         TestHooks {
             enabled,
@@ -717,29 +736,6 @@ impl BridgeSettings {
 /// §2; `backend::programmatic::turn::env` decides what passes). Read once, at engine build.
 pub fn process_env() -> Vec<(String, String)> {
     std::env::vars().collect()
-}
-
-/// Loads `<state>/.env` (spec 01 §6.2): chmod 0600; each `KEY=VALUE` line sets the
-/// variable only if it is not already set; values verbatim. Returns how many were set.
-pub fn load_dotenv(state_dir: &Path) -> usize {
-    use std::os::unix::fs::PermissionsExt;
-    let path = state_dir.join(".env");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return 0;
-    };
-    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
-    let mut set = 0;
-    for line in text.lines() {
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        let valid = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if valid && std::env::var_os(key).is_none() {
-            std::env::set_var(key, value);
-            set += 1;
-        }
-    }
-    set
 }
 
 #[cfg(test)]
