@@ -72,14 +72,7 @@ impl Rig {
             return Vec::new(); // the channel starts just after /health answers
         }
         assert_eq!(r.status, 200, "{}", r.body);
-        r.json()["messages"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .filter(|m| m["direction"] == "outbound")
-            .map(|m| m["text"].as_str().unwrap_or_default().to_string())
-            .collect()
+        outbound_texts(&r.json())
     }
 
     /// Waits until the ring holds `n` replies.
@@ -128,4 +121,15 @@ pub fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(10));
     }
     cond()
+}
+
+/// The texts of the outbound (reply) messages of a `GET /api/channels/<ch>/messages` body.
+pub fn outbound_texts(body: &serde_json::Value) -> Vec<String> {
+    body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["direction"] == "outbound")
+        .map(|m| m["text"].as_str().unwrap_or_default().to_string())
+        .collect()
 }

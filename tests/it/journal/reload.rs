@@ -47,14 +47,7 @@ fn replies_on(rig: &Rig, channel: &str) -> Vec<String> {
     if r.status != 200 {
         return Vec::new();
     }
-    r.json()["messages"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .filter(|m| m["direction"] == "outbound")
-        .map(|m| m["text"].as_str().unwrap_or_default().to_string())
-        .collect()
+    super::outbound_texts(&r.json())
 }
 
 fn agents(rig: &Rig) -> Vec<String> {
