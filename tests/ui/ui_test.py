@@ -189,6 +189,14 @@ def agents_ready(p):
     expect(p.locator("table.agents")).to_be_visible()
 
 
+def agents_screen(b, hub):
+    """A fresh context on the Agents screen behind the hub mount, its list drawn."""
+    c = Ctx(b)
+    c.page.goto(f"{hub.origin}/agent/app/")
+    agents_ready(c.page)
+    return c, c.page
+
+
 def row(p, name):
     return p.locator(f"tr[data-agent='{name}']")
 
@@ -280,10 +288,7 @@ def daemon_direct_loads_assets_and_calls_api_without_the_hub_prefix(b, hub):
 @check
 def token_minted_once_reused_and_a_401_re_mints_once(b, hub):
     before = hub.mints
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/")
-    agents_ready(p)
+    c, p = agents_screen(b, hub)
     expect(p.locator("section[aria-label='Def-vaults'] tr[data-vault]").first).to_be_visible()
     assert hub.mints - before == 1, f"{hub.mints - before} mints for one page load"
     n = len(hub.paths("/api/"))
@@ -299,10 +304,7 @@ def token_minted_once_reused_and_a_401_re_mints_once(b, hub):
     before = hub.mints
     calls = len(hub.paths("/api/agents"))
     vcalls = len([x for x in hub.paths("/api/agent-vaults") if x == "/api/agent-vaults"])
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/")
-    agents_ready(p)
+    c, p = agents_screen(b, hub)
     expect(p.locator("section[aria-label='Def-vaults'] tr[data-vault]").first).to_be_visible()
     expect(p.get_by_role("region", name="Claude auth").locator(".pill").first).to_be_visible()
     assert len([x for x in hub.paths("/api/agents") if x == "/api/agents"]) - calls == 2, "one 401, one retry"
@@ -368,10 +370,7 @@ def loading_text_then_empty_state(b, hub):
 
 @check
 def merged_sorted_list_backend_words_count_and_not_running(b, hub):
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/")
-    agents_ready(p)
+    c, p = agents_screen(b, hub)
     names = p.locator("table.agents tbody tr td.name").all_inner_texts()
     assert names == sorted(names, key=str.lower) and {"att", "eng", "solo"} <= set(names), names
     expect(row(p, "att").locator("td").nth(1)).to_have_text("channel")
@@ -417,10 +416,7 @@ def merged_sorted_list_backend_words_count_and_not_running(b, hub):
 
 @check
 def row_click_opens_detail_above_table_and_closes(b, hub):
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/")
-    agents_ready(p)
+    c, p = agents_screen(b, hub)
     d = open_detail(p, "eng")
     above = p.evaluate("""() => {
         const d = document.querySelector('section.detail'), t = document.querySelector('table.agents');
@@ -444,10 +440,7 @@ FOCUSED = """() => { const e = document.activeElement, s = getComputedStyle(e);
 
 @check
 def keyboard_reaches_every_control_with_visible_focus(b, hub):
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/")
-    agents_ready(p)
+    c, p = agents_screen(b, hub)
     expect(p.locator("section[aria-label='Def-vaults'] tr[data-vault]").first).to_be_visible()
     seen = []
     for _ in range(40):
@@ -485,10 +478,7 @@ def keyboard_reaches_every_control_with_visible_focus(b, hub):
 
 @check
 def detail_shows_mode_model_prompt_wants_and_the_no_def_note(b, hub):
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/")
-    agents_ready(p)
+    c, p = agents_screen(b, hub)
     d = open_detail(p, "eng")
     expect(d.locator("dl.grid")).to_contain_text("Single-threaded")
     expect(d.locator("dl.grid")).to_contain_text("Sonnet — balanced")
@@ -510,10 +500,7 @@ def detail_shows_mode_model_prompt_wants_and_the_no_def_note(b, hub):
 
 @check
 def edit_prefills_the_full_def_and_patches_all_three_keys(b, hub):
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/")
-    agents_ready(p)
+    c, p = agents_screen(b, hub)
     d = open_detail(p, "att")
     d.get_by_role("button", name="Edit").click()
     expect(d.get_by_role("heading", name="Edit att")).to_be_visible()
@@ -559,10 +546,7 @@ def mcp_connected_banner_and_url_cleanup(b, hub):
 def schedules_list_create_preset_bad_cron_run_and_delete(b, hub):
     call("POST", "/api/jobs", {"id": "quiet", "channel": "eng", "message": "shh", "schedule": {"cron": "0 3 * * *"}, "enabled": False})
     call("POST", "/api/jobs", {"id": "other-agent", "channel": "att", "message": "x", "schedule": {"cron": "0 3 * * *"}})
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/")
-    agents_ready(p)
+    c, p = agents_screen(b, hub)
     d = open_detail(p, "eng")
     s = d.get_by_role("region", name="Schedules")
     expect(s.locator("tr[data-job='quiet']")).to_contain_text("quiet (disabled)")
@@ -601,10 +585,7 @@ def schedules_list_create_preset_bad_cron_run_and_delete(b, hub):
 
 @check
 def secrets_validation_setup_dialog_retry_prompt_cancel_and_remove(b, hub):
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/")
-    agents_ready(p)
+    c, p = agents_screen(b, hub)
     d = open_detail(p, "eng")
     s = d.get_by_role("region", name="Secrets")
     s.get_by_role("button", name="Add secret").click()
@@ -641,10 +622,7 @@ def secrets_validation_setup_dialog_retry_prompt_cancel_and_remove(b, hub):
     assert p.evaluate("localStorage.length + sessionStorage.length") == 0
     c.close()
     # A fresh page holds no step-up token: the prompt dialog; cancelling surfaces the 403.
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/")
-    agents_ready(p)
+    c, p = agents_screen(b, hub)
     s = open_detail(p, "eng").get_by_role("region", name="Secrets")
     s.get_by_role("button", name="Add secret").click()
     s.get_by_label("Name").fill("OTHER")
@@ -713,10 +691,7 @@ def effective_env_shows_sources_overridden_and_the_note(b, hub):
     su = {"X-Step-Up-Token": step_up_token()}
     call("POST", "/api/credentials/env", {"name": "SHARED", "value": "d"}, su)
     call("POST", "/api/credentials/env", {"channel": "eng", "name": "SHARED", "value": "c"}, su)
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/")
-    agents_ready(p)
+    c, p = agents_screen(b, hub)
     e = open_detail(p, "eng").get_by_role("region", name="Effective env")
     rows = e.locator("tr[data-env='SHARED']")
     expect(rows).to_have_count(2)
@@ -844,10 +819,7 @@ def def_vaults_add_validate_reactive_toggle_remove_and_unknown(b, hub):
 # ---- connections / MCP ------------------------------------------------------------------------
 @check
 def mcp_pills_connect_paste_token_add_and_daemon_direct(b, hub):
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/")
-    agents_ready(p)
+    c, p = agents_screen(b, hub)
     m = open_detail(p, "eng").get_by_role("region", name="Connections / MCP servers")
     pills = {u: m.locator(f"tr[data-mcp='{u}'] .pill").inner_text() for u in
              ["https://mcp.example.com/a", "https://mcp.example.com/b", "https://mcp.example.com/c", "https://mcp.example.com/d"]}
@@ -954,10 +926,7 @@ def delete_waits_for_the_exact_name_then_the_row_goes(b, hub):
     status, r = call("POST", "/api/agent-defs", {"vault": "default", "name": "doomed", "backend": "programmatic",
                                                  "systemPrompt": "Short-lived."})
     assert status == 201, (status, r)
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/")
-    agents_ready(p)
+    c, p = agents_screen(b, hub)
     expect(row(p, "doomed")).to_be_visible()
     d = open_detail(p, "doomed")
     d.get_by_role("button", name="Delete").click()
