@@ -189,12 +189,18 @@ def agents_ready(p):
     expect(p.locator("table.agents")).to_be_visible()
 
 
+def open_page(b, url):
+    """A fresh context with its page at `url`."""
+    c = Ctx(b)
+    c.page.goto(url)
+    return c, c.page
+
+
 def agents_screen(b, hub):
     """A fresh context on the Agents screen behind the hub mount, its list drawn."""
-    c = Ctx(b)
-    c.page.goto(f"{hub.origin}/agent/app/")
-    agents_ready(c.page)
-    return c, c.page
+    c, p = open_page(b, f"{hub.origin}/agent/app/")
+    agents_ready(p)
+    return c, p
 
 
 def row(p, name):
@@ -227,9 +233,7 @@ def check(fn):
 # ---- shell and auth ---------------------------------------------------------------------
 @check
 def shell_hub_mount_deep_link_and_404(b, hub):
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/")
+    c, p = open_page(b, f"{hub.origin}/agent/app/")
     expect(p.get_by_role("heading", name="Agents", level=1)).to_be_visible()
     agents_ready(p)
     # the CSP listener of every check works: an inline script the app did not ship is
@@ -267,9 +271,7 @@ def retired_routes_land_on_the_spa(b, hub):
 
 @check
 def daemon_direct_loads_assets_and_calls_api_without_the_hub_prefix(b, hub):
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{BARE_D}/app/")
+    c, p = open_page(b, f"{BARE_D}/app/")
     form = p.get_by_role("form", name="Sign in")
     expect(form).to_be_visible()
     expect(p.get_by_text("Not signed in — paste a token").first).to_be_visible()
@@ -328,9 +330,7 @@ def token_minted_once_reused_and_a_401_re_mints_once(b, hub):
 
 @check
 def nav_highlights_and_step_up_button_opens_settings(b, hub):
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/")
+    c, p = open_page(b, f"{hub.origin}/agent/app/")
     nav = p.get_by_role("navigation", name="Main")
     expect(nav.get_by_role("link", name="Agents")).to_have_attribute("aria-current", "page")
     nav.get_by_role("link", name="New agent").click()
@@ -530,9 +530,7 @@ def edit_prefills_the_full_def_and_patches_all_three_keys(b, hub):
 
 @check
 def mcp_connected_banner_and_url_cleanup(b, hub):
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/?keep=1&mcp_connected=1#frag")
+    c, p = open_page(b, f"{hub.origin}/agent/app/?keep=1&mcp_connected=1#frag")
     banner = p.get_by_text("✓ MCP server connected — it'll be available to the agent on its next run.")
     expect(banner).to_be_visible()
     assert p.url == f"{hub.origin}/agent/app/?keep=1#frag", p.url
@@ -645,9 +643,7 @@ def secrets_validation_setup_dialog_retry_prompt_cancel_and_remove(b, hub):
 @check
 def step_up_settings_changes_the_pin_and_shows_the_error_texts(b, hub):
     assert call("GET", "/api/step-up")[1]["configured"], "the secrets check set the PIN"
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/")
+    c, p = open_page(b, f"{hub.origin}/agent/app/")
     p.get_by_role("button", name="Step-up PIN").click()
     d = p.get_by_role("dialog", name="Change step-up PIN")
     expect(d.get_by_label("Current PIN")).to_be_focused()
@@ -725,9 +721,7 @@ def effective_env_shows_sources_overridden_and_the_note(b, hub):
 
 @check
 def claude_auth_set_default_channel_override_cancel_and_remove(b, hub):
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/")
+    c, p = open_page(b, f"{hub.origin}/agent/app/")
     card = p.get_by_role("region", name="Claude auth")
     expect(card.locator(".pill")).to_have_text("not configured")
     expect(card.locator("tr[data-override='eng']")).to_be_visible()
@@ -759,9 +753,7 @@ def claude_auth_set_default_channel_override_cancel_and_remove(b, hub):
 
 @check
 def def_vaults_add_validate_reactive_toggle_remove_and_unknown(b, hub):
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/")
+    c, p = open_page(b, f"{hub.origin}/agent/app/")
     card = p.get_by_role("region", name="Def-vaults")
     expect(card.locator("tr[data-vault='default']")).to_contain_text("present")
     card.get_by_role("button", name="Add def-vault").click()
@@ -855,9 +847,7 @@ def mcp_pills_connect_paste_token_add_and_daemon_direct(b, hub):
     assert "mcp_connected" not in p.url
     c.close()
     # Daemon-direct: the banner, Connect disabled (no hub origin for the cookie flow).
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{HUB_D}/app/")
+    c, p = open_page(b, f"{HUB_D}/app/")
     p.get_by_label("Bearer token").fill(ADMIN)
     p.get_by_role("button", name="Use token").click()
     agents_ready(p)
@@ -910,9 +900,7 @@ def create_defaults_validation_body_errors_and_success(b, hub):
     expect(p.get_by_role("button", name="Copied")).to_be_visible()
     c.close()
     # No def-vault: banner, submit disabled.
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{BARE_D}/app/create")
+    c, p = open_page(b, f"{BARE_D}/app/create")
     p.get_by_label("Bearer token").fill(mint(CFG["bare"]["state_dir"]))
     p.get_by_role("button", name="Use token").click()
     expect(p.get_by_text("A def-vault is required")).to_be_visible()
@@ -954,9 +942,7 @@ def live_stream(c, hub, path):
 
 
 def chat(b, hub, channel):
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/chat/{channel}")
+    c, p = open_page(b, f"{hub.origin}/agent/app/chat/{channel}")
     expect(p.locator(".chat .status")).to_have_text(f"live - {channel}")
     live_stream(c, hub, "/ui/events" if channel == "web" else "/turn-events")
     return c, p
@@ -1099,17 +1085,13 @@ def no_token_in_storage_or_stream_urls(b, hub):
 def one_time_login_link_signs_in_once(b, hub):
     link = subprocess.run([BIN, "login-url", "--port", str(CFG["bare"]["port"]), "--state-dir", CFG["bare"]["state_dir"]],
                           capture_output=True, text=True, check=True).stdout.strip()
-    c = Ctx(b)
-    p = c.page
-    p.goto(link)
+    c, p = open_page(b, link)
     expect(p.get_by_text("No agents yet.")).to_be_visible()
     expect(p.get_by_role("form", name="Sign in")).to_have_count(0)
     assert "#login" not in p.url and p.url == f"{BARE_D}/app/", p.url
     assert p.evaluate("localStorage.length + sessionStorage.length") == 0
     c.close()
-    c = Ctx(b)
-    p = c.page
-    p.goto(link)
+    c, p = open_page(b, link)
     expect(p.get_by_text("This sign-in link is invalid, used or expired")).to_be_visible()
     expect(p.get_by_role("form", name="Sign in")).to_be_visible()
     c.close()
@@ -1170,9 +1152,7 @@ def screenshots(b, hub, out):
     p.set_viewport_size({"width": 1280, "height": 760})
     p.screenshot(path=os.path.join(out, "chat.png"))
     c.close()
-    c = Ctx(b)
-    p = c.page
-    p.goto(f"{hub.origin}/agent/app/nope")
+    c, p = open_page(b, f"{hub.origin}/agent/app/nope")
     p.get_by_role("button", name="Step-up PIN").click()
     expect(p.get_by_role("dialog")).to_be_visible()
     p.screenshot(path=os.path.join(out, "step-up.png"))
